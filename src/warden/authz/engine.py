@@ -368,3 +368,16 @@ class AuthorizationEngine:
         Raises ValueError on a bad scope.
         """
         return bool(self._applicable(principal_ids, scope))
+
+    def assignment_scopes(self, principal_ids: Iterable[str]) -> list[str]:
+        """Return the normalized scopes at which the principals hold a known role (sorted)."""
+        scopes = {s for m in map(self._grants.get, _ids(principal_ids)) if m for s in m}
+        return sorted(scopes)
+
+    def has_any_role_within(self, principal_ids: Iterable[str], scope: str) -> bool:
+        """Return True when the principals hold a known role at ``scope``, above it or below it."""
+        if self.has_any_role_at(principal_ids, scope):
+            return True
+        target = normalize_scope(scope)
+        prefix = "/" if target == "/" else target + "/"
+        return any(s.startswith(prefix) for s in self.assignment_scopes(principal_ids))

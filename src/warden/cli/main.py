@@ -1,0 +1,32 @@
+"""The ``warden`` command."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from warden.cli import admin
+
+app = typer.Typer(
+    name="warden",
+    help="Warden: self-hosted operational security.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+@app.callback()
+def _private_files() -> None:
+    # Databases, WAL files and keys the server creates must not be readable by other users.
+    os.umask(0o077)
+
+
+app.command()(admin.init)
+app.command()(admin.serve)
+app.command()(admin.up)
+app.add_typer(admin.keys_app, name="keys")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,95 @@
+"""The composition root: builds every service from ``Settings`` and wires providers together."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+
+from warden.identity.keys import SigningKeys
+from warden.identity.tokens import TokenService
+from warden.kernel.activity import ActivityLog
+from warden.kernel.db import Database
+from warden.kernel.ids import parse_resource_id
+from warden.kernel.jobs import JobRunner
+from warden.kernel.leases import try_acquire
+from warden.kernel.pipeline import WriteInterceptor
+from warden.kernel.providers import ProviderRegistry
+from warden.kernel.secrets import MasterKey
+from warden.kernel.settings import Settings
+
+log = logging.getLogger(__name__)
+RETENTION_INTERVAL = timedelta(hours=1)
+
+
+class Platform:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.db = Database(settings.resolved_database_url)
+        self.master_key = MasterKey.load_or_create(settings.data_dir)
+        lifetime = settings.token_lifetime_seconds
+        self.keys = SigningKeys(self.db, self.master_key, timedelta(seconds=lifetime))
+        self.tokens = TokenService(self.keys, settings.endpoint, lifetime)
+        self.activity = ActivityLog(self.master_key)
+        self.registry = ProviderRegistry()
+        self.jobs = JobRunner(self.db, settings.job_poll_seconds)
+        self.write_interceptors: list[WriteInterceptor] = []
+        self.instance_id = str(uuid.uuid4())
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        _register_services(self)
+
+    def release_resource(self, conn: Connection, tenant_id: str, row: Any) -> None:
+        """Run a resource type's release hook for a row about to be deleted with its group."""
+        try:
+            rid = parse_resource_id(row.id)
+        except ValueError:
+            return
+        resource_type = self.registry.find(rid.namespace, rid.types)
+        release = getattr(resource_type.handler, "release", None) if resource_type else None
+        if release is not None:
+            release(conn, tenant_id, row)
+
+    def start_background(self) -> None:
+        """Job workers and periodic maintenance (activity-log retention) for a serving process."""
+        self.jobs.start()
+        thread = threading.Thread(target=self._maintenance_loop, name="warden-maintenance", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.jobs.stop()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.db.dispose()
+
+    def purge_activity(self) -> int:
+        with self.db.write() as conn:
+            return self.activity.purge(conn, timedelta(days=self.settings.activity_retention_days))
+
+    def _maintenance_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if try_acquire(self.db, "maintenance", self.instance_id, RETENTION_INTERVAL * 2):
+                    removed = self.purge_activity()
+                    if removed:
+                        log.info("activity log retention removed %d events", removed)
+            except Exception:
+                log.exception("maintenance failed")
+            self._stop.wait(RETENTION_INTERVAL.total_seconds())
+
+
+def _register_services(platform: Platform) -> None:
+    from warden.authz.provider import register as register_authorization
+    from warden.identity.managed_identities import register as register_managed_identities
+    from warden.resources.groups import DELETE_JOB, delete_group_job
+
+    register_authorization(platform.registry)
+    register_managed_identities(platform.registry)
+    platform.jobs.register(DELETE_JOB, lambda payload: delete_group_job(platform, payload))

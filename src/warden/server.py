@@ -1,0 +1,37 @@
+"""``warden serve``: the HTTPS server (uvicorn) around the API app."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from warden.api.app import create_app
+from warden.kernel.settings import Settings
+from warden.kernel.tls import TlsPaths
+from warden.platform import Platform
+
+
+def serve(settings: Settings) -> None:
+    """Serve until interrupted. Requires an initialized data dir (``warden init``)."""
+    tls = TlsPaths.in_dir(settings.data_dir)
+    if not tls.server_cert.exists():
+        raise SystemExit(f"{settings.data_dir} is not initialized: run `warden init --data-dir {settings.data_dir}`")
+    platform = Platform(settings)
+    platform.db.migrate()
+    platform.keys.ensure_key()
+    platform.start_background()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        uvicorn.run(
+            create_app(platform),
+            host=settings.host,
+            port=settings.port,
+            ssl_certfile=str(tls.server_cert),
+            ssl_keyfile=str(tls.server_key),
+            log_level="info",
+            # Authorization headers must never reach logs; uvicorn's access log prints paths only.
+            access_log=True,
+        )
+    finally:
+        platform.stop()
