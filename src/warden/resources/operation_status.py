@@ -37,7 +37,9 @@ def endpoint(subscription_id: str, operation_id: str, *, result: bool) -> Endpoi
     def run(ctx: RequestContext) -> Reply:
         row = load(ctx)
         if not result:
-            return Reply(200, operations.status_document(row))
+            # Without Retry-After the SDK pollers wait 30 s between polls.
+            headers = {"Retry-After": operations.RETRY_AFTER_SECONDS} if row.status == operations.IN_PROGRESS else {}
+            return Reply(200, operations.status_document(row), headers)
         query = f"?api-version={ctx.api_version}"
         return operations.result_reply(
             row,

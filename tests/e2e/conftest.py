@@ -1,0 +1,41 @@
+"""Session fixtures for end-to-end tests: one real server, an Owner client, a scratch group."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from support.server import WardenServer, start_server, stop_server
+
+
+@pytest.fixture(scope="session")
+def warden_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    server = start_server(tmp_path_factory.mktemp("warden-e2e"))
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture
+def arm(warden_server: WardenServer):  # type: ignore[no-untyped-def]
+    """An httpx client authenticated as the bootstrap Owner."""
+    with warden_server.client() as http:
+        yield http
+
+
+@pytest.fixture
+def resource_group(warden_server: WardenServer, arm: httpx.Client):  # type: ignore[no-untyped-def]
+    """A fresh resource group, deleted afterwards if still present."""
+    name = f"rg-{uuid.uuid4().hex[:8]}"
+    group_id = f"{warden_server.sub_scope()}/resourceGroups/{name}"
+    response = arm.put(group_id, params={"api-version": "2021-04-01"}, json={"location": "westeurope"})
+    assert response.status_code == 201, response.text
+    yield group_id
+    for lock in (
+        arm.get(f"{group_id}/providers/Microsoft.Authorization/locks", params={"api-version": "2016-09-01"})
+        .json()
+        .get("value", [])
+    ):
+        arm.delete(lock["id"], params={"api-version": "2016-09-01"})
+    arm.delete(group_id, params={"api-version": "2021-04-01"})
