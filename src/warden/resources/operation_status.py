@@ -18,21 +18,23 @@ READ = "Microsoft.Resources/subscriptions/operationresults/read"
 def endpoint(subscription_id: str, operation_id: str, *, result: bool) -> Endpoint:
     scope = f"/subscriptions/{subscription_id}"
 
-    def load(ctx: RequestContext):  # type: ignore[no-untyped-def]
+    def find(ctx: RequestContext):  # type: ignore[no-untyped-def]
         assert ctx.conn is not None
         row = operations.get_operation(ctx.conn, operation_id)
-        if (
-            row is None
-            or row.tenant_id != ctx.tenant_id
-            or (row.subscription_id or "").lower() != subscription_id.lower()
-        ):
+        if row is None or row.tenant_id != ctx.tenant_id:
+            return None
+        return row if (row.subscription_id or "").lower() == subscription_id.lower() else None
+
+    def load(ctx: RequestContext):  # type: ignore[no-untyped-def]
+        row = find(ctx)
+        if row is None:
             raise NotFound(f"The operation '{operation_id}' was not found.", code="OperationNotFound")
         return row
 
     def authorize(ctx: RequestContext) -> None:
-        row = load(ctx)
-        if row.created_by != ctx.caller.object_id:
-            ctx.authorize(READ, row.target_id)
+        row = find(ctx)
+        if row is None or row.created_by != ctx.caller.object_id:
+            ctx.authorize(READ, row.target_id if row is not None else scope)
 
     def run(ctx: RequestContext) -> Reply:
         row = load(ctx)

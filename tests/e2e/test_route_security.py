@@ -1,0 +1,123 @@
+"""Every route demands a token (401 without) and a permission (403 for a principal with no role).
+
+Routes come from two places: the FastAPI route table, and the ARM operations each registered
+resource type serves behind the catch-all route. Both are enumerated, so a new route or type is
+covered without editing this test.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from starlette.routing import Route
+from warden.api.app import create_app
+from warden.kernel.settings import Settings
+from warden.platform import Platform
+
+# The only unauthenticated routes: how a client gets a token and checks its signature.
+PUBLIC_PATHS = {
+    "/{tenant}/v2.0/.well-known/openid-configuration",
+    "/{tenant}/discovery/v2.0/keys",
+    "/{tenant}/oauth2/v2.0/token",
+    "/{tenant}/oauth2/token",
+}
+CATCH_ALL = {"/{path:path}", "/v1.0/{path:path}"}
+
+
+@pytest.fixture(scope="module")
+def app_routes(tmp_path_factory):  # type: ignore[no-untyped-def]
+    platform = Platform(Settings(data_dir=tmp_path_factory.mktemp("routes")))
+    app = create_app(platform)
+    routes = [(r.path, sorted(r.methods - {"HEAD"} if r.methods else [])) for r in app.routes if isinstance(r, Route)]
+    types = platform.registry.all()
+    platform.stop()
+    return routes, types
+
+
+def concrete_requests(server, app_routes) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """(method, path) for every ARM operation Warden serves."""
+    routes, types = app_routes
+    sub = f"/subscriptions/{server.subscription}"
+    group = f"{sub}/resourceGroups/rg-security"
+    requests = [
+        ("GET", "/subscriptions"),
+        ("GET", sub),
+        ("GET", f"{sub}/resourcegroups"),
+        ("GET", group),
+        ("PUT", group),
+        ("PATCH", group),
+        ("DELETE", group),
+        ("HEAD", group),
+        ("GET", f"{sub}/resources"),
+        ("GET", f"{group}/resources"),
+        ("GET", f"{sub}/providers"),
+        ("GET", f"{sub}/providers/Microsoft.Authorization"),
+        ("POST", f"{sub}/providers/Microsoft.Authorization/register"),
+        ("GET", "/providers/Microsoft.Authorization/operations"),
+        ("GET", f"{sub}/operationresults/{uuid.uuid4()}"),
+        ("GET", f"{sub}/providers/Microsoft.Resources/operationStatuses/{uuid.uuid4()}"),
+        ("GET", f"{sub}/providers/Microsoft.Insights/eventtypes/management/values"),
+        ("GET", f"{group}/providers/Microsoft.Authorization/permissions"),
+        ("PUT", "/providers/Microsoft.Subscription/aliases/new-sub"),
+        ("GET", "/providers/Microsoft.Subscription/aliases/new-sub"),
+        ("GET", "/v1.0/servicePrincipals"),
+        ("POST", "/v1.0/servicePrincipals"),
+        ("GET", f"/v1.0/servicePrincipals/{uuid.uuid4()}"),
+        ("DELETE", f"/v1.0/servicePrincipals/{uuid.uuid4()}"),
+        ("POST", f"/v1.0/servicePrincipals/{uuid.uuid4()}/addPassword"),
+    ]
+    for rtype in types:
+        scope = group if "resourceGroup" in rtype.placements or "extension" in rtype.placements else sub
+        name = str(uuid.uuid4())
+        path = "/".join(f"{t}/{name}" for t in rtype.types)
+        item = f"{scope}/providers/{rtype.namespace}/{path}"
+        collection = item.rsplit("/", 1)[0]
+        requests += [("GET", item), ("PUT", item), ("DELETE", item), ("GET", collection)]
+        requests += [("POST", f"{item}/{action.name}") for action in rtype.actions.values()]
+    # Fixed routes other than the catch-alls must all be public token routes; anything else
+    # would have to be added above.
+    for path, _methods in routes:
+        assert path in PUBLIC_PATHS or path in CATCH_ALL, f"route {path} is not covered by this test"
+    return requests
+
+
+def test_every_route_requires_a_token(warden_server, app_routes) -> None:  # type: ignore[no-untyped-def]
+    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ca) as http:
+        for method, path in concrete_requests(warden_server, app_routes):
+            response = http.request(method, path, params={"api-version": "2022-04-01"}, json={})
+            assert response.status_code == 401, (method, path, response.status_code, response.text)
+            assert "WWW-Authenticate" in response.headers
+            bogus = http.request(
+                method,
+                path,
+                params={"api-version": "2022-04-01"},
+                json={},
+                headers={"Authorization": "Bearer not.a.token"},
+            )
+            assert bogus.status_code == 401, (method, path)
+
+
+def test_every_route_requires_a_permission(warden_server, app_routes) -> None:  # type: ignore[no-untyped-def]
+    nobody = warden_server.new_principal("no-role")
+    with warden_server.client(nobody) as http:
+        for method, path in concrete_requests(warden_server, app_routes):
+            response = http.request(
+                method, path, params={"api-version": "2022-04-01"}, json={"location": "westeurope", "properties": {}}
+            )
+            if (method, path) == ("GET", "/subscriptions"):
+                # As in Azure, listing subscriptions filters rather than refuses: it must be empty.
+                assert response.status_code == 200 and response.json()["value"] == []
+                continue
+            assert response.status_code == 403, (method, path, response.status_code, response.text)
+            if method != "HEAD":  # HEAD answers carry no body
+                assert response.json()["error"]["code"] == "AuthorizationFailed"
+
+
+def test_public_routes_answer_without_a_token(warden_server) -> None:  # type: ignore[no-untyped-def]
+    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ca) as http:
+        config = http.get(f"/{warden_server.tenant}/v2.0/.well-known/openid-configuration").json()
+        assert config["issuer"] == f"{warden_server.endpoint}/{warden_server.tenant}/v2.0"
+        keys = http.get(f"/{warden_server.tenant}/discovery/v2.0/keys").json()["keys"]
+        assert keys and all("d" not in key for key in keys)  # public halves only
