@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import httpx
@@ -38,4 +39,9 @@ def resource_group(warden_server: WardenServer, arm: httpx.Client):  # type: ign
         .get("value", [])
     ):
         arm.delete(lock["id"], params={"api-version": "2016-09-01"})
-    arm.delete(group_id, params={"api-version": "2021-04-01"})
+    deleted = arm.delete(group_id, params={"api-version": "2021-04-01"})
+    # Wait for the long-running delete, so later tests see a settled subscription.
+    deadline = time.monotonic() + 30
+    while deleted.status_code == 202 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        deleted = arm.get(deleted.headers["Location"])

@@ -12,6 +12,7 @@ import uuid
 import httpx
 import pytest
 from starlette.routing import Route
+
 from warden.api.app import create_app
 from warden.kernel.settings import Settings
 from warden.platform import Platform

@@ -8,6 +8,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
+
 from support.server import ARM_SCOPE, CONTRIBUTOR, OWNER, READER, USER_ACCESS_ADMINISTRATOR
 
 RG_API = {"api-version": "2021-04-01"}
