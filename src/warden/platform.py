@@ -85,11 +85,33 @@ class Platform:
             self._stop.wait(RETENTION_INTERVAL.total_seconds())
 
 
+FIXED_OPERATIONS = (
+    ("Microsoft.Resources/subscriptions/read", "Get or list subscriptions"),
+    ("Microsoft.Resources/subscriptions/resourceGroups/read", "Get or list resource groups"),
+    ("Microsoft.Resources/subscriptions/resourceGroups/write", "Create or update a resource group"),
+    ("Microsoft.Resources/subscriptions/resourceGroups/delete", "Delete a resource group and its resources"),
+    ("Microsoft.Resources/subscriptions/resources/read", "List the resources of a subscription"),
+    ("Microsoft.Resources/subscriptions/resourceGroups/resources/read", "List the resources of a resource group"),
+    ("Microsoft.Resources/subscriptions/providers/read", "Get or list resource providers"),
+    ("Microsoft.Resources/subscriptions/operationresults/read", "Get the result of a long-running operation"),
+    ("Microsoft.Insights/eventtypes/values/read", "Read activity log events"),
+    ("Microsoft.Subscription/aliases/write", "Create a subscription"),
+    ("Microsoft.Subscription/aliases/read", "Read a subscription alias"),
+    ("Microsoft.Authorization/permissions/read", "List the caller's permissions at a scope"),
+    ("Microsoft.Authorization/servicePrincipals/read", "Read service principals"),
+    ("Microsoft.Authorization/servicePrincipals/write", "Create service principals"),
+    ("Microsoft.Authorization/servicePrincipals/delete", "Delete service principals"),
+    ("Microsoft.Authorization/servicePrincipals/addPassword/action", "Add a client secret to a service principal"),
+)
+
+
 def _register_services(platform: Platform) -> None:
     from warden.authz.provider import register as register_authorization
     from warden.identity.managed_identities import register as register_managed_identities
     from warden.resources.groups import DELETE_JOB, delete_group_job
 
+    for name, description in FIXED_OPERATIONS:
+        platform.registry.add_operation(name, description)
     register_authorization(platform.registry)
     register_managed_identities(platform.registry)
     platform.jobs.register(DELETE_JOB, lambda payload: delete_group_job(platform, payload))

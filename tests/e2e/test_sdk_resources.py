@@ -119,6 +119,8 @@ def test_providers_and_operations_listing(arm, warden_server) -> None:  # type: 
     names = {op["name"] for op in operations.json()["value"]}
     assert "Microsoft.Authorization/roleAssignments/write" in names
     assert "Microsoft.Authorization/locks/delete" in names
+    fixed = arm.get("/providers/Microsoft.Resources/operations", params={"api-version": "2021-04-01"}).json()
+    assert "Microsoft.Resources/subscriptions/resourceGroups/delete" in {op["name"] for op in fixed["value"]}
     registered = arm.post(
         f"/subscriptions/{warden_server.subscription}/providers/Microsoft.ManagedIdentity/register",
         params={"api-version": "2021-04-01"},

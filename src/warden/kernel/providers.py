@@ -71,6 +71,29 @@ class ResourceType:
 class ProviderRegistry:
     def __init__(self) -> None:
         self._types: dict[str, ResourceType] = {}
+        # Operations served by fixed routes rather than registered types (resource groups,
+        # the activity log, ...), so they appear in the operations listing too.
+        self._extra: dict[str, list[dict[str, Any]]] = {}
+
+    def add_operation(self, name: str, description: str) -> None:
+        namespace, _, rest = name.partition("/")
+        resource = rest.rsplit("/", 1)[0] if "/" in rest else rest
+        self._extra.setdefault(namespace.lower(), []).append(
+            {
+                "name": name,
+                "isDataAction": False,
+                "origin": "user,system",
+                "display": {
+                    "provider": namespace,
+                    "resource": resource,
+                    "operation": description,
+                    "description": description,
+                },
+            }
+        )
+
+    def knows_namespace(self, namespace: str) -> bool:
+        return bool(self.in_namespace(namespace)) or namespace.lower() in self._extra
 
     def register(self, resource_type: ResourceType) -> ResourceType:
         self._types[resource_type.full_type.lower()] = resource_type
@@ -102,7 +125,7 @@ class ProviderRegistry:
             for action in resource_type.actions.values():
                 name = resource_type.operation(f"{action.name}/action")
                 result.append(_operation(resource_type, name, label, action.description or action.name))
-        return result
+        return result + self._extra.get(namespace.lower(), [])
 
 
 def _operation(resource_type: ResourceType, name: str, label: str, text: str) -> dict[str, Any]:

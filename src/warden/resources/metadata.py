@@ -76,7 +76,7 @@ def operations_endpoint(registry: ProviderRegistry, namespace: str) -> Endpoint:
         ctx.authorize(operation, "/")
 
     def run(ctx: RequestContext) -> Reply:
-        if not registry.in_namespace(namespace):
+        if not registry.knows_namespace(namespace):
             raise NotFound(f"The resource namespace '{namespace}' is invalid.", code="InvalidResourceNamespace")
         return Reply(200, registry.operations(namespace))
 
