@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from warden.cli import admin
+from warden.cli import activity, admin, groups, locks, resources, roles, sp, subscriptions
 
 app = typer.Typer(
     name="warden",
@@ -26,6 +26,13 @@ app.command()(admin.init)
 app.command()(admin.serve)
 app.command()(admin.up)
 app.add_typer(admin.keys_app, name="keys")
+app.add_typer(groups.app, name="group")
+app.add_typer(resources.app, name="resource")
+app.add_typer(roles.app, name="role")
+app.add_typer(locks.app, name="lock")
+app.add_typer(activity.app, name="activity")
+app.add_typer(sp.app, name="sp")
+app.add_typer(subscriptions.app, name="subscription")
 
 
 if __name__ == "__main__":
