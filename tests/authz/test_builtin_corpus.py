@@ -71,9 +71,7 @@ def test_every_builtin_evaluates(corpus_roles):
             # One of the role's own patterns, made concrete, is allowed (or, when every block
             # that could grant it carries a condition, denied: conditions fail closed).
             ordered = sorted(blocks, key=lambda b: bool(b.get("condition")))  # unconditioned first
-            candidates = [
-                (b, p.replace("*", f)) for b in ordered for p in (b.get(grant_key) or []) for f in FILLERS
-            ]
+            candidates = [(b, p.replace("*", f)) for b in ordered for p in (b.get(grant_key) or []) for f in FILLERS]
             usable = [a for b, a in candidates if not _matches(b.get(minus_key) or [], a)]
             if candidates:
                 assert usable, f"{doc['roleName']}: no concrete instance survives its notActions"

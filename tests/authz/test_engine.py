@@ -281,9 +281,7 @@ def test_not_actions_is_not_a_deny_across_two_blocks():
 
 
 def test_multiple_wildcards_in_role():
-    r = role(
-        "e0000000-0000-0000-0000-00000000000e", Permission(actions=("Microsoft.*/virtualMachines/*/action",))
-    )
+    r = role("e0000000-0000-0000-0000-00000000000e", Permission(actions=("Microsoft.*/virtualMachines/*/action",)))
     eng = AuthorizationEngine([r], [assign(ALICE, r.id, RG)])
     assert eng.check([ALICE], "Microsoft.Compute/virtualMachines/restart/action", VM).allowed
     assert eng.check([ALICE], "Microsoft.ClassicCompute/virtualMachines/a/b/action", VM).allowed

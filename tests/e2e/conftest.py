@@ -11,9 +11,13 @@ import pytest
 from support.server import WardenServer, start_server, stop_server
 
 
-@pytest.fixture(scope="session")
-def warden_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    server = start_server(tmp_path_factory.mktemp("warden-e2e"))
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def warden_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One server per control-plane backend: every end-to-end test runs on SQLite and PostgreSQL."""
+    extra: tuple[str, ...] = ()
+    if request.param == "postgresql":
+        extra = ("--database-url", request.getfixturevalue("postgres_session_database"))
+    server = start_server(tmp_path_factory.mktemp(f"warden-e2e-{request.param}"), *extra)
     yield server
     stop_server(server)
 

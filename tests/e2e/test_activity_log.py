@@ -118,7 +118,7 @@ def test_tenants_are_isolated(arm, warden_server) -> None:  # type: ignore[no-un
 
     token = httpx.post(
         f"{warden_server.endpoint}/{tenant}/oauth2/v2.0/token",
-        verify=warden_server.ca,
+        verify=warden_server.ssl_context(),
         data={
             "grant_type": "client_credentials",
             "client_id": principal.app_id,
@@ -127,7 +127,9 @@ def test_tenants_are_isolated(arm, warden_server) -> None:  # type: ignore[no-un
         },
     ).json()["access_token"]
     other = httpx.Client(
-        base_url=warden_server.endpoint, verify=warden_server.ca, headers={"Authorization": f"Bearer {token}"}
+        base_url=warden_server.endpoint,
+        verify=warden_server.ssl_context(),
+        headers={"Authorization": f"Bearer {token}"},
     )
     with other:
         # The other tenant's Owner-at-root sees its own subscription only.

@@ -85,7 +85,7 @@ def concrete_requests(server, app_routes) -> list[tuple[str, str]]:  # type: ign
 
 
 def test_every_route_requires_a_token(warden_server, app_routes) -> None:  # type: ignore[no-untyped-def]
-    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ca) as http:
+    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ssl_context()) as http:
         for method, path in concrete_requests(warden_server, app_routes):
             response = http.request(method, path, params={"api-version": "2022-04-01"}, json={})
             assert response.status_code == 401, (method, path, response.status_code, response.text)
@@ -117,7 +117,7 @@ def test_every_route_requires_a_permission(warden_server, app_routes) -> None:  
 
 
 def test_public_routes_answer_without_a_token(warden_server) -> None:  # type: ignore[no-untyped-def]
-    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ca) as http:
+    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ssl_context()) as http:
         config = http.get(f"/{warden_server.tenant}/v2.0/.well-known/openid-configuration").json()
         assert config["issuer"] == f"{warden_server.endpoint}/{warden_server.tenant}/v2.0"
         keys = http.get(f"/{warden_server.tenant}/discovery/v2.0/keys").json()["keys"]

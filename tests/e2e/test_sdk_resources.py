@@ -42,6 +42,11 @@ def test_resource_group_lifecycle_through_sdk(resources) -> None:  # type: ignor
     assert created.name == name and created.location == "westeurope" and created.tags == {"env": "test"}
     assert created.properties.provisioning_state == "Succeeded"
     assert name in [group.name for group in resources.resource_groups.list()]
+    tagged = [group.name for group in resources.resource_groups.list(filter="tagName eq 'env' and tagValue eq 'test'")]
+    assert name in tagged and all(resources.resource_groups.get(g).tags.get("env") == "test" for g in tagged)
+    with pytest.raises(HttpResponseError) as bad_filter:
+        list(resources.resource_groups.list(filter="this is garbage"))
+    assert bad_filter.value.status_code == 400
     # IDs are case-insensitive on lookup and keep their original spelling on output.
     fetched = resources.resource_groups.get(name.lower())
     assert fetched.name == name

@@ -22,7 +22,7 @@ def test_msal_confidential_client_gets_a_token(warden_server) -> None:  # type: 
     )
     result = app.acquire_token_for_client(scopes=["https://monitor.azure.com/.default"])
     assert result.get("token_type") == "Bearer", result
-    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ca) as http:
+    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ssl_context()) as http:
         response = http.get(
             warden_server.sub_scope(),
             params={"api-version": "2022-12-01"},
@@ -35,7 +35,7 @@ def test_http_basic_client_authentication(warden_server) -> None:  # type: ignor
     pair = f"{warden_server.bootstrap['clientId']}:{warden_server.bootstrap['clientSecret']}".encode()
     response = httpx.post(
         f"{warden_server.endpoint}/{warden_server.tenant}/oauth2/v2.0/token",
-        verify=warden_server.ca,
+        verify=warden_server.ssl_context(),
         headers={"Authorization": "Basic " + base64.b64encode(pair).decode()},
         data={"grant_type": "client_credentials", "scope": "https://graph.microsoft.com/.default"},
     )
@@ -58,7 +58,7 @@ def test_token_errors_are_entra_shaped(warden_server) -> None:  # type: ignore[n
         ({k: v for k, v in good.items() if k != "client_secret"}, 400, "invalid_request"),
     ]
     for data, status, error in cases:
-        response = httpx.post(url, data=data, verify=warden_server.ca)
+        response = httpx.post(url, data=data, verify=warden_server.ssl_context())
         assert response.status_code == status, (data, response.text)
         body = response.json()
         assert body["error"] == error and body["error_description"].startswith("AADSTS")
@@ -66,6 +66,6 @@ def test_token_errors_are_entra_shaped(warden_server) -> None:  # type: ignore[n
     other_tenant = httpx.post(
         f"{warden_server.endpoint}/00000000-0000-0000-0000-00000000abcd/oauth2/v2.0/token",
         data=good,
-        verify=warden_server.ca,
+        verify=warden_server.ssl_context(),
     )
     assert other_tenant.status_code == 400

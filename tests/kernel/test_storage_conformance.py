@@ -203,9 +203,7 @@ class TestStorageConformance:
         assert (chain.head_seq, chain.head_hash) == (rows[-1].seq, rows[-1].hash)
         assert (chain.anchor_seq, chain.anchor_hash) == (0, GENESIS)
 
-    def test_first_events_of_new_tenants_recorded_concurrently(
-        self, database: Database, activity: ActivityLog
-    ) -> None:
+    def test_first_events_of_new_tenants_recorded_concurrently(self, database: Database, activity: ActivityLog) -> None:
         """The first event of a tenant has no chain head to lock yet; racing first writers must not fail."""
         new_tenants = [str(uuid.uuid4()) for _ in range(8)]
 
@@ -221,9 +219,7 @@ class TestStorageConformance:
             assert len(rows) == 4
             assert rows[0].prev_hash == GENESIS
 
-    def test_recorded_event_is_stored_as_hashed_canonical_json(
-        self, database: Database, activity: ActivityLog
-    ) -> None:
+    def test_recorded_event_is_stored_as_hashed_canonical_json(self, database: Database, activity: ActivityLog) -> None:
         [event] = _append(database, activity, 1)
         [row] = _rows(database)
         assert row.body == canonical_json(event)
@@ -242,14 +238,10 @@ class TestStorageConformance:
         forged_body = target.body.replace('"caller":"11111111', '"caller":"99999999')
         assert forged_body != target.body
         with database.write() as conn:
-            conn.execute(
-                update(activity_events).where(activity_events.c.seq == target.seq).values(body=forged_body)
-            )
+            conn.execute(update(activity_events).where(activity_events.c.seq == target.seq).values(body=forged_body))
 
         problems = _verify(database, activity)
-        assert [(p.tenant_id, p.seq, p.event_data_id) for p in problems] == [
-            (TENANT, target.seq, target.event_data_id)
-        ]
+        assert [(p.tenant_id, p.seq, p.event_data_id) for p in problems] == [(TENANT, target.seq, target.event_data_id)]
         assert "altered" in problems[0].reason
         assert _verify(database, activity, [OTHER_TENANT]) == []
 

@@ -50,6 +50,10 @@ class WardenServer:
     process: subprocess.Popen
     _tokens: dict[tuple[str, str], str] = field(default_factory=dict)
 
+    def ssl_context(self) -> ssl.SSLContext:
+        """Trusts exactly the server's CA."""
+        return ssl.create_default_context(cafile=self.ca)
+
     @property
     def tenant(self) -> str:
         return self.bootstrap["tenantId"]
@@ -82,7 +86,7 @@ class WardenServer:
             return cached
         response = httpx.post(
             f"{self.endpoint}/{self.tenant}/oauth2/v2.0/token",
-            verify=self.ca,
+            verify=self.ssl_context(),
             data={
                 "grant_type": "client_credentials",
                 "client_id": p.client_id,
@@ -99,7 +103,7 @@ class WardenServer:
         """An HTTP client authenticated as ``principal`` (default: the bootstrap Owner)."""
         return httpx.Client(
             base_url=self.endpoint,
-            verify=self.ca,
+            verify=self.ssl_context(),
             timeout=30,
             headers={"Authorization": f"Bearer {self.token(principal)}"},
         )

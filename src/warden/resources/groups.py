@@ -30,6 +30,7 @@ from warden.kernel.resources import (
     validate_tags,
 )
 from warden.kernel.schema import resources
+from warden.resources.listing import resource_matcher
 
 if TYPE_CHECKING:
     from warden.platform import Platform
@@ -130,7 +131,9 @@ def _list(ctx: RequestContext, subscription_id: str) -> Reply:
         .order_by(resources.c.key)
     ).all()
     see_all = ctx.can(f"{OP}/read", scope)
+    matches = resource_matcher(ctx.query.get("$filter"))
     items = [group_json(r) for r in rows if see_all or ctx.can(f"{OP}/read", r.id)]
+    items = [item for item in items if matches(item)]
     return Reply(200, items)
 
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -37,7 +38,8 @@ def endpoint(subscription_id: str, resource_group: str | None) -> Endpoint:
     )
 
 
-def _matcher(text: str | None):  # type: ignore[no-untyped-def]
+def resource_matcher(text: str | None) -> Callable[[dict[str, Any]], bool]:
+    """A predicate for ARM's resource-list ``$filter``; raises ``InvalidFilter`` on what it can't apply."""
     clauses = parse_filter(text)
     tests = []
     tag_name = tag_value = None
@@ -78,7 +80,7 @@ def _matcher(text: str | None):  # type: ignore[no-untyped-def]
 
 def _list(ctx: RequestContext, subscription_id: str, resource_group: str | None, scope: str, operation: str) -> Reply:
     assert ctx.conn is not None
-    matches = _matcher(ctx.query.get("$filter"))
+    matches = resource_matcher(ctx.query.get("$filter"))
     query = select(resources).where(
         resources.c.tenant_id == ctx.tenant_id,
         resources.c.subscription_id == subscription_id.lower(),
