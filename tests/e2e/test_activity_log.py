@@ -155,3 +155,22 @@ def test_tenants_are_isolated(arm, warden_server) -> None:  # type: ignore[no-un
     assert subscription not in [
         s["subscriptionId"] for s in arm.get("/subscriptions", params={"api-version": "2022-12-01"}).json()["value"]
     ]
+
+
+def test_tenant_level_operations_are_in_the_tenant_activity_log(arm, warden_server) -> None:  # type: ignore[no-untyped-def]
+    principal = warden_server.new_principal()
+    events = arm.get(
+        "/providers/Microsoft.Insights/eventtypes/management/values", params={"api-version": API, "$filter": window()}
+    ).json()["value"]
+    created = [
+        e
+        for e in events
+        if e["operationName"]["value"] == "Microsoft.Authorization/servicePrincipals/write"
+        and e["status"]["value"] == "Succeeded"
+    ]
+    assert created and all(e["subscriptionId"] is None for e in events)
+    secrets = [e for e in events if e["resourceId"].endswith(principal.object_id)]
+    assert {e["operationName"]["value"] for e in secrets} == {
+        "Microsoft.Authorization/servicePrincipals/addPassword/action"
+    }
+    assert principal.secret not in str(events)  # the secret itself is never logged

@@ -144,3 +144,11 @@ def test_failed_writes_are_still_in_the_activity_log(arm, warden_server, resourc
     assert [e["status"]["value"] for e in events] == ["Failed", "Started"]  # newest first
     assert events[0]["subStatus"]["value"] == "BadRequest"
     assert events[0]["operationName"]["value"] == "Microsoft.ManagedIdentity/userAssignedIdentities/write"
+
+
+def test_oversized_bodies_are_refused(arm, warden_server, resource_group) -> None:  # type: ignore[no-untyped-def]
+    before = snapshot(arm, warden_server)
+    huge = b'{"location": "westeurope", "tags": {"a": "' + b"x" * (5 * 1024 * 1024) + b'"}}'
+    response = arm.put(resource_group, params=RG, content=huge, headers={"Content-Type": "application/json"})
+    assert_arm_error(response, 413, "RequestEntityTooLarge")
+    assert snapshot(arm, warden_server) == before

@@ -60,6 +60,7 @@ def concrete_requests(server, app_routes) -> list[tuple[str, str]]:  # type: ign
         ("GET", f"{sub}/operationresults/{uuid.uuid4()}"),
         ("GET", f"{sub}/providers/Microsoft.Resources/operationStatuses/{uuid.uuid4()}"),
         ("GET", f"{sub}/providers/Microsoft.Insights/eventtypes/management/values"),
+        ("GET", "/providers/Microsoft.Insights/eventtypes/management/values"),
         ("GET", f"{group}/providers/Microsoft.Authorization/permissions"),
         ("PUT", "/providers/Microsoft.Subscription/aliases/new-sub"),
         ("GET", "/providers/Microsoft.Subscription/aliases/new-sub"),

@@ -50,8 +50,28 @@ def create_app(platform: Platform) -> FastAPI:
     return app
 
 
+async def _read_body(request: Request) -> bytes:
+    """The request body, refused with 413 as soon as it passes the limit (never buffered whole)."""
+    too_large = WardenError(
+        f"The request content is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB.",
+        code="RequestEntityTooLarge",
+        status=413,
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _handle(platform: Platform, request: Request, resolve, *, arm_api: bool) -> Response:  # type: ignore[no-untyped-def]
-    body = await request.body()
+    body = await _read_body(request)
     return await run_in_threadpool(_handle_sync, platform, request, body, resolve, arm_api)
 
 
@@ -114,8 +134,6 @@ def _query(request: Request) -> dict[str, str]:
 def _parse_body(raw: bytes) -> Any:
     if not raw.strip():
         return None
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidRequestContent("The request content is larger than 4 MB.", code="RequestTooLarge")
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:

@@ -63,6 +63,8 @@ def _fixed_route(platform: Platform, method: str, segs: list[str], low: list[str
         if endpoint is None:
             raise MethodNotAllowed(f"The method '{method}' is not allowed here.")
         return endpoint
+    if low == ["providers", "microsoft.insights", "eventtypes", "management", "values"]:
+        return _only(method, "GET", lambda: activity_api.endpoint(None))
     if n < 2 or low[0] != "subscriptions":
         return None
     sub = segs[1]

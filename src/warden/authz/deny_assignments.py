@@ -17,7 +17,7 @@ from warden.kernel.context import RequestContext
 from warden.kernel.errors import MethodNotAllowed, NotFound
 from warden.kernel.ids import ResourceId, key
 from warden.kernel.reply import Reply
-from warden.kernel.schema import deny_assignments
+from warden.kernel.schema import below, deny_assignments
 
 TYPE = "Microsoft.Authorization/denyAssignments"
 
@@ -98,10 +98,9 @@ class DenyAssignmentHandler:
     def list(self, ctx: RequestContext, scope: str, parent: ResourceId | None) -> list[dict[str, Any]]:
         assert ctx.conn is not None
         scope_key = key(scope or "/")
-        prefix = ("" if scope_key == "/" else scope_key).replace("%", r"\%").replace("_", r"\_")
         where = or_(
             deny_assignments.c.scope_key.in_(scope_ancestors(scope_key)),
-            deny_assignments.c.scope_key.like(prefix + "/%", escape="\\"),
+            below(deny_assignments.c.scope_key, scope_key),
         )
         rows = ctx.conn.execute(select(deny_assignments).where(deny_assignments.c.tenant_id == ctx.tenant_id, where))
         return [deny_json(r) for r in rows]

@@ -293,9 +293,7 @@ class AuthorizationEngine:
 
     # ----------------------------------------------------------------- queries
 
-    def check(
-        self, principal_ids: Iterable[str], action: str, scope: str, *, data_action: bool = False
-    ) -> Decision:
+    def check(self, principal_ids: Iterable[str], action: str, scope: str, *, data_action: bool = False) -> Decision:
         """Decide whether any of ``principal_ids`` may perform ``action`` at ``scope``.
 
         Deny assignments are consulted first; then role assignments at the scope and each
@@ -337,9 +335,7 @@ class AuthorizationEngine:
                             f"{ra.scope!r} ({ra.id}) grants {kind} {action!r}.",
                             role_assignment_id=ra.id,
                         )
-        return Decision(
-            False, f"No role assignment at {scope!r} or above grants {kind} {action!r} to the caller."
-        )
+        return Decision(False, f"No role assignment at {scope!r} or above grants {kind} {action!r} to the caller.")
 
     def _applicable(self, principal_ids: Iterable[str], scope: str) -> list[_Grant]:
         ancestors = _ancestors(normalize_scope(scope))

@@ -20,7 +20,7 @@ from warden.kernel.ids import ResourceId, key
 from warden.kernel.odata import InvalidFilter, parse_filter
 from warden.kernel.reply import Reply
 from warden.kernel.resources import require_object
-from warden.kernel.schema import locks
+from warden.kernel.schema import below, locks
 
 TYPE = "Microsoft.Authorization/locks"
 LEVELS = {"cannotdelete": "CanNotDelete", "readonly": "ReadOnly"}
@@ -122,8 +122,7 @@ class LockHandler:
         if at_scope:
             where = locks.c.scope_key.in_(scope_ancestors(scope_key))
         else:
-            prefix = ("" if scope_key == "/" else scope_key).replace("%", r"\%").replace("_", r"\_")
-            where = or_(locks.c.scope_key == scope_key, locks.c.scope_key.like(prefix + "/%", escape="\\"))
+            where = or_(locks.c.scope_key == scope_key, below(locks.c.scope_key, scope_key))
         rows = ctx.conn.execute(select(locks).where(locks.c.tenant_id == ctx.tenant_id, where).order_by(locks.c.key))
         return [lock_json(r) for r in rows]
 

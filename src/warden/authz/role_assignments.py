@@ -22,7 +22,7 @@ from warden.kernel.ids import ResourceId, is_guid, key
 from warden.kernel.odata import InvalidFilter, parse_filter
 from warden.kernel.reply import Reply
 from warden.kernel.resources import require_object
-from warden.kernel.schema import role_assignments
+from warden.kernel.schema import below, role_assignments
 
 TYPE = "Microsoft.Authorization/roleAssignments"
 PRINCIPAL_TYPES = {
@@ -54,11 +54,6 @@ def assignment_json(row: Any) -> dict[str, Any]:
             "delegatedManagedIdentityResourceId": None,
         },
     }
-
-
-def _like_below(scope_key: str) -> str:
-    prefix = "" if scope_key == "/" else scope_key
-    return prefix.replace("%", r"\%").replace("_", r"\_") + "/%"
 
 
 class RoleAssignmentHandler:
@@ -198,7 +193,7 @@ class RoleAssignmentHandler:
                 raise InvalidFilter(f"The $filter clause '{clause.name}' is not supported for role assignments.")
         where = role_assignments.c.scope_key.in_(scope_ancestors(scope_key))
         if not at_scope:
-            where = or_(where, role_assignments.c.scope_key.like(_like_below(scope_key), escape="\\"))
+            where = or_(where, below(role_assignments.c.scope_key, scope_key))
         query = select(role_assignments).where(role_assignments.c.tenant_id == ctx.tenant_id, where)
         if principal is not None:
             query = query.where(role_assignments.c.principal_id.in_([principal]))

@@ -22,7 +22,7 @@ from warden.authz.engine import (
 from warden.authz.roles import load_builtin_roles, role_definition_from_json
 from warden.kernel.errors import ScopeLocked
 from warden.kernel.ids import key
-from warden.kernel.schema import deny_assignments, locks, role_assignments, role_definitions
+from warden.kernel.schema import below, deny_assignments, locks, role_assignments, role_definitions
 
 
 @cache
@@ -110,8 +110,7 @@ def check_locks(conn: Connection, tenant_id: str, scope: str, mode: str, *, incl
     ancestors = scope_ancestors(scope)
     condition = locks.c.scope_key.in_(ancestors)
     if include_descendants:
-        prefix = key(scope).replace("%", r"\%").replace("_", r"\_")
-        condition = or_(condition, locks.c.scope_key.like(prefix + "/%", escape="\\"))
+        condition = or_(condition, below(locks.c.scope_key, key(scope)))
     for row in conn.execute(select(locks).where(locks.c.tenant_id == tenant_id, condition)):
         if row.level == "ReadOnly" or mode == LockMode.DELETE:
             verb = "delete" if mode == LockMode.DELETE else "update"

@@ -19,7 +19,7 @@ from warden.kernel.context import RequestContext
 from warden.kernel.errors import BadRequest, Conflict, InvalidRequestContent, NotFound, PreconditionFailed
 from warden.kernel.ids import ResourceId, key, parse_container, validate_name
 from warden.kernel.reply import Reply
-from warden.kernel.schema import locks, resources, role_assignments
+from warden.kernel.schema import below, locks, resources, role_assignments
 
 RESOURCE_GROUP_TYPE = "Microsoft.Resources/resourceGroups"
 MAX_TAGS = 50
@@ -171,13 +171,12 @@ def save_resource(
 
 def delete_tree(conn: Connection, tenant_id: str, resource_id: str) -> int:
     """Delete a resource, everything beneath it, and the locks and role assignments scoped there."""
-    prefix = key(resource_id).replace("%", r"\%").replace("_", r"\_") + "/%"
     count = 0
     for table in (resources, locks, role_assignments):
         keycol = table.c.key
         count += conn.execute(
             delete(table).where(
-                table.c.tenant_id == tenant_id, (keycol == key(resource_id)) | keycol.like(prefix, escape="\\")
+                table.c.tenant_id == tenant_id, (keycol == key(resource_id)) | below(keycol, key(resource_id))
             )
         ).rowcount
     return count

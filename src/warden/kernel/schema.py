@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 metadata = MetaData(
     naming_convention={
@@ -251,3 +252,10 @@ leases = Table(
 )
 
 ALL_TABLES = metadata.sorted_tables
+
+
+def below(column: ColumnElement[str], scope_key: str) -> ColumnElement[bool]:
+    """SQL condition: the lower-cased key in ``column`` lies strictly below ``scope_key``."""
+    prefix = "" if scope_key == "/" else scope_key.lower().rstrip("/")
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.like(escaped + "/%", escape="\\")

@@ -40,8 +40,10 @@ _BODY_FILTERS = {
 }
 
 
-def endpoint(subscription_id: str) -> Endpoint:
-    scope = f"/subscriptions/{subscription_id}"
+def endpoint(subscription_id: str | None) -> Endpoint:
+    """A subscription's activity log, or with ``None`` the tenant-level one (operations at the
+    tenant root, such as role assignments at ``/`` and service principals)."""
+    scope = f"/subscriptions/{subscription_id}" if subscription_id else "/"
     return Endpoint(READ, scope, lambda ctx: _query(ctx, subscription_id), subscription_id=subscription_id)
 
 
@@ -53,10 +55,13 @@ def _timestamp(value: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
 
 
-def _query(ctx: RequestContext, subscription_id: str) -> Reply:
+def _query(ctx: RequestContext, subscription_id: str | None) -> Reply:
     assert ctx.conn is not None
     query = select(activity_events).where(
-        activity_events.c.tenant_id == ctx.tenant_id, activity_events.c.subscription_id == subscription_id.lower()
+        activity_events.c.tenant_id == ctx.tenant_id,
+        activity_events.c.subscription_id == subscription_id.lower()
+        if subscription_id
+        else activity_events.c.subscription_id.is_(None),
     )
     body_tests: list[tuple[tuple[str, str], str]] = []
     for clause in parse_filter(ctx.query.get("$filter")):

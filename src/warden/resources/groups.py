@@ -29,7 +29,7 @@ from warden.kernel.resources import (
     save_resource,
     validate_tags,
 )
-from warden.kernel.schema import resources
+from warden.kernel.schema import below, resources
 from warden.resources.listing import resource_matcher
 
 if TYPE_CHECKING:
@@ -245,7 +245,7 @@ def delete_group_job(platform: Platform, payload: dict[str, Any]) -> None:
         rows = conn.execute(
             select(resources).where(
                 resources.c.tenant_id == tenant_id,
-                resources.c.key.like(key(group_id).replace("_", r"\_").replace("%", r"\%") + "/%", escape="\\"),
+                below(resources.c.key, key(group_id)),
             )
         ).all()
         # Deepest first so a parent's hook never sees its children already gone out of order.
