@@ -144,6 +144,16 @@ def test_failed_writes_are_still_in_the_activity_log(arm, warden_server, resourc
     assert [e["status"]["value"] for e in events] == ["Failed", "Started"]  # newest first
     assert events[0]["subStatus"]["value"] == "BadRequest"
     assert events[0]["operationName"]["value"] == "Microsoft.ManagedIdentity/userAssignedIdentities/write"
+    malformed = str(uuid.uuid4())
+    arm.put(resource_group, params=RG, content=b"{not json", headers={"x-ms-correlation-request-id": malformed})
+    events = arm.get(
+        f"{warden_server.sub_scope()}/providers/Microsoft.Insights/eventtypes/management/values",
+        params={"api-version": "2015-04-01", "$filter": f"correlationId eq '{malformed}'"},
+    ).json()["value"]
+    assert [(e["status"]["value"], e["subStatus"]["value"]) for e in events] == [
+        ("Failed", "BadRequest"),
+        ("Started", ""),
+    ]
 
 
 def test_oversized_bodies_are_refused(arm, warden_server, resource_group) -> None:  # type: ignore[no-untyped-def]

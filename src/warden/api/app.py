@@ -6,7 +6,6 @@ and runs through ``warden.kernel.pipeline``.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 from urllib.parse import urlencode
@@ -96,7 +95,7 @@ def _handle_sync(platform: Platform, request: Request, raw_body: bytes, resolve,
             client_ip=request.client.host if request.client else "",
             correlation_id=correlation,
             api_version=api_version,
-            body=_parse_body(raw_body),
+            raw_body=raw_body,
         )
         endpoint: Endpoint = resolve(ctx)
         reply = execute(platform, ctx, endpoint)
@@ -129,17 +128,6 @@ def _query(request: Request) -> dict[str, str]:
         normalized = name.lower() if name.lower() == "api-version" or name.startswith("$") else name
         result[normalized] = value
     return result
-
-
-def _parse_body(raw: bytes) -> Any:
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidRequestContent(
-            f"The request content was invalid and could not be deserialized: {error}."
-        ) from None
 
 
 def _render(ctx: RequestContext, reply: Reply, trace: dict[str, str], *, head: bool, odata: bool) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -10,10 +11,24 @@ from sqlalchemy import Connection
 from warden.authz.engine import AuthorizationEngine, Decision
 from warden.authz.store import load_engine
 from warden.identity.tokens import Caller
-from warden.kernel.errors import Forbidden
+from warden.kernel.errors import Forbidden, InvalidRequestContent
 
 if TYPE_CHECKING:
     from warden.platform import Platform
+
+
+_UNPARSED = object()
+
+
+def parse_json_body(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidRequestContent(
+            f"The request content was invalid and could not be deserialized: {error}."
+        ) from None
 
 
 @dataclass
@@ -28,9 +43,18 @@ class RequestContext:
     client_ip: str
     correlation_id: str
     api_version: str | None = None
-    body: Any = None
+    raw_body: bytes = b""
     conn: Connection | None = None
     _engine: AuthorizationEngine | None = field(default=None, repr=False)
+    _body: Any = field(default=_UNPARSED, repr=False)
+
+    @property
+    def body(self) -> Any:
+        """The JSON body, parsed when a handler first asks for it (``None`` when empty), so a
+        malformed body fails inside the pipeline, after authorization, and is logged there."""
+        if self._body is _UNPARSED:
+            self._body = parse_json_body(self.raw_body)
+        return self._body
 
     @property
     def tenant_id(self) -> str:
