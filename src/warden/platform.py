@@ -109,9 +109,11 @@ def _register_services(platform: Platform) -> None:
     from warden.authz.provider import register as register_authorization
     from warden.identity.managed_identities import register as register_managed_identities
     from warden.resources.groups import DELETE_JOB, delete_group_job
+    from warden.resources.tags import register as register_tags
 
     for name, description in FIXED_OPERATIONS:
         platform.registry.add_operation(name, description)
     register_authorization(platform.registry)
     register_managed_identities(platform.registry)
+    register_tags(platform.registry)
     platform.jobs.register(DELETE_JOB, lambda payload: delete_group_job(platform, payload))

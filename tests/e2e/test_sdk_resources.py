@@ -131,3 +131,27 @@ def test_providers_and_operations_listing(arm, warden_server) -> None:  # type: 
         params={"api-version": "2021-04-01"},
     )
     assert registered.status_code == 200 and registered.json()["registrationState"] == "Registered"
+
+
+def test_tags_api_at_scope(resources, warden_server, arm) -> None:  # type: ignore[no-untyped-def]
+    group = f"rg-tags-{uuid.uuid4().hex[:6]}"
+    scope = resources.resource_groups.create_or_update(group, {"location": "westeurope", "tags": {"a": "1"}}).id
+    tags = resources.tags.begin_create_or_update_at_scope(
+        scope, {"properties": {"tags": {"b": "2", "c": "3"}}}
+    ).result()
+    assert tags.properties.tags == {"b": "2", "c": "3"} and tags.name == "default"
+    merged = resources.tags.begin_update_at_scope(scope, {"operation": "Merge", "properties": {"tags": {"d": "4"}}})
+    assert merged.result().properties.tags == {"b": "2", "c": "3", "d": "4"}
+    removed = resources.tags.begin_update_at_scope(scope, {"operation": "Delete", "properties": {"tags": {"c": ""}}})
+    assert removed.result().properties.tags == {"b": "2", "d": "4"}
+    assert resources.resource_groups.get(group).tags == {"b": "2", "d": "4"}
+    assert resources.tags.get_at_scope(scope).properties.tags == {"b": "2", "d": "4"}
+    resources.tags.begin_delete_at_scope(scope).result()
+    assert resources.resource_groups.get(group).tags == {}
+    bad = arm.patch(
+        f"{scope}/providers/Microsoft.Resources/tags/default",
+        params={"api-version": "2021-04-01"},
+        json={"operation": "Shuffle", "properties": {"tags": {}}},
+    )
+    assert bad.status_code == 400
+    resources.resource_groups.begin_delete(group).result()
