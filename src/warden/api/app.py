@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from warden.api import arm, errors
 from warden.identity import graph
 from warden.identity.routes import build_router
-from warden.identity.tokens import Caller
+from warden.kernel.caller import Caller
 from warden.kernel.context import RequestContext
 from warden.kernel.errors import InvalidRequestContent, Unauthorized, WardenError
 from warden.kernel.ids import is_guid, validate_api_version

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 
 from warden.identity.keys import SigningKeys
 from warden.identity.principals import Principal
+from warden.kernel.caller import Caller
 from warden.kernel.errors import Unauthorized
 
 # Azure's resource audiences that Warden accepts, so every Azure SDK works with its default scope.
@@ -21,22 +21,6 @@ AZURE_AUDIENCES = (
     "https://graph.microsoft.com",
 )
 LEEWAY_SECONDS = 300
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The authenticated principal behind a request."""
-
-    tenant_id: str
-    object_id: str
-    app_id: str
-    principal_type: str = "ServicePrincipal"
-    claims: dict = field(default_factory=dict, compare=False)
-
-    @property
-    def principal_ids(self) -> tuple[str, ...]:
-        """The caller plus the groups it belongs to (groups arrive with the identity issue)."""
-        return (self.object_id,)
 
 
 class TokenService:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from warden.authz.engine import AuthorizationEngine, Decision
 from warden.authz.store import load_engine
-from warden.identity.tokens import Caller
+from warden.kernel.caller import Caller
 from warden.kernel.errors import Forbidden, InvalidRequestContent
 
 if TYPE_CHECKING:
