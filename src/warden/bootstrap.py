@@ -11,6 +11,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 from sqlalchemy import insert
@@ -36,6 +37,16 @@ class InitResult:
     created: bool  # False when the data dir was already initialized
 
 
+def tls_hostnames(settings: Settings) -> tuple[str, ...]:
+    """Names the server certificate covers: loopback, plus the bind address and the public
+    endpoint's host when they are specific."""
+    names = ["localhost", "127.0.0.1", "::1"]
+    for host in (settings.host, urlsplit(settings.endpoint).hostname):
+        if host and host not in ("0.0.0.0", "::") and host not in names:
+            names.append(host)
+    return tuple(names)
+
+
 def bootstrap_path(data_dir: Path) -> Path:
     return data_dir / BOOTSTRAP_FILE
 
@@ -49,7 +60,7 @@ def initialize(settings: Settings) -> InitResult:
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     save_config(settings)
-    tls = ensure_tls(data_dir)
+    tls = ensure_tls(data_dir, tls_hostnames(settings))
     platform = Platform(settings)
     try:
         platform.db.migrate()

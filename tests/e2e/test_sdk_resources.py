@@ -155,3 +155,19 @@ def test_tags_api_at_scope(resources, warden_server, arm) -> None:  # type: igno
     )
     assert bad.status_code == 400
     resources.resource_groups.begin_delete(group).result()
+
+
+def test_a_type_lists_at_its_group_and_at_the_subscription(arm, warden_server, resource_group) -> None:  # type: ignore[no-untyped-def]
+    identity = f"{resource_group}/providers/{IDENTITY_TYPE}/listed"
+    assert arm.put(identity, params={"api-version": "2023-01-31"}, json={"location": "westeurope"}).status_code == 201
+    in_group = arm.get(f"{resource_group}/providers/{IDENTITY_TYPE}", params={"api-version": "2023-01-31"})
+    assert [item["id"] for item in in_group.json()["value"]] == [identity]
+    in_sub = arm.get(f"{warden_server.sub_scope()}/providers/{IDENTITY_TYPE}", params={"api-version": "2023-01-31"})
+    assert identity in [item["id"] for item in in_sub.json()["value"]]
+    # Creating one directly in a subscription is refused: the type lives in resource groups.
+    direct = arm.put(
+        f"{warden_server.sub_scope()}/providers/{IDENTITY_TYPE}/x",
+        params={"api-version": "2023-01-31"},
+        json={"location": "westeurope"},
+    )
+    assert direct.status_code == 400 and direct.json()["error"]["code"] == "InvalidResourceType"

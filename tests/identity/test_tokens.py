@@ -135,3 +135,19 @@ def test_client_secrets_are_stored_hashed(platform, principal) -> None:  # type:
         assert authenticate_client(conn, TENANT, principal.app_id, secret.secret_text) == principal
         assert authenticate_client(conn, TENANT, principal.app_id, secret.secret_text + "x") is None
         assert authenticate_client(conn, "other-tenant", principal.app_id, secret.secret_text) is None
+
+
+def test_server_certificate_covers_the_configured_names(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cryptography import x509
+    from warden.bootstrap import initialize
+
+    settings = Settings(data_dir=tmp_path, host="0.0.0.0", public_endpoint="https://warden.example.test:9443")
+    result = initialize(settings)
+    assert result.created and result.bootstrap["endpoint"] == "https://warden.example.test:9443"
+    cert = x509.load_pem_x509_certificate((tmp_path / "tls" / "server.pem").read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {"localhost", "warden.example.test"} <= set(names.get_values_for_type(x509.DNSName))
+    assert "127.0.0.1" in {str(ip) for ip in names.get_values_for_type(x509.IPAddress)}
+    assert (tmp_path / "bootstrap.json").stat().st_mode & 0o777 == 0o600
+    again = initialize(settings)
+    assert not again.created and again.bootstrap == result.bootstrap  # secrets never overwritten

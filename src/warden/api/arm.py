@@ -121,7 +121,7 @@ def _provider_route(platform: Platform, method: str, segs: list[str], low: list[
         return _item_endpoint(method, rtype, ResourceId(scope, namespace, types, names), scope_kind, subscription_id)
     rtype_or_none = platform.registry.find(namespace, types)
     if rtype_or_none is not None or method != "POST":
-        rtype = _find_type(platform, namespace, types, scope_kind)
+        rtype = _find_type(platform, namespace, types, scope_kind, listing=True)
         parent = ResourceId(scope, namespace, types[:-1], names) if len(types) > 1 else None
         return _list_endpoint(method, rtype, scope, parent, subscription_id)
     owner = _find_type(platform, namespace, types[:-1], scope_kind)
@@ -159,7 +159,12 @@ def _scope_kind(scope: str) -> str:
     return "resource"
 
 
-def _find_type(platform: Platform, namespace: str, types: tuple[str, ...], scope_kind: str) -> ResourceType:
+def _find_type(
+    platform: Platform, namespace: str, types: tuple[str, ...], scope_kind: str, *, listing: bool = False
+) -> ResourceType:
+    """The registered type, or ARM's error for an unknown one or one that cannot live at the scope.
+    A list may also be asked for at a container above where the type lives (a subscription lists
+    the resource-group resources it holds)."""
     rtype = platform.registry.find(namespace, types)
     if rtype is None:
         if not platform.registry.in_namespace(namespace):
@@ -168,7 +173,10 @@ def _find_type(platform: Platform, namespace: str, types: tuple[str, ...], scope
             f"The resource type '{'/'.join(types)}' could not be found in the namespace '{namespace}'.",
             code="InvalidResourceType",
         )
-    if len(types) == 1 and EXTENSION not in rtype.placements and scope_kind not in rtype.placements:
+    placements = set(rtype.placements)
+    if listing and RESOURCE_GROUP in placements:
+        placements.add(SUBSCRIPTION)
+    if len(types) == 1 and EXTENSION not in placements and scope_kind not in placements:
         raise BadRequest(
             f"The resource type '{rtype.full_type}' cannot be created at this scope.", code="InvalidResourceType"
         )
