@@ -286,10 +286,6 @@ def _lock_chain_head(conn: Connection, tenant_id: str) -> Any:
     return head
 
 
-def event_time(row: Any) -> datetime:
-    return aware(row.event_timestamp)
-
-
 def _namespace_of(operation_name: str) -> str:
     return operation_name.split("/", 1)[0]
 

@@ -182,7 +182,3 @@ def parse_resource_id(text: str) -> ResourceId:
 
 def resource_group_id(subscription_id: str, name: str) -> str:
     return f"/subscriptions/{subscription_id}/resourceGroups/{name}"
-
-
-def subscription_id_path(subscription_id: str) -> str:
-    return f"/subscriptions/{subscription_id}"

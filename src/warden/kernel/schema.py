@@ -251,8 +251,6 @@ leases = Table(
     Column("expires_at", TS, nullable=False),
 )
 
-ALL_TABLES = metadata.sorted_tables
-
 
 def below(column: ColumnElement[str], scope_key: str) -> ColumnElement[bool]:
     """SQL condition: the lower-cased key in ``column`` lies strictly below ``scope_key``."""
