@@ -19,7 +19,7 @@ from warden.kernel.context import RequestContext
 from warden.kernel.errors import BadRequest, Conflict, InvalidRequestContent, NotFound, PreconditionFailed
 from warden.kernel.ids import ResourceId, key, parse_container, validate_name
 from warden.kernel.reply import Reply
-from warden.kernel.schema import below, locks, resources, role_assignments
+from warden.kernel.schema import below, deny_assignments, locks, resources, role_assignments
 
 RESOURCE_GROUP_TYPE = "Microsoft.Resources/resourceGroups"
 MAX_TAGS = 50
@@ -170,9 +170,9 @@ def save_resource(
 
 
 def delete_tree(conn: Connection, tenant_id: str, resource_id: str) -> int:
-    """Delete a resource, everything beneath it, and the locks and role assignments scoped there."""
+    """Delete a resource, everything beneath it, and the locks, role and deny assignments scoped there."""
     count = 0
-    for table in (resources, locks, role_assignments):
+    for table in (resources, locks, role_assignments, deny_assignments):
         keycol = table.c.key
         count += conn.execute(
             delete(table).where(
