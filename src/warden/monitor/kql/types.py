@@ -233,13 +233,6 @@ _DUCKDB_SIMPLE: dict[str, KustoType] = {
     "FLOAT": KustoType.REAL,
     "DOUBLE": KustoType.REAL,
     "DATE": KustoType.DATETIME,
-    "TIMESTAMP": KustoType.DATETIME,
-    "TIMESTAMP_S": KustoType.DATETIME,
-    "TIMESTAMP_MS": KustoType.DATETIME,
-    "TIMESTAMP_NS": KustoType.DATETIME,
-    "TIMESTAMP WITH TIME ZONE": KustoType.DATETIME,
-    "TIME": KustoType.TIMESPAN,
-    "TIME WITH TIME ZONE": KustoType.TIMESPAN,
     "INTERVAL": KustoType.TIMESPAN,
     "UUID": KustoType.GUID,
     "JSON": KustoType.DYNAMIC,
@@ -258,4 +251,9 @@ def from_duckdb(type_name: str) -> KustoType:
         return KustoType.DYNAMIC
     if name.startswith("DECIMAL") or name.startswith("NUMERIC"):
         return KustoType.DECIMAL
+    # TIMESTAMP, TIMESTAMP_NS, TIMESTAMPTZ_NS, "TIMESTAMP WITH TIME ZONE"...; then TIME, TIMETZ...
+    if name.startswith("TIMESTAMP"):
+        return KustoType.DATETIME
+    if name.startswith("TIME"):
+        return KustoType.TIMESPAN
     return _DUCKDB_SIMPLE.get(name, KustoType.STRING)

@@ -35,6 +35,7 @@ from warden.monitor.kql.types import KustoType
 __all__ = [
     "TICKS_PER_DAY",
     "TICKS_PER_SECOND",
+    "TIMESPAN_UNITS",
     "UNIX_EPOCH_TICKS",
     "datetime_to_ticks",
     "encode_dynamic",
@@ -198,7 +199,8 @@ def parse_datetime(text: str) -> int | None:
 
 # --------------------------------------------------------------------------------- parsing spans
 
-_UNIT_TICKS: dict[str, int] = {}
+#: Every unit suffix of a timespan literal and the ticks it stands for.
+TIMESPAN_UNITS: dict[str, int] = {}
 for _names, _ticks in (
     ("d day days", TICKS_PER_DAY),
     ("h hr hrs hour hours", TICKS_PER_HOUR),
@@ -208,7 +210,7 @@ for _names, _ticks in (
     ("micro micros microsec microsecond microseconds", TICKS_PER_MICROSECOND),
     ("tick ticks", 1),
 ):
-    _UNIT_TICKS |= dict.fromkeys(_names.split(), _ticks)
+    TIMESPAN_UNITS |= dict.fromkeys(_names.split(), _ticks)
 
 _SPAN_UNIT = re.compile(r"(?P<sign>[+-]?)(?P<num>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[a-z]*)")
 _SPAN_CLOCK = re.compile(
@@ -240,7 +242,7 @@ def parse_timespan(text: str) -> int | None:
     match = _SPAN_UNIT.fullmatch(text)
     if not match:
         return None
-    unit = _UNIT_TICKS.get(match["unit"] or "d")
+    unit = TIMESPAN_UNITS.get(match["unit"] or "d")
     if unit is None:
         return None
     ticks = _decimal_ticks(match["num"], unit)
