@@ -11,8 +11,11 @@ Conventions (stable; the binder and the generators rely on them):
 * Operator spellings are kept exactly as KQL writes them (``"=="``, ``"!has"``, ``"in~"``,
   ``"matches regex"``, ``"and"``); ``filter`` is parsed as :class:`Where`, ``order by`` as
   :class:`Sort`, ``limit`` as :class:`Take`.
-* Types are canonical KQL names: ``bool datetime decimal dynamic guid int long real string
-  timespan`` (aliases such as ``double``, ``date``, ``boolean``, ``time``, ``uuid`` are mapped).
+* Types are :class:`~warden.monitor.kql.types.KustoType` members, a ``StrEnum`` of the canonical
+  names ``bool datetime decimal dynamic guid int long real string timespan`` (aliases such as
+  ``double``, ``date``, ``boolean``, ``time``, ``uuid`` are mapped), so ``t == "long"`` works.
+* Literal values follow :mod:`~warden.monitor.kql.values`: datetimes and timespans are integer
+  100 ns ticks (datetime: since 0001-01-01 UTC), so no digit of a literal is lost.
 * Three families: scalar expressions (:class:`Expr`), tabular expressions (:class:`Pipeline`:
   a :class:`Source` followed by :class:`Operator` nodes) and statements (:class:`Query` holds
   them). Some KQL constructs are both a source and an operator (``union``, ``search``,
@@ -26,6 +29,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from .types import KustoType
 
 
 @dataclass(frozen=True)
@@ -60,13 +65,15 @@ class Literal(Expr):
     """A constant. ``type`` is its KQL type; ``value`` the Python value:
 
     string -> str; long/int -> int; real -> float (nan/inf included); decimal -> Decimal;
-    bool -> bool; datetime -> datetime (UTC, aware); timespan -> timedelta; guid -> uuid.UUID;
-    dynamic -> JSON-like Python value (dict/list/str/int/float/bool/None, nested typed literals
-    as their Python values). ``None`` is the typed null (``long(null)``, ``dynamic(null)``).
-    ``text`` is the source spelling (not compared).
+    bool -> bool; datetime -> int ticks since 0001-01-01T00:00:00Z; timespan -> int ticks;
+    guid -> lower-case str; dynamic -> JSON-like Python value (dict/list/str/int/float/bool/None;
+    a datetime inside is an aware UTC ``datetime``, a timespan a ``timedelta``). ``None`` is the
+    typed null (``long(null)``, ``dynamic(null)``). A minus before a number or timespan literal
+    is folded into it (``-1`` is ``Literal(long, -1)``). ``text`` is the source spelling (not
+    compared).
     """
 
-    type: str
+    type: KustoType
     value: Any
     text: str = field(default="", compare=False, repr=False)
 
@@ -193,7 +200,7 @@ class ColumnDecl(Node):
     """``name:type`` in a datatable/externaldata schema, a parse pattern or a tabular type."""
 
     name: str
-    type: str
+    type: KustoType
 
 
 @dataclass(frozen=True)
@@ -212,7 +219,7 @@ class Param(Node):
     """
 
     name: str
-    type: str | TabularType
+    type: KustoType | TabularType
     default: Expr | None = None
 
 
@@ -535,7 +542,7 @@ class MvExpandColumn(Node):
 
     expr: Expr
     name: str | None = None
-    to_type: str | None = None
+    to_type: KustoType | None = None
 
 
 @dataclass(frozen=True)
@@ -716,6 +723,34 @@ class Partition(Operator):
     column: str
     subquery: Pipeline
     hints: tuple[OperatorParam, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScanStep(Node):
+    """``step name [output=all|last|none]: condition [=> column = expr, ...];`` of ``scan``."""
+
+    name: str
+    condition: Expr
+    assignments: tuple[NamedExpr, ...] = ()
+    output: str | None = None
+
+
+@dataclass(frozen=True)
+class Scan(Operator):
+    """``scan [with_match_id=id] [declare (columns)] with (steps)``."""
+
+    steps: tuple[ScanStep, ...]
+    declarations: tuple[Param, ...] = ()
+    match_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Reduce(Operator):
+    """``reduce [kind=source] by expr [with threshold=t, characters=c]``."""
+
+    expr: Expr
+    kind: str | None = None
+    options: tuple[OperatorParam, ...] = ()
 
 
 # --------------------------------------------------------------------------- statements

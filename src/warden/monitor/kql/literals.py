@@ -1,167 +1,151 @@
-"""Values of KQL typed literals (``datetime(...)``, ``timespan(...)``, ``guid(...)``...) and type names."""
+"""Values of KQL typed literals (``datetime(...)``, ``timespan(...)``, ``guid(...)``...) for the parser.
+
+The decoding itself lives in :mod:`.values` (instants and durations as 100 ns ticks) and the type
+names in :mod:`.types`; this module adapts them to the parser: it accepts the looser datetime
+spellings real queries use (``datetime(2017 - 08 - 01)``, ``datetime(1990)``,
+``datetime('12-02-2022')``) and raises ``ValueError`` for a body that is no value of its type.
+"""
 
 from __future__ import annotations
 
 import math
 import re
-import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from typing import Any
 
-from .tokens import timespan_from_number
-
-TYPE_ALIASES = {
-    "bool": "bool",
-    "boolean": "bool",
-    "datetime": "datetime",
-    "date": "datetime",
-    "decimal": "decimal",
-    "dynamic": "dynamic",
-    "guid": "guid",
-    "uuid": "guid",
-    "uniqueid": "guid",
-    "int": "int",
-    "int32": "int",
-    "long": "long",
-    "int64": "long",
-    "real": "real",
-    "double": "real",
-    "float": "real",
-    "string": "string",
-    "timespan": "timespan",
-    "time": "timespan",
-}
-
-
-def canonical_type(word: str) -> str | None:
-    """The canonical KQL type for a type word (``double`` -> ``real``), or None if it is no type."""
-    return TYPE_ALIASES.get(word.lower())
-
-
-_DATETIME_RE = re.compile(
-    r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})"
-    r"(?:[T ]+(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?)?"
-    r"\s*(Z|z|[+-]\d{2}:?\d{2})?"
+from .types import KustoType, lookup_type
+from .values import (
+    TICKS_PER_MICROSECOND,
+    TIMESPAN_UNITS,
+    parse_bool,
+    parse_datetime,
+    parse_guid,
+    parse_timespan,
+    ticks_to_datetime,
 )
-_US_DATE_RE = re.compile(r"(\d{1,2})[-/](\d{1,2})[-/](\d{4})(?=$|[T ])")
-_TIMESPAN_CLOCK_RE = re.compile(r"(-)?(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?")
-_TIMESPAN_UNIT_RE = re.compile(r"(-)?(\d+(?:\.\d+)?)\s*([A-Za-z]+)")
 
 
-def parse_datetime(raw: str) -> datetime:
-    """A ``datetime(...)`` body as an aware UTC datetime (ISO 8601 forms and RFC 822).
+def canonical_type(word: str) -> KustoType | None:
+    """The Kusto type a type word denotes (``double`` -> ``real``), or None if it is no type."""
+    return lookup_type(word)
 
-    Raises:
-        ValueError: when ``raw`` is no datetime KQL accepts.
+
+def timespan_ticks(number: str, unit: str) -> int | None:
+    """Ticks of ``number`` ``unit`` (``1.5``, ``h``), or None when ``unit`` is not a timespan unit."""
+    unit_ticks = TIMESPAN_UNITS.get(unit.lower())
+    if unit_ticks is None:
+        return None
+    return int(Decimal(number) * unit_ticks)
+
+
+_SPACED_SEPARATOR = re.compile(r"\s*([-/:])\s*")
+_YEAR_FIRST = re.compile(r"(\d{4})(?:[-/.](\d{1,2}))?(?:[-/.](\d{1,2}))?(?=$|[T ])")
+_MONTH_FIRST = re.compile(r"(\d{1,2})[-/](\d{1,2})[-/](\d{4})(?=$|[T ])")
+
+
+def normalize_datetime_text(raw: str) -> str:
+    """Rewrite the date part of a datetime body to ``YYYY-MM-DD`` where it is written otherwise.
+
+    ``2017 - 08 - 01`` (spaces), ``2017/08/01``, ``1990`` (year only), ``2020-05`` and the
+    month-first ``12-02-2022`` (.NET's invariant culture reads it as December 2).
     """
-    raw = re.sub(r"\s*([-/:.])\s*", r"\1", raw)  # datetime(2017 - 08 - 01) is accepted too
-    m = _US_DATE_RE.match(raw)
-    if m:  # MM-DD-YYYY, as .NET's invariant culture reads it
-        month, day, year = m.groups()
-        raw = f"{year}-{month}-{day}{raw[m.end(3) :]}"
-    m = _DATETIME_RE.fullmatch(raw)
+    text = _SPACED_SEPARATOR.sub(r"\1", raw.strip())
+    m = _MONTH_FIRST.match(text)
     if m:
-        year, month, day, hour, minute, second, fraction, zone = m.groups()
-        micros = int((fraction or "0").ljust(7, "0")[:6])
-        value = datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micros, tzinfo=UTC
-        )
-        if zone and zone.upper() != "Z":
-            sign = 1 if zone[0] == "+" else -1
-            digits = zone[1:].replace(":", "")
-            offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-            value = value.replace(tzinfo=timezone(sign * offset)).astimezone(UTC)
-        return value
-    try:
-        value = parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError) as exc:
-        raise ValueError(f"invalid datetime {raw!r}") from exc
+        return f"{m.group(3)}-{m.group(1)}-{m.group(2)}{text[m.end() :]}"
+    m = _YEAR_FIRST.match(text)
+    if m:
+        year, month, day = m.groups()
+        return f"{year}-{month or '1'}-{day or '1'}{text[m.end() :]}"
+    return text
+
+
+def _datetime(body: str) -> int:
+    ticks = parse_datetime(body)
+    if ticks is None:
+        ticks = parse_datetime(normalize_datetime_text(body))
+    if ticks is None:
+        raise ValueError(body)
+    return ticks
+
+
+def _timespan(body: str) -> int:
+    ticks = parse_timespan(body)
+    if ticks is None:
+        raise ValueError(body)
+    return ticks
+
+
+def _guid(body: str) -> str:
+    value = parse_guid(body)
     if value is None:
-        raise ValueError(f"invalid datetime {raw!r}")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        raise ValueError(body)
+    return value
 
 
-def parse_timespan(raw: str) -> timedelta:
-    """A ``timespan(...)`` body: ``1d``, ``-1.5h``, ``[-][d.]hh:mm[:ss[.fffffff]]`` or a number of days.
-
-    Raises:
-        ValueError: when ``raw`` is no timespan.
-    """
-    m = _TIMESPAN_UNIT_RE.fullmatch(raw)
-    if m:
-        span = timespan_from_number(m.group(2), m.group(3))
-        if span is None:
-            raise ValueError(f"invalid timespan {raw!r}")
-        return -span if m.group(1) else span
-    m = _TIMESPAN_CLOCK_RE.fullmatch(raw)
-    if m:
-        negative, days, hours, minutes, seconds, fraction = m.groups()
-        span = timedelta(
-            days=int(days or 0),
-            hours=int(hours),
-            minutes=int(minutes),
-            seconds=int(seconds or 0),
-            microseconds=int((fraction or "0").ljust(7, "0")[:6]),
-        )
-        return -span if negative else span
-    if re.fullmatch(r"-?\d+(\.\d+)?", raw):
-        return timedelta(days=float(raw))
-    raise ValueError(f"invalid timespan {raw!r}")
+def _bool(body: str) -> bool:
+    value = parse_bool(body)
+    if value is None:
+        raise ValueError(body)
+    return value
 
 
-def _parse_real(raw: str) -> float:
-    lowered = raw.lower()
-    if lowered in ("nan", "+nan", "-nan"):
-        return math.nan
-    if lowered in ("inf", "+inf", "infinity", "+infinity"):
-        return math.inf
-    if lowered in ("-inf", "-infinity"):
-        return -math.inf
-    return float(raw)
+def _integer(body: str) -> int:
+    return int(body, 16) if body.lower().lstrip("+-").startswith("0x") else int(body)
 
 
-def _parse_bool(raw: str) -> bool:
-    lowered = raw.lower()
-    if lowered in ("true", "1"):
-        return True
-    if lowered in ("false", "0"):
-        return False
-    raise ValueError(f"invalid bool {raw!r}")
+def _real(body: str) -> float:
+    special = {"nan": math.nan, "+inf": math.inf, "inf": math.inf, "-inf": -math.inf}
+    lowered = body.lower()
+    return special[lowered] if lowered in special else float(body)
 
 
-def _parse_int(raw: str) -> int:
-    return int(raw, 16) if raw.lower().lstrip("+-").startswith("0x") else int(raw)
-
-
-_PARSERS = {
-    "datetime": parse_datetime,
-    "timespan": parse_timespan,
-    "guid": uuid.UUID,
-    "bool": _parse_bool,
-    "int": _parse_int,
-    "long": _parse_int,
-    "real": _parse_real,
-    "decimal": Decimal,
+_DECODERS = {
+    KustoType.DATETIME: _datetime,
+    KustoType.TIMESPAN: _timespan,
+    KustoType.GUID: _guid,
+    KustoType.BOOL: _bool,
+    KustoType.INT: _integer,
+    KustoType.LONG: _integer,
+    KustoType.REAL: _real,
+    KustoType.DECIMAL: Decimal,
 }
 
 
-def typed_literal_value(word: str, raw: str) -> tuple[str, Any]:
-    """``(canonical type, Python value)`` of a typed literal ``word(raw)``; ``null`` gives None.
+def typed_literal_value(word: str, raw: str) -> tuple[KustoType, Any]:
+    """``(type, value)`` of a typed literal ``word(raw)``; ``null`` gives None.
+
+    Values follow :class:`~warden.monitor.kql.ast.Literal`: datetime and timespan as ticks,
+    guid as lower-case text, decimal as ``Decimal``.
 
     Raises:
         ValueError: when ``raw`` is not a value of that type.
     """
     kql_type = canonical_type(word)
-    if kql_type is None or kql_type not in _PARSERS:
+    if kql_type not in _DECODERS:
         raise ValueError(f"{word}(...) is not a literal")
     body = raw.strip()
     if len(body) >= 2 and body[0] == body[-1] and body[0] in "'\"":
         body = body[1:-1].strip()
-    if body.lower() == "null":
+    if body == "null":
         return kql_type, None
     try:
-        return kql_type, _PARSERS[kql_type](body)
+        return kql_type, _DECODERS[kql_type](body)
     except (ValueError, InvalidOperation, OverflowError) as exc:
-        raise ValueError(f"invalid {kql_type} literal {word}({raw})") from exc
+        raise ValueError(f"invalid {kql_type.value} literal {word}({raw})") from exc
+
+
+def dynamic_member_value(kql_type: str, value: Any) -> Any:
+    """A typed literal's value as it sits inside a ``dynamic`` literal.
+
+    Datetimes become aware UTC ``datetime`` objects and timespans ``timedelta`` (truncated to
+    microseconds), which the dynamic encoder serialises as Kusto does; the rest stay as they are.
+    """
+    if value is None:
+        return None
+    if kql_type == KustoType.DATETIME:
+        return ticks_to_datetime(value)
+    if kql_type == KustoType.TIMESPAN:
+        return timedelta(microseconds=value // TICKS_PER_MICROSECOND)
+    return value

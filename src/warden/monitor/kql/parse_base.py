@@ -11,6 +11,7 @@ from . import ast
 from .errors import KqlSyntaxError, KqlUnsupportedError
 from .literals import canonical_type
 from .tokens import Token, TokenKind, tokenize
+from .types import KustoType
 
 # Tokens after which a word that may start a tabular construct is used as a plain name.
 NAME_FOLLOWERS = frozenset({"|", ";", ")", ",", ".", "=", "==", "!=", "<>", "]", "=~", "!~"})
@@ -155,7 +156,7 @@ class TokenStream:
         if token.kind is TokenKind.NAME:
             self.advance()
             if token.text.lower() in ("true", "false"):
-                return ast.Literal("bool", token.text.lower() == "true", token.text, pos=self.pos(token))
+                return ast.Literal(KustoType.BOOL, token.text.lower() == "true", token.text, pos=self.pos(token))
             return ast.NameRef(token.text, pos=self.pos(token))
         if token.kind is TokenKind.BRACKETED_NAME:
             self.advance()

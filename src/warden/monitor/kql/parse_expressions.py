@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from . import ast
-from .literals import typed_literal_value
+from .literals import dynamic_member_value, typed_literal_value
 from .parse_base import TokenStream
 from .tokens import TokenKind
+from .types import KustoType
 
 COMPARISON_OPERATORS = frozenset({"==", "!=", "<>", "<", "<=", ">", ">=", "=~", "!~"})
 _STRING_OPERATOR_STEMS = (
@@ -36,8 +37,8 @@ STRING_OPERATORS = frozenset(
 )
 LIST_OPERATORS = frozenset({"in", "!in", "in~", "!in~", "has_any", "has_all"})
 # Functions whose call followed by ".name" is a qualified table reference.
-SCOPE_FUNCTIONS = frozenset({"cluster", "database", "workspace", "app", "resource", "external_table"})
-_NUMERIC_TYPES = frozenset({"long", "int", "real", "decimal", "timespan"})
+SCOPE_FUNCTIONS = frozenset({"cluster", "database", "workspace", "app", "resource", "arg", "adx", "external_table"})
+_NUMERIC_TYPES = frozenset({KustoType.LONG, KustoType.INT, KustoType.REAL, KustoType.DECIMAL, KustoType.TIMESPAN})
 
 
 class ExpressionParser(TokenStream):
@@ -71,6 +72,9 @@ class ExpressionParser(TokenStream):
             if text in COMPARISON_OPERATORS or text in STRING_OPERATORS:
                 self.advance()
                 left = ast.BinaryOp(text, left, self.parse_additive(), pos=left.pos)
+            elif text == "=" and token.kind is TokenKind.OP:  # Kusto reads a lone "=" in a predicate as "=="
+                self.advance()
+                left = ast.BinaryOp("==", left, self.parse_additive(), pos=left.pos)
             elif text == "matches" and self.is_word(self.peek(), "regex"):
                 self.advance()
                 self.advance()
@@ -149,7 +153,7 @@ class ExpressionParser(TokenStream):
                 expr = ast.Index(expr, index, pos=expr.pos)
             elif token.kind is TokenKind.BRACKETED_NAME:
                 self.advance()
-                index = ast.Literal("string", token.value, token.text, pos=self.pos(token))
+                index = ast.Literal(KustoType.STRING, token.value, token.text, pos=self.pos(token))
                 expr = ast.Index(expr, index, pos=expr.pos)
             elif self.at("["):
                 self.advance()
@@ -184,13 +188,13 @@ class ExpressionParser(TokenStream):
         token = self.advance()
         pos = self.pos(token)
         if token.kind is TokenKind.INT:
-            return ast.Literal("long", token.value, token.text, pos=pos)
+            return ast.Literal(KustoType.LONG, token.value, token.text, pos=pos)
         if token.kind is TokenKind.REAL:
-            return ast.Literal("real", token.value, token.text, pos=pos)
+            return ast.Literal(KustoType.REAL, token.value, token.text, pos=pos)
         if token.kind is TokenKind.TIMESPAN:
-            return ast.Literal("timespan", token.value, token.text, pos=pos)
+            return ast.Literal(KustoType.TIMESPAN, token.value, token.text, pos=pos)
         if token.kind is TokenKind.STRING:
-            return ast.Literal("string", token.value, token.text, pos=pos)
+            return ast.Literal(KustoType.STRING, token.value, token.text, pos=pos)
         try:
             kql_type, value = typed_literal_value(*token.value)
         except ValueError as exc:
@@ -204,7 +208,7 @@ class ExpressionParser(TokenStream):
         follows_paren = self.is_word(self.peek(), "(")
         if text.lower() in ("true", "false") and not follows_paren:
             self.advance()
-            return ast.Literal("bool", text.lower() == "true", text, pos=pos)
+            return ast.Literal(KustoType.BOOL, text.lower() == "true", text, pos=pos)
         if text in ("$left", "$right"):
             self.advance()
             if not self.accept(".") and self.tok.kind is not TokenKind.BRACKETED_NAME:
@@ -255,7 +259,7 @@ class ExpressionParser(TokenStream):
         self.expect("(")
         value = self.parse_json_value()
         end = self.expect(")", "')' closing dynamic(")
-        return ast.Literal("dynamic", value, self.text[start.offset : end.end], pos=self.pos(start))
+        return ast.Literal(KustoType.DYNAMIC, value, self.text[start.offset : end.end], pos=self.pos(start))
 
     def parse_json_value(self) -> Any:
         """One JSON-like value inside ``dynamic(...)``."""
@@ -280,10 +284,12 @@ class ExpressionParser(TokenStream):
         if token.kind is TokenKind.NAME and token.text == "dynamic" and self.is_word(self.peek(), "("):
             return self.parse_dynamic().value
         if token.kind in (TokenKind.INT, TokenKind.REAL, TokenKind.TIMESPAN, TokenKind.STRING, TokenKind.TYPED):
-            return self.parse_literal().value
+            literal = self.parse_literal()
+            return dynamic_member_value(literal.type, literal.value)
         if self.at("-", "+") and self.peek().kind in (TokenKind.INT, TokenKind.REAL, TokenKind.TIMESPAN):
             sign = -1 if self.advance().text == "-" else 1
-            return sign * self.parse_literal().value
+            literal = self.parse_literal()
+            return dynamic_member_value(literal.type, sign * literal.value)
         raise self.error(f"expected a dynamic value, found {self.describe(token)}")
 
     def parse_json_object(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from . import ast
 from .parse_expressions import SCOPE_FUNCTIONS, ExpressionParser
 from .tokens import Token, TokenKind
+from .types import KustoType
 
 _UNION_PARAMS = frozenset({"kind", "withsource", "isfuzzy"})
 
@@ -152,7 +153,7 @@ class SourceParser(ExpressionParser):
         token = self.tok
         if token.kind is TokenKind.BRACKETED_NAME:
             self.advance()
-            return (ast.Literal("string", token.value, token.text, pos=self.pos(token)),)
+            return (ast.Literal(KustoType.STRING, token.value, token.text, pos=self.pos(token)),)
         self.expect("[", "'[' and the values")
         values = []
         while not self.at("]"):

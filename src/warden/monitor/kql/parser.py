@@ -58,6 +58,8 @@ class Parser(OperatorParser):
                 return self.parse_set()
             if token.text == "declare" and self.is_word(self.peek(), "query_parameters"):
                 return self.parse_declare()
+            if token.text == "declare" and self.is_word(self.peek(), "pattern"):
+                raise self.unsupported("pattern declarations", token)
             if token.text in _UNSUPPORTED_STATEMENTS and self.at_name(1):
                 raise self.unsupported(_UNSUPPORTED_STATEMENTS[token.text], token)
         return self.parse_tabular()

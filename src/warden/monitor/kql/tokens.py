@@ -11,12 +11,13 @@ they mean. The tokenizer does the lexical work the parser should not have to:
   verbatim ``@".."``, obfuscated ``h".."``, multi-line ```` ```..``` ````), and adjacent string
   literals are merged into one token, as KQL concatenates them;
 * numbers: ``INT`` (value ``int``) and ``REAL`` (value ``float``); a number glued to a unit is a
-  ``TIMESPAN`` (value ``datetime.timedelta``; sub-microsecond parts such as ``1tick`` round);
+  ``TIMESPAN`` (value: 100 ns ticks, ``int``); a number glued to other letters is a ``NAME``
+  (KQL names may start with digits: ``90th_Percentile``);
 * ``datetime(...)``, ``timespan(...)``, ``guid(...)``, ``bool(...)``, ``int(...)``, ``long(...)``,
   ``real(...)``, ``decimal(...)`` (and their aliases) are one ``TYPED`` token whose value is
-  ``(type word, raw text inside the parentheses)``: ``datetime(2018-07-01 12:00)`` is not made
-  of ordinary tokens. ``dynamic(...)`` is *not* a typed token: its JSON-like body is tokenized
-  normally and parsed by the parser.
+  ``(type word, raw text inside the parentheses)``, as ``datetime(2018-07-01 12:00)`` is not
+  made of ordinary tokens (type words are case-sensitive, as in KQL). ``dynamic(...)`` is *not*
+  a typed token: its JSON-like body is tokenized normally and parsed by the parser.
 
 Every token keeps its ``offset`` (0-based) and ``end`` in the text, and its 1-based ``line`` and
 ``column``. Errors are :class:`KqlSyntaxError` with position.
@@ -27,12 +28,12 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
-from datetime import timedelta
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from .errors import KqlSyntaxError
+from .literals import timespan_ticks
+from .types import KustoType, lookup_type
 
 
 class TokenKind(StrEnum):
@@ -112,54 +113,18 @@ NEGATABLE_OPERATORS = frozenset(
     }
 )
 
-# Literal type words whose parenthesized body is kept as raw text (``datetime(2018-07-01 12:00)``).
-TYPED_LITERAL_WORDS = frozenset(
-    {
-        "datetime",
-        "date",
-        "timespan",
-        "time",
-        "guid",
-        "uuid",
-        "uniqueid",
-        "bool",
-        "boolean",
-        "int",
-        "long",
-        "real",
-        "double",
-        "decimal",
-    }
+# Types whose literal body stays raw text: datetime(2018-07-01 12:00), guid(74be27de-...), real(nan).
+_RAW_LITERAL_TYPES = frozenset(
+    {KustoType.DATETIME, KustoType.TIMESPAN, KustoType.GUID, KustoType.BOOL}
+    | {KustoType.INT, KustoType.LONG, KustoType.REAL, KustoType.DECIMAL}
 )
-
-# Units of timespan literals, in microseconds.
-TIMESPAN_UNITS: dict[str, Decimal] = {}
-for _names, _micros in (
-    (("d", "day", "days"), Decimal(86_400_000_000)),
-    (("h", "hr", "hrs", "hour", "hours"), Decimal(3_600_000_000)),
-    (("m", "min", "minute", "minutes"), Decimal(60_000_000)),
-    (("s", "sec", "second", "seconds"), Decimal(1_000_000)),
-    (("ms", "milli", "millis", "millisec", "millisecond", "milliseconds"), Decimal(1_000)),
-    (("microsec", "microsecond", "microseconds"), Decimal(1)),
-    (("tick", "ticks"), Decimal("0.1")),
-):
-    for _name in _names:
-        TIMESPAN_UNITS[_name] = _micros
 
 _OPERATORS = ("..", "==", "!=", "<>", "<=", ">=", "=~", "!~", "=>", "->")
 _SINGLE_CHAR_OPERATORS = frozenset("|,;()[]{}.:=<>+-*/%?~#")
 _NAME_RE = re.compile(r"\$?[^\W\d]\w*")
-_NUMBER_RE = re.compile(r"0[xX][0-9a-fA-F]+|(\d+)(\.\d+)?([eE][+-]?\d+)?([A-Za-z_]\w*)?")
+_NUMBER_RE = re.compile(r"0[xX][0-9a-fA-F]+|(\d+)(\.\d+|\.(?![.\w]))?([eE][+-]?\d+)?([A-Za-z_]\w*)?")
 _WORD_RE = re.compile(r"\w+")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"': '"', "/": "/", "b": "\b", "f": "\f"}
-
-
-def timespan_from_number(number: str, unit: str) -> timedelta | None:
-    """Return ``number`` ``unit`` as a timedelta, or None when ``unit`` is not a timespan unit."""
-    micros = TIMESPAN_UNITS.get(unit.lower())
-    if micros is None:
-        return None
-    return timedelta(microseconds=int((Decimal(number) * micros).to_integral_value()))
 
 
 class _Scanner:
@@ -327,10 +292,7 @@ class _Scanner:
         whole, fraction, exponent, unit = m.groups()
         number = literal[: len(literal) - len(unit or "")]
         if unit:
-            try:
-                span = timespan_from_number(number, unit)
-            except OverflowError:
-                raise self.error(f"timespan literal {literal!r} is out of range", start) from None
+            span = timespan_ticks(number, unit)
             if span is not None:
                 self.emit(TokenKind.TIMESPAN, start, self.pos, span)
             elif fraction or exponent:
@@ -360,14 +322,14 @@ class _Scanner:
             self.pos = end + 1
             self.emit(TokenKind.OP, start, self.pos, "in~")
             return
-        if word.lower() in TYPED_LITERAL_WORDS:
+        if lookup_type(word) in _RAW_LITERAL_TYPES:
             paren = end
             while paren < len(text) and text[paren] in " \t":
                 paren += 1
             if text[paren : paren + 1] == "(":
                 close = self.find_close_paren(paren)
                 self.pos = close + 1
-                self.emit(TokenKind.TYPED, start, self.pos, (word.lower(), text[paren + 1 : close].strip()))
+                self.emit(TokenKind.TYPED, start, self.pos, (word, text[paren + 1 : close].strip()))
                 return
         self.pos = end
         self.emit(TokenKind.NAME, start, end, word)
