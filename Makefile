@@ -25,9 +25,14 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/rbac_check.py
+	$(BIN)/python bench/kql_vs_sql.py
 
+# Corpus checks against ../shared/corpus (each skips cleanly when the corpus is absent).
 conformance: $(STAMP)
 	$(BIN)/python -m pytest -q tests -k corpus
+	$(BIN)/python bench/kql_parse_rate.py
+	$(BIN)/python bench/kql_conformance.py
+	$(BIN)/python bench/policy_conformance.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
