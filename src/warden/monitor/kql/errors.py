@@ -45,9 +45,8 @@ class KqlError(Exception):
             line_end = len(text)
         line = text.count("\n", 0, offset) + 1
         column = offset - line_start + 1
-        return cls(
-            message, line=line, column=column, offset=offset, snippet=caret_snippet(text[line_start:line_end], column)
-        )
+        snippet = caret_snippet(text[line_start:line_end], column)
+        return cls(message, line=line, column=column, offset=offset, snippet=snippet, **extra)
 
     @classmethod
     def at_pos(cls, message: str, pos: Any, text: str | None = None, **extra: Any) -> Self:
