@@ -368,3 +368,10 @@ def test_to_result_without_types_and_with_a_wrong_count() -> None:
     with pytest.raises(ValueError, match="types"):
         to_result(table, ["real"])
     assert to_result(pa.table({"x": pa.array([], pa.int64())}), ["long"]).rows == []
+
+
+def test_dynamic_json_text_passes_through() -> None:
+    table = pa.table({"d": ['{"a":1}', "null", None, "abc", "[1,2]", "3"]})
+    assert [row[0] for row in to_result(table, ["dynamic"]).rows] == ['{"a":1}', None, None, '"abc"', "[1,2]", "3"]
+    nested = pa.table({"d": pa.array([[1, 2]])})  # an Arrow list (not JSON text) is serialised
+    assert to_result(nested, ["dynamic"]).rows == [["[1,2]"]]

@@ -107,6 +107,15 @@ def test_datetime_ticks_round_trip(value: dt.datetime) -> None:
     assert ticks_to_datetime(datetime_to_ticks(value)) == value.replace(tzinfo=dt.UTC)
 
 
+@given(
+    st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31)),
+    st.booleans(),
+)
+def test_datetime_objects_format_like_their_ticks(value: dt.datetime, fixed_digits: bool) -> None:
+    expected = format_datetime(datetime_to_ticks(value), fixed_digits=fixed_digits)
+    assert format_datetime(value, fixed_digits=fixed_digits) == expected
+
+
 def test_ticks_out_of_range() -> None:
     with pytest.raises(OverflowError):
         ticks_to_datetime(-1)

@@ -72,12 +72,30 @@ def to_result(table: pa.Table, types: Sequence[KustoType | str] | None = None) -
         kusto_types = [KustoType(t) for t in types]
     if len(kusto_types) != table.num_columns:
         raise ValueError(f"{len(kusto_types)} types for {table.num_columns} columns")
-    encoded = [
-        [encode_value(kusto_type, value) for value in table.column(i).to_pylist()]
-        for i, kusto_type in enumerate(kusto_types)
-    ]
+    encoded = [_encode_column(table.column(i), kusto_type) for i, kusto_type in enumerate(kusto_types)]
     rows = [list(row) for row in zip(*encoded, strict=True)] if encoded else [[] for _ in range(table.num_rows)]
     return KqlResult(columns=list(table.column_names), types=kusto_types, rows=rows)
+
+
+def _encode_column(column: pa.ChunkedArray, kusto_type: KustoType) -> list[Any]:
+    values = column.to_pylist()
+    if kusto_type is KustoType.DYNAMIC and pa.types.is_string(column.type):
+        # DuckDB hands JSON columns over as JSON text, minified (its JSON functions emit minified
+        # text and the loader stores json(...)): pass it through rather than re-serialise every
+        # value, which dominated the cost of wide results. Text that cannot be JSON is encoded.
+        return [_pass_json_text(value) for value in values]
+    return [encode_value(kusto_type, value) for value in values]
+
+
+def _pass_json_text(value: str | None) -> str | None:
+    if value is None or value == "null":
+        return None
+    if value[:1] in _JSON_STARTS and value[:1] != "n":
+        return value
+    return encode_value(KustoType.DYNAMIC, value)
+
+
+_JSON_STARTS = frozenset('{["-0123456789tfn')
 
 
 def quote_identifier(name: str) -> str:
@@ -170,8 +188,10 @@ def _convert(col: str, source: str, target: KustoType) -> str:
         if source == "JSON":
             return col
         if text:
+            # json() validates and minifies; text that is not JSON becomes a dynamic string, as
+            # parse_json() makes it
             return (
-                f"CASE WHEN trim({col}) = '' THEN NULL WHEN json_valid({col}) THEN CAST({col} AS JSON) "
+                f"CASE WHEN trim({col}) = '' THEN NULL WHEN json_valid({col}) THEN json({col}) "
                 f"ELSE CAST(to_json({col}) AS JSON) END"
             )
         return f"CAST(to_json({col}) AS JSON)"

@@ -90,6 +90,17 @@ def format_datetime(value: dt.datetime | dt.date | int, *, fixed_digits: bool = 
     The fraction has up to seven digits with trailing zeros trimmed, or exactly seven with
     ``fixed_digits`` (Kusto's form inside dynamic values). Raises OverflowError out of range.
     """
+    if isinstance(value, dt.datetime):
+        # the common case (every stored datetime), formatted without the detour through ticks
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        head = value.isoformat(timespec="seconds")
+        frac = f"{value.microsecond:06d}0" if value.microsecond else ""
+        if not fixed_digits:
+            frac = frac.rstrip("0")
+        elif not frac:
+            frac = "0000000"
+        return f"{head}.{frac}Z" if frac else f"{head}Z"
     ticks = value if isinstance(value, int) else datetime_to_ticks(value)
     day = ticks_to_datetime(ticks - ticks % TICKS_PER_SECOND)
     head = f"{day.year:04d}-{day.month:02d}-{day.day:02d}T{day.hour:02d}:{day.minute:02d}:{day.second:02d}"
