@@ -34,6 +34,10 @@ from warden.monitor.kql.types import KustoType
 
 __all__ = [
     "TICKS_PER_DAY",
+    "TICKS_PER_HOUR",
+    "TICKS_PER_MICROSECOND",
+    "TICKS_PER_MILLISECOND",
+    "TICKS_PER_MINUTE",
     "TICKS_PER_SECOND",
     "TIMESPAN_UNITS",
     "UNIX_EPOCH_TICKS",
@@ -47,6 +51,7 @@ __all__ = [
     "parse_guid",
     "parse_timespan",
     "ticks_to_datetime",
+    "timedelta_to_ticks",
 ]
 
 TICKS_PER_MICROSECOND = 10
