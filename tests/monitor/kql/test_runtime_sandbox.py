@@ -178,7 +178,17 @@ def test_corpus_fixture_loads_with_its_declared_schema(corpus_dir: Path) -> None
 
 @pytest.mark.parametrize(
     "name",
-    ['we"ird', "it's", "semi; DROP TABLE x; --", 'x"; SELECT 1; --', "with space", "ünïcödé", "select", "a.b"],
+    [
+        'we"ird',
+        "it's",
+        "semi; DROP TABLE x; --",
+        'x"; SELECT 1; --',
+        "with space",
+        "ünïcödé",
+        "select",
+        "a.b",
+        "__kql_stage_0",
+    ],
 )
 def test_odd_table_and_column_names_are_quoted(name: str) -> None:
     table = pa.table({name: [1], "ok": [2]})

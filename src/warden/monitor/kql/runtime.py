@@ -24,6 +24,7 @@ import csv
 import gzip
 import os
 import threading
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -340,7 +341,7 @@ class Sandbox:
         params: list[Any] = []
         arrow_types: dict[str, KustoType] = {}
         if isinstance(source, pa.Table):
-            stage = f"__kql_stage_{len(self._schemas)}"
+            stage = f"__kql_stage_{uuid.uuid4().hex}"  # cannot collide with a table's own name
             self._con.register(stage, source)
             reader = quote_identifier(stage)
             arrow_types = {field.name: from_arrow(field.type) for field in source.schema}
