@@ -13,7 +13,11 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "warden"
 
 # module prefix -> the warden packages it may import (besides itself)
 ALLOWED = {
-    "warden.authz.engine": set(),  # pure: standard library only
+    # Pure engines: standard library and third-party libraries only, plus their own package.
+    "warden.authz.engine": set(),
+    "warden.monitor.kql": {"warden.monitor.kql"},
+    "warden.governance.expressions": {"warden.governance.expressions"},
+    "warden.governance.policy": {"warden.governance.policy", "warden.governance.expressions"},
     "warden.authz.roles": {"warden.authz.engine"},
     "warden.authz.store": {"warden.authz", "warden.kernel"},
     "warden.kernel": {"warden.kernel", "warden.authz.engine", "warden.authz.roles", "warden.authz.store"},
