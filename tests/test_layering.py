@@ -31,13 +31,19 @@ def _module_name(path: Path) -> str:
 
 
 def _warden_imports(path: Path) -> set[str]:
+    package = _module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
     tree = ast.parse(path.read_text())
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
             node.body = []  # type-only imports do not create a runtime dependency
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("warden"):
+        if isinstance(node, ast.ImportFrom) and node.level:  # relative: resolve against the package
+            base = package[: len(package) - node.level + 1]
+            found.add(".".join([*base, node.module] if node.module else base))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("warden"):
             found.add(node.module)
         elif isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name.startswith("warden")}
