@@ -8,14 +8,16 @@ or will soon: virtual networks and subnets, network security groups and rules, n
 interfaces, public IP addresses, virtual machines, managed identities, Log Analytics workspaces,
 Recovery Services vaults and diagnostic settings. It was filtered from the table converted from
 ``Get-AzPolicyAlias`` output (``../shared/corpus/policy/aliases.json``): every alias of those types
-whose path is at most three levels deep, plus every deeper one a built-in definition uses.
+whose name has at most three levels below the type (``a[*].b.c``), plus every deeper one a
+built-in definition uses.
 :func:`load_aliases` reads a full table (that file, or Azure's
 ``GET /providers?$expand=resourceTypes/aliases`` output) so ``warden policy aliases import`` can
 extend it.
 
 An alias that is not in the table resolves by Azure's usual convention when the resource is of the
-alias's type: ``Namespace/type/a.b`` -> ``properties.a.b``. An alias of another type selects
-nothing (the field is missing).
+alias's type: ``Namespace/type/a.b`` -> ``properties.a.b``, and the walk steps into an element's
+``properties`` when a name is only found there (ARM sub-resources such as security rules nest
+their fields that way). An alias of another type selects nothing (the field is missing).
 """
 
 from __future__ import annotations
@@ -107,17 +109,17 @@ class AliasTable:
             return self._cache[key]
         except KeyError:
             pass
-        result = self._resolve(*key)
+        result = self._resolve(alias, *key)
         if len(self._cache) > 100_000:
             self._cache.clear()
         self._cache[key] = result
         return result
 
-    def _resolve(self, alias: str, resource_type: str) -> tuple[str, ...] | None:
+    def _resolve(self, original: str, alias: str, resource_type: str) -> tuple[str, ...] | None:
         entry = self._aliases.get(alias)
         if entry is None:
-            segments = alias.split("/")
-            if len(segments) > 2 and "/".join(segments[:-1]) == resource_type:
+            segments = original.split("/")
+            if len(segments) > 2 and "/".join(segments[:-1]).lower() == resource_type:
                 return ("properties", *parse_path(segments[-1]))
             return None
         if resource_type in entry.by_type:

@@ -18,7 +18,14 @@ from .errors import PolicyDefinitionError
 from .fields import parse_field
 from .parameters import Parameter, parse_parameters
 
-__all__ = ["EffectSpec", "ExistenceSpec", "PolicyDefinition", "load_definition", "read_document"]
+__all__ = [
+    "EffectSpec",
+    "ExistenceSpec",
+    "PolicyDefinition",
+    "evaluate_details",
+    "load_definition",
+    "read_document",
+]
 
 _RP_MODE = re.compile(r"^Microsoft\.[A-Za-z0-9]+(\.[A-Za-z0-9]+)*\.Data$")
 _IF_NOT_EXISTS = {Effect.AUDIT_IF_NOT_EXISTS, Effect.DEPLOY_IF_NOT_EXISTS}
@@ -353,14 +360,36 @@ def _details_value(raw: Any, path: str, compiler: Compiler) -> Value:
                 dynamic = visit(item, f"{where}[{i}]", scope) or dynamic
         elif isinstance(value, Mapping):
             for key, item in value.items():
-                lowered = key.lower()
-                if lowered == "existencecondition":
+                if key.lower() == "existencecondition":
                     continue  # compiled as a condition
-                inner = FunctionScope.TEMPLATE if lowered == "template" and where.endswith(".properties") else scope
+                inner = FunctionScope.TEMPLATE if is_template(key, where) else scope
                 dynamic = visit(item, f"{where}.{key}", inner) or dynamic
         return dynamic
 
     return Value(raw, None, visit(raw, path, FunctionScope.POLICY))
+
+
+def is_template(key: str, where: str) -> bool:
+    """Whether ``where.key`` is a deployIfNotExists template (evaluated by the template engine, not here)."""
+    return key.lower() == "template" and where.lower().endswith("deployment.properties")
+
+
+def evaluate_details(raw: Any, state: Any, where: str = "details") -> Any:
+    """``details`` with its policy expressions evaluated; the deployment template and the existence
+    condition are returned as written."""
+    if isinstance(raw, str):
+        return state.evaluate_value(raw) if raw.startswith("[") else raw
+    if isinstance(raw, list):
+        return [evaluate_details(item, state, where) for item in raw]
+    if isinstance(raw, Mapping):
+        result = {}
+        for key, item in raw.items():
+            if key.lower() == "existencecondition" or is_template(key, where):
+                result[key] = item
+            else:
+                result[key] = evaluate_details(item, state, f"{where}.{key}")
+        return result
+    return raw
 
 
 def _applicability(condition: Condition) -> tuple[frozenset[str], bool]:

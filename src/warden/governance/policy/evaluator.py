@@ -27,7 +27,7 @@ from ..expressions import evaluate as evaluate_expression
 from ..expressions.values import get_property
 from .aliases import AliasTable, default_aliases
 from .conditions import Reason
-from .definition import PolicyDefinition, load_definition
+from .definition import PolicyDefinition, evaluate_details, load_definition
 from .effects import ComplianceState, Effect, parse_effect
 from .errors import PolicyEvaluationError, PolicyParameterError
 from .parameters import bind_parameters
@@ -182,7 +182,7 @@ def _run(definition: PolicyDefinition, state: State, effect: Effect, related: Re
         if effect in _IF_NOT_EXISTS or not definition.condition.applicable(state, definition.considered):
             return EvaluationResult(Effect.NONE, ComplianceState.NOT_APPLICABLE, reasons)
         return EvaluationResult(Effect.NONE, ComplianceState.COMPLIANT, reasons)
-    details = definition.details.get(state) if definition.details is not None else None
+    details = evaluate_details(definition.details.raw, state) if definition.details is not None else None
     if effect in _IF_NOT_EXISTS:
         found, existence_reasons = _find_related(definition, state, related, explain)
         reasons.extend(existence_reasons)

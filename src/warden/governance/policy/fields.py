@@ -65,8 +65,7 @@ def parse_field(text: str) -> FieldRef:
         inner = match.group(1)
         if len(inner) >= 2 and inner.startswith("'") and inner.endswith("'"):
             inner = inner[1:-1].replace("''", "'")
-        if not inner:
-            raise ValueError(f"the tag name in {text!r} is empty")
+        # An empty name (a tag-name parameter left at its "" default) selects no tag.
         return FieldRef(stripped, "tag", inner)
     if lowered.startswith("tags."):
         return FieldRef(stripped, "tag", stripped[5:])
@@ -90,37 +89,43 @@ class Binding:
     alias: str | None = None  # the field count's alias (lower-cased)
 
 
-def _walk(start: Any, segments: tuple[str, ...]) -> list[Any]:
+def _step(value: Any, segment: str, lenient: bool) -> Any:
+    if not isinstance(value, dict):
+        return None
+    found, result = get_property(value, segment)
+    if not found and lenient:
+        inner = get_property(value, "properties")[1]
+        if isinstance(inner, dict):
+            return get_property(inner, segment)[1]
+    return result
+
+
+def _walk(start: Any, segments: tuple[str, ...], lenient: bool) -> list[Any]:
     values = [start]
     for segment in segments:
         if segment == STAR:
             values = [item for value in values if isinstance(value, list) for item in value]
         else:
-            step: list[Any] = []
-            for value in values:
-                if isinstance(value, dict):
-                    step.append(get_property(value, segment)[1])
-                else:
-                    step.append(None)
-            values = step
+            values = [_step(value, segment, lenient) for value in values]
     return values
 
 
 def select(
-    resource: dict[str, Any], segments: tuple[str, ...], bindings: tuple[Binding, ...] = ()
+    resource: dict[str, Any], segments: tuple[str, ...], bindings: tuple[Binding, ...] = (), lenient: bool = False
 ) -> tuple[list[Any], bool]:
     """Values selected by ``segments`` on ``resource`` under the ``count`` bindings.
 
     Returns ``(values, bound)``: for a path without ``[*]`` a one-value list; ``bound`` tells
-    whether a binding supplied the start of the path.
+    whether a binding supplied the start of the path. ``lenient`` (for aliases missing from the
+    table) steps into an object's ``properties`` when a name is only found there.
     """
     if bindings:
         lowered = tuple(s.lower() for s in segments)
         for binding in reversed(bindings):
             prefix = binding.prefix
             if prefix and lowered[: len(prefix)] == prefix:
-                return _walk(binding.element, segments[len(prefix) :]), True
-    return _walk(resource, segments), False
+                return _walk(binding.element, segments[len(prefix) :], lenient), True
+    return _walk(resource, segments, lenient), False
 
 
 def resolve_path(field: FieldRef, resource: dict[str, Any], aliases: AliasTable) -> tuple[str, ...] | None:

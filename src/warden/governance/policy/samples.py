@@ -22,7 +22,8 @@ _FALLBACK_TYPE = "Microsoft.Compute/virtualMachines"
 
 def _placeholder(parameter: Parameter) -> Any:
     if parameter.allowed_values:
-        return parameter.allowed_values[0]
+        first = parameter.allowed_values[0]
+        return [first] if parameter.type == "Array" and not isinstance(first, list) else first
     return {
         "String": "sample",
         "Array": [],

@@ -104,7 +104,7 @@ class State(ExpressionContext):
         path = resolve_path(ref, resource, self.aliases)
         if path is None:
             return ([], True) if ref.is_collection else ([None], False)
-        values, _ = select(resource, path, bindings)
+        values, _ = select(resource, path, bindings, self._lenient(ref))
         if ref.is_collection:
             return values, True
         return values[:1] or [None], False
@@ -117,8 +117,11 @@ class State(ExpressionContext):
         path = resolve_path(ref, self.resource, self.aliases)
         if path is None:
             return (), []
-        values, _ = select(self.resource, path, self.bindings)
+        values, _ = select(self.resource, path, self.bindings, self._lenient(ref))
         return tuple(s.lower() for s in path), values
+
+    def _lenient(self, ref: FieldRef) -> bool:
+        return ref.kind == "alias" and ref.key not in self.aliases
 
     def field(self, name: str) -> Any:
         try:
@@ -147,7 +150,7 @@ class State(ExpressionContext):
             raise ExpressionEvaluationError(f"current('{name}'): {exc}") from exc
         path = resolve_path(ref, self.resource, self.aliases) if ref.kind == "alias" else None
         if path is not None:
-            values, bound = select(self.resource, path, self.bindings)
+            values, bound = select(self.resource, path, self.bindings, self._lenient(ref))
             if bound:
                 binding = next(b for b in reversed(self.bindings) if b.prefix and _starts(path, b.prefix))
                 rest = path[len(binding.prefix) :]
