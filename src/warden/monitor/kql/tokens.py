@@ -122,7 +122,7 @@ _RAW_LITERAL_TYPES = frozenset(
 _OPERATORS = ("..", "==", "!=", "<>", "<=", ">=", "=~", "!~", "=>", "->")
 _SINGLE_CHAR_OPERATORS = frozenset("|,;()[]{}.:=<>+-*/%?~#")
 _NAME_RE = re.compile(r"\$?[^\W\d]\w*")
-_NUMBER_RE = re.compile(r"0[xX][0-9a-fA-F]+|(\d+)(\.\d+|\.(?![.\w]))?([eE][+-]?\d+)?([A-Za-z_]\w*)?")
+_NUMBER_RE = re.compile(r"0[xX][0-9a-fA-F]+|([0-9]+)(\.[0-9]+|\.(?![.\w]))?([eE][+-]?[0-9]+)?([A-Za-z_]\w*)?")
 _WORD_RE = re.compile(r"\w+")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"': '"', "/": "/", "b": "\b", "f": "\f"}
 
@@ -159,7 +159,7 @@ class _Scanner:
                 self.scan_string(start)
             elif ch == "[":
                 self.scan_bracket()
-            elif ch.isdigit():
+            elif "0" <= ch <= "9":
                 self.scan_number()
             elif ch == "$" or ch == "_" or ch.isalpha():
                 self.scan_word()
@@ -286,7 +286,7 @@ class _Scanner:
         assert m is not None  # a digit always matches
         self.pos = m.end()
         literal = m.group(0)
-        if literal[:2].lower() == "0x":
+        if m.group(1) is None:  # the hexadecimal alternative
             self.emit(TokenKind.INT, start, self.pos, int(literal, 16))
             return
         whole, fraction, exponent, unit = m.groups()
