@@ -161,7 +161,9 @@ def check_references(set_definition: PolicySetDefinition, catalog: Mapping[str, 
     """Problems with the members of an initiative against known definitions (keyed by lower-cased name).
 
     Reports unknown definitions, parameters a definition doesn't declare, and required parameters
-    (no default) left unset. Returns an empty list when everything resolves.
+    (no default) left unset. A member pinned to another major version (``definitionVersion``
+    ``6.*.*`` against a definition now at 7.0.0) can't be checked against the version at hand and is
+    skipped. Returns an empty list when everything resolves.
     """
     problems: list[str] = []
     for i, reference in enumerate(set_definition.definitions):
@@ -170,6 +172,8 @@ def check_references(set_definition: PolicySetDefinition, catalog: Mapping[str, 
         if definition is None:
             problems.append(f"{where}: unknown policy definition {reference.definition_id}")
             continue
+        if _other_major(reference.definition_version, definition.version):
+            continue
         for name in reference.parameters:
             if name.lower() not in definition.parameters:
                 problems.append(f"{where}.parameters.{name}: not a parameter of {reference.definition_name}")
@@ -177,6 +181,13 @@ def check_references(set_definition: PolicySetDefinition, catalog: Mapping[str, 
             if not parameter.has_default and key not in {n.lower() for n in reference.parameters}:
                 problems.append(f"{where}: required parameter '{parameter.name}' of {reference.definition_name} unset")
     return problems
+
+
+def _other_major(pinned: str | None, current: str | None) -> bool:
+    if not pinned or not current:
+        return False
+    major = pinned.split(".", 1)[0]
+    return major not in ("*", "") and major != current.split(".", 1)[0]
 
 
 class _InitiativeHost(ExpressionContext):
