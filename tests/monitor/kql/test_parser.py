@@ -762,3 +762,26 @@ def test_positions_of_nodes():
     assert (where.pos.line, where.pos.column) == (3, 3)
     assert (where.predicate.pos.line, where.predicate.pos.column) == (3, 9)
     assert query.lets[0].pos == A.Pos(0, 1, 1)
+
+
+def test_walk_visits_every_node_parents_first():
+    query = parse("let n = 2; T | where a in (U | project b) | take n")
+    names = [type(node).__name__ for node in A.walk(query)]
+    assert names == [
+        "Query",
+        "LetStatement",
+        "Literal",
+        "Pipeline",
+        "TableRef",
+        "Where",
+        "In",
+        "NameRef",
+        "Pipeline",
+        "TableRef",
+        "Project",
+        "NamedExpr",
+        "NameRef",
+        "Take",
+        "NameRef",
+    ]
+    assert list(A.children(A.Take(n("x")))) == [n("x")]

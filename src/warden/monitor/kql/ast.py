@@ -9,8 +9,9 @@ Conventions (stable; the binder and the generators rely on them):
 * Sequences are tuples. Names are plain ``str`` with bracketed names decoded (``['a b']`` ->
   ``"a b"``). Wildcard name patterns (``Security*``, ``Col*``) keep their ``*``.
 * Operator spellings are kept exactly as KQL writes them (``"=="``, ``"!has"``, ``"in~"``,
-  ``"matches regex"``, ``"and"``); ``filter`` is parsed as :class:`Where`, ``order by`` as
-  :class:`Sort`, ``limit`` as :class:`Take`.
+  ``"matches regex"``, ``"and"``), except that a lone ``=`` in a predicate, which Kusto reads as
+  equality, is spelled ``"=="``. Aliases share a node: ``filter`` is :class:`Where`, ``order by``
+  :class:`Sort`, ``limit`` :class:`Take`, ``mvexpand`` :class:`MvExpand`.
 * Types are :class:`~warden.monitor.kql.types.KustoType` members, a ``StrEnum`` of the canonical
   names ``bool datetime decimal dynamic guid int long real string timespan`` (aliases such as
   ``double``, ``date``, ``boolean``, ``time``, ``uuid`` are mapped), so ``t == "long"`` works.
@@ -20,6 +21,7 @@ Conventions (stable; the binder and the generators rely on them):
   a :class:`Source` followed by :class:`Operator` nodes) and statements (:class:`Query` holds
   them). Some KQL constructs are both a source and an operator (``union``, ``search``,
   ``evaluate``): those classes derive from both.
+* :func:`children` and :func:`walk` traverse any subtree generically.
 * Where the text alone cannot tell a table from a scalar (``let T = SecurityEvent;``, ``x in
   (names)``, a user function's arguments) the parser produces scalar nodes (:class:`NameRef`,
   :class:`Call`); the binder resolves them with the schema. Anything with a pipe is tabular.
@@ -27,7 +29,8 @@ Conventions (stable; the binder and the generators rely on them):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .types import KustoType
@@ -372,8 +375,11 @@ class Find(Source):
 
 @dataclass(frozen=True)
 class Union(Source, Operator):
-    """``union [kind=inner|outer] [withsource=C] [isfuzzy=true] tables``; as an operator the
-    pipeline's input is the first table."""
+    """``union [kind=inner|outer] [withsource=C] [isfuzzy=true] tables``.
+
+    As an operator (``T | union U, V``) the pipeline's input comes first and ``tables`` holds
+    the others; each table is a pipeline (a bare name or pattern is a pipeline without operators).
+    """
 
     tables: tuple[Pipeline, ...]
     kind: str | None = None
@@ -801,7 +807,11 @@ Statement = LetStatement | SetStatement | DeclareQueryParameters | Pipeline
 
 @dataclass(frozen=True)
 class Query(Node):
-    """A whole query: its ``;``-separated statements in order. The last tabular statement is the result."""
+    """A whole query: its statements in order. The last tabular statement is the result.
+
+    Statements are separated by ``;``; where one is missing after a complete statement an empty
+    line separates them too, as Log Analytics and Kusto Explorer separate queries in an editor.
+    """
 
     statements: tuple[Statement, ...]
 
@@ -814,3 +824,25 @@ class Query(Node):
     def body(self) -> Pipeline:
         """The tabular expression whose result the query returns (the last one)."""
         return [s for s in self.statements if isinstance(s, Pipeline)][-1]
+
+
+# --------------------------------------------------------------------------- traversal
+
+
+def children(node: Node) -> Iterator[Node]:
+    """The direct child nodes of ``node``, in field order (tuple fields flattened)."""
+    for f in fields(node):
+        value = getattr(node, f.name)
+        if isinstance(value, Node):
+            yield value
+        elif isinstance(value, tuple):
+            yield from (item for item in value if isinstance(item, Node))
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """``node`` and every node below it, depth first, parents before children."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(list(children(current))))
