@@ -378,3 +378,28 @@ def test_template_scope_functions():
               template) == [1, 2, 3]  # fmt: skip
     with pytest.raises(ExpressionEvaluationError, match="not available"):
         ev("[reference('x')]", template)
+
+
+# ----------------------------------------------------------------------------- purity
+
+
+def test_governance_engines_import_only_the_standard_library_and_themselves():
+    import ast
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "src" / "warden" / "governance"
+    problems = []
+    for package in ("expressions", "policy"):
+        for path in sorted((root / package).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.level:
+                    continue  # relative: checked by tests/test_layering.py
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""]
+                for name in names:
+                    top = name.split(".")[0]
+                    if top not in sys.stdlib_module_names and top != "__future__":
+                        problems.append(f"{path.name} imports {name}")
+    assert not problems, problems

@@ -579,6 +579,22 @@ def test_microsoft_resources_types_are_not_evaluated():
     assert result.compliance_state is ComplianceState.NOT_APPLICABLE
 
 
+def test_applicability_ignores_other_conditions_even_when_negated():
+    allowed = {"allOf": [{"field": "type", "equals": "Microsoft.Network/virtualNetworks"},
+                         {"not": {"field": "location", "in": ["westeurope"]}}]}  # fmt: skip
+    assert run(rule(allowed, "deny"), VNET).compliance_state is ComplianceState.COMPLIANT
+    assert run(rule(allowed, "deny"), NSG).compliance_state is ComplianceState.NOT_APPLICABLE
+    negated_type = {"not": {"field": "type", "equals": "Microsoft.Network/virtualNetworks"}}
+    assert run(rule(negated_type), VNET).compliance_state is ComplianceState.NOT_APPLICABLE
+
+
+def test_aliases_missing_from_the_table_step_into_sub_resource_properties():
+    empty = load_aliases({})
+    assert matches({"field": f"{SR}.direction", "equals": "Inbound"}, NSG, aliases=empty)
+    assert matches({"count": {"field": SR, "where": {"field": f"{SR}.destinationPortRange", "equals": "22"}},
+                    "equals": 1}, NSG, aliases=empty)  # fmt: skip
+
+
 def test_applicability_uses_type_conditions():
     both = {
         "allOf": [

@@ -5,9 +5,10 @@ Each node has three entry points, all taking the evaluation state (:class:`~.eva
 * ``eval(state) -> bool`` — the fast path used for every resource;
 * ``explain(state) -> (bool, reasons)`` — the same answer plus the leaves that decided it
   (for ``allOf`` true: every child; false: the first false child; ``anyOf`` the reverse);
-* ``applicable(state, considered) -> bool`` — Azure's applicability rule for non-*IfNotExists
-  effects: only ``type``/``name``/``kind`` field conditions in ``considered`` are evaluated, every
-  other leaf counts as true.
+* ``applicable(state, considered, negated) -> bool`` — Azure's applicability rule for
+  non-*IfNotExists effects: only ``type``/``name``/``kind`` field conditions in ``considered`` are
+  evaluated; every other leaf "counts as true (or false when negated)", i.e. it never makes the
+  rule inapplicable, whatever ``not`` surrounds it.
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ class AllOf:
             reasons.extend(why)
         return True, reasons
 
-    def applicable(self, state: State, considered: frozenset[str]) -> bool:
-        return all(child.applicable(state, considered) for child in self.children)
+    def applicable(self, state: State, considered: frozenset[str], negated: bool = False) -> bool:
+        return all(child.applicable(state, considered, negated) for child in self.children)
 
 
 class AnyOf:
@@ -112,8 +113,8 @@ class AnyOf:
             reasons.extend(why)
         return False, reasons
 
-    def applicable(self, state: State, considered: frozenset[str]) -> bool:
-        return any(child.applicable(state, considered) for child in self.children)
+    def applicable(self, state: State, considered: frozenset[str], negated: bool = False) -> bool:
+        return any(child.applicable(state, considered, negated) for child in self.children)
 
 
 class Not:
@@ -130,11 +131,8 @@ class Not:
         result, why = self.child.explain(state)
         return not result, why
 
-    def applicable(self, state: State, considered: frozenset[str]) -> bool:
-        inner = self.child
-        if isinstance(inner, Leaf) and not inner.considered(considered):
-            return True  # an ignored condition stays true even when negated
-        return not inner.applicable(state, considered)
+    def applicable(self, state: State, considered: frozenset[str], negated: bool = False) -> bool:
+        return not self.child.applicable(state, considered, not negated)
 
 
 @dataclass(slots=True)
@@ -243,8 +241,10 @@ class Leaf:
     def considered(self, considered: frozenset[str]) -> bool:
         return self.field is not None and self.field.kind == "special" and self.field.key in considered
 
-    def applicable(self, state: State, considered: frozenset[str]) -> bool:
-        return self.eval(state) if self.considered(considered) else True
+    def applicable(self, state: State, considered: frozenset[str], negated: bool = False) -> bool:
+        if self.considered(considered):
+            return self.eval(state)
+        return not negated  # ignored: true, or false under a negation so that the "not" makes it true
 
 
 Condition = AllOf | AnyOf | Not | Leaf
