@@ -511,6 +511,16 @@ def test_scan_and_reduce():
     )
 
 
+def test_parse_kv_top_hitters_consume():
+    assert op("parse-kv x as (a:long, b:string) with (pair_delimiter=',', kv_delimiter='=')") == A.ParseKv(
+        n("x"),
+        (A.ColumnDecl("a", K.LONG), A.ColumnDecl("b", K.STRING)),
+        (A.OperatorParam("pair_delimiter", s(",")), A.OperatorParam("kv_delimiter", s("="))),
+    )
+    assert op("top-hitters 5 of x by w") == A.TopHitters(i(5), n("x"), n("w"))
+    assert op("consume decodeblocks=true") == A.Consume((A.OperatorParam("decodeblocks", A.Literal(K.BOOL, True)),))
+
+
 # ------------------------------------------------------------------------------ scalar syntax
 
 
@@ -737,7 +747,7 @@ def test_syntax_errors(text: str, message: str):
     ("text", "construct", "column"),
     [
         ("T | make-graph a --> b with N on id", "the make-graph operator", 5),
-        ("T | top-hitters 5 of x", "the top-hitters operator", 5),
+        ("T | graph-match (a)-[e]->(b)", "the graph-match operator", 5),
         ("declare pattern p;", "pattern declarations", 1),
         ("alias database x = cluster('c').database('d'); T", "the alias statement", 1),
     ],

@@ -759,6 +759,31 @@ class Reduce(Operator):
     options: tuple[OperatorParam, ...] = ()
 
 
+@dataclass(frozen=True)
+class ParseKv(Operator):
+    """``parse-kv expr as (keys) with (pair_delimiter=..., kv_delimiter=..., quote=..., greedy=...)``."""
+
+    expr: Expr
+    keys: tuple[ColumnDecl, ...]
+    options: tuple[OperatorParam, ...] = ()
+
+
+@dataclass(frozen=True)
+class TopHitters(Operator):
+    """``top-hitters count of column [by weight]``."""
+
+    count: Expr
+    column: Expr
+    by: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Consume(Operator):
+    """``consume [decodeblocks=true]``: reads its input and returns nothing."""
+
+    params: tuple[OperatorParam, ...] = ()
+
+
 # --------------------------------------------------------------------------- statements
 
 

@@ -11,9 +11,6 @@ from .tokens import Token, TokenKind
 # Operators KQL has that this parser refuses by name (KqlUnsupportedError with position).
 UNSUPPORTED_OPERATORS = frozenset(
     {
-        "top-hitters",
-        "consume",
-        "parse-kv",
         "project-smart",
         "make-graph",
         "graph-match",
@@ -23,7 +20,6 @@ UNSUPPORTED_OPERATORS = frozenset(
         "graph-mark-components",
         "execute-and-cache",
         "assert-schema",
-        "lookup-table",
         "macro-expand",
     }
 )
@@ -126,6 +122,16 @@ class OperatorParser(ShapingParser):
 
     def parse_count(self, token: Token) -> ast.Count:
         return ast.Count(pos=self.pos(token))
+
+    def parse_top_hitters(self, token: Token) -> ast.TopHitters:
+        count = self.parse_expr()
+        self.expect("of", "'of' and a column")
+        column = self.parse_expr()
+        by = self.parse_expr() if self.accept("by") else None
+        return ast.TopHitters(count, column, by, pos=self.pos(token))
+
+    def parse_consume(self, token: Token) -> ast.Consume:
+        return ast.Consume(tuple(self.parse_params(frozenset({"decodeblocks"}))), pos=self.pos(token))
 
     def parse_sample(self, token: Token) -> ast.Sample:
         return ast.Sample(self.parse_expr(), pos=self.pos(token))
@@ -263,5 +269,8 @@ _HANDLERS: dict[str, Callable[[OperatorParser, Token], ast.Operator]] = {
     "facet": OperatorParser.parse_facet,
     "partition": OperatorParser.parse_partition,
     "scan": OperatorParser.parse_scan,
+    "parse-kv": OperatorParser.parse_parse_kv,
+    "top-hitters": OperatorParser.parse_top_hitters,
+    "consume": OperatorParser.parse_consume,
     "reduce": OperatorParser.parse_reduce,
 }

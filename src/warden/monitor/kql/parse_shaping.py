@@ -1,5 +1,5 @@
 """Operators that reshape rows: top-nested, make-series, mv-expand, mv-apply, parse, parse-where,
-scan, reduce, and the sub-pipeline operators fork, facet and partition."""
+parse-kv, scan, reduce, and the sub-pipeline operators fork, facet and partition."""
 
 from __future__ import annotations
 
@@ -226,3 +226,20 @@ class ShapingParser(SourceParser):
                 if not self.accept(","):
                     break
         return ast.Reduce(expr, self.param_text(typed.get("kind")), tuple(options), pos=self.pos(token))
+
+    def parse_parse_kv(self, token: Token) -> ast.ParseKv:
+        expr = self.parse_expr()
+        self.expect("as", "'as' and the keys of parse-kv")
+        keys = self.parse_schema().columns
+        options = []
+        if self.accept("with"):
+            self.expect("(")
+            while not self.at(")"):
+                option_token = self.tok
+                name = self.expect_name("a parse-kv option")
+                self.expect("=")
+                options.append(ast.OperatorParam(name, self.parse_param_value(), pos=self.pos(option_token)))
+                if not self.accept(","):
+                    break
+            self.expect(")")
+        return ast.ParseKv(expr, keys, tuple(options), pos=self.pos(token))
