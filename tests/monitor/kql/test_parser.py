@@ -795,3 +795,10 @@ def test_walk_visits_every_node_parents_first():
         "NameRef",
     ]
     assert list(A.children(A.Take(n("x")))) == [n("x")]
+
+
+def test_an_error_at_the_end_of_the_query_points_after_its_last_token():
+    with pytest.raises(KqlSyntaxError) as info:
+        parse("T\n| where a ==\n\n")
+    assert (info.value.line, info.value.column) == (2, 13)
+    assert info.value.snippet == "| where a ==\n            ^"

@@ -81,8 +81,14 @@ class TokenStream:
         return "end of query" if token.kind is TokenKind.EOF else repr(token.text)
 
     def error(self, message: str, token: Token | None = None) -> KqlSyntaxError:
-        """A syntax error at ``token`` (default: the current token)."""
-        return KqlSyntaxError.at(message, self.text, (token or self.tok).offset)
+        """A syntax error at ``token`` (default: the current token); at the end of the query, just
+        after the last token, so that the snippet shows the line where the query stops."""
+        token = token or self.tok
+        offset = token.offset
+        if token.kind is TokenKind.EOF:
+            last = next((t for t in reversed(self.tokens) if t.kind is not TokenKind.EOF), None)
+            offset = last.end if last is not None else 0
+        return KqlSyntaxError.at(message, self.text, offset)
 
     def unsupported(self, construct: str, token: Token | None = None) -> KqlUnsupportedError:
         """An error for a construct this engine does not parse."""
