@@ -21,10 +21,12 @@ from warden.governance.policy import (
     PolicyParameterError,
     default_aliases,
     evaluate,
+    evaluate_set_definition,
     load_aliases,
     load_definition,
     load_set_definition,
     member_parameters,
+    rollup_compliance,
 )
 
 NOW = datetime(2024, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -497,6 +499,40 @@ def test_count_with_where_on_network_security_rules():
     result = run(rule(risky, effect="deny"), NSG)
     assert (result.effect, result.compliance_state) == (Effect.DENY, ComplianceState.NON_COMPLIANT)
     assert result.reasons[0]["operator"] == "greater" and result.reasons[0]["actual"] == 1
+
+
+def test_reserved_rules_example_from_the_docs():
+    # "Check that all the reserved NSG rules are defined in an NSG": value count over an array
+    # parameter of objects, each matched by a nested field count using current('name').property.
+    condition = {
+        "count": {
+            "value": "[parameters('reserved')]",
+            "name": "reservedNsgRule",
+            "where": {
+                "count": {
+                    "field": SR,
+                    "where": {
+                        "allOf": [
+                            {"field": f"{SR}.priority", "equals": "[current('reservedNsgRule').priority]"},
+                            {"field": f"{SR}.access", "equals": "[current('reservedNsgRule').access]"},
+                            {"field": f"{SR}.destinationPortRange",
+                             "equals": "[current('reservedNsgRule').destinationPortRange]"},
+                        ]
+                    },
+                },
+                "equals": 1,
+            },
+        },
+        "equals": "[length(parameters('reserved'))]",
+    }  # fmt: skip
+    definition = rule(condition, parameters={"reserved": {"type": "Array"}})
+    reserved = [{"priority": 100, "access": "allow", "destinationPortRange": 22}]
+    assert run(definition, NSG, {"reserved": reserved}).effect is Effect.AUDIT
+    reserved.append({"priority": 101, "access": "deny", "destinationPortRange": 3389})
+    assert run(definition, NSG, {"reserved": reserved}).compliance_state is ComplianceState.COMPLIANT
+    every = {"count": {"field": SR, "where": {"field": f"{SR}.access", "equals": "Allow"}},
+             "equals": f"[length(field('{SR}'))]"}  # fmt: skip
+    assert matches(every, NSG)
 
 
 def test_count_value_must_be_an_array_at_runtime():
@@ -998,3 +1034,18 @@ def test_initiative_validation(change, path, message):
     with pytest.raises(PolicyDefinitionError) as info:
         load_set_definition(document)
     assert info.value.path == path and message in info.value.reason
+
+
+def test_initiative_evaluation_and_rollup():
+    initiative = load_set_definition(INITIATIVE)
+    parameters = {"effect": {"type": "String"}, "n": {"type": "Integer"}}
+    member = load_definition(
+        {"name": "p1", "properties": rule(IS_NSG, "[parameters('effect')]", parameters=parameters)}
+    )
+    [(reference, result)] = evaluate_set_definition(initiative, {"p1": member}, NSG, {"effect": "Deny"})
+    assert reference.reference_id == "nsg" and result.effect is Effect.DENY
+    states = [ComplianceState.COMPLIANT, ComplianceState.EXEMPT, ComplianceState.NOT_APPLICABLE]
+    assert rollup_compliance(states) is ComplianceState.COMPLIANT
+    assert rollup_compliance([*states, ComplianceState.NON_COMPLIANT]) is ComplianceState.NON_COMPLIANT
+    assert rollup_compliance([ComplianceState.EXEMPT, ComplianceState.UNKNOWN]) is ComplianceState.EXEMPT
+    assert rollup_compliance([ComplianceState.NOT_APPLICABLE]) is ComplianceState.NOT_APPLICABLE

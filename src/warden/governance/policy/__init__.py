@@ -21,7 +21,7 @@ from .aliases import STAR, AliasTable, default_aliases, load_aliases
 from .builtins import ImportReport, import_directory, load_document
 from .conditions import Reason
 from .definition import EffectSpec, ExistenceSpec, PolicyDefinition, load_definition
-from .effects import EFFECT_ORDER, ComplianceState, Effect, parse_effect
+from .effects import EFFECT_ORDER, ComplianceState, Effect, parse_effect, rollup_compliance
 from .errors import (
     AliasTableError,
     PolicyDefinitionError,
@@ -36,6 +36,7 @@ from .set_definition import (
     PolicyReference,
     PolicySetDefinition,
     check_references,
+    evaluate_set_definition,
     load_set_definition,
     member_parameters,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "check_references",
     "default_aliases",
     "evaluate",
+    "evaluate_set_definition",
     "import_directory",
     "load_aliases",
     "load_definition",
@@ -72,6 +74,7 @@ __all__ = [
     "load_set_definition",
     "member_parameters",
     "parse_effect",
+    "rollup_compliance",
     "sample_parameters",
     "sample_resource",
     "target_types",

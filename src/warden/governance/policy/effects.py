@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
-__all__ = ["EFFECT_ORDER", "ComplianceState", "Effect", "parse_effect"]
+__all__ = ["EFFECT_ORDER", "ComplianceState", "Effect", "parse_effect", "rollup_compliance"]
 
 
 class Effect(StrEnum):
@@ -80,3 +81,28 @@ class ComplianceState(StrEnum):
     ERROR = "Error"
     PROTECTED = "Protected"
     NOT_APPLICABLE = "NotApplicable"
+
+
+_ROLLUP_RANK = {
+    ComplianceState.NON_COMPLIANT: 0,
+    ComplianceState.ERROR: 1,
+    ComplianceState.COMPLIANT: 2,
+    ComplianceState.PROTECTED: 2,
+    ComplianceState.CONFLICTING: 3,
+    ComplianceState.EXEMPT: 4,
+    ComplianceState.UNKNOWN: 5,
+    ComplianceState.NOT_STARTED: 6,
+}
+
+
+def rollup_compliance(states: Iterable[ComplianceState]) -> ComplianceState:
+    """Aggregate states as Azure ranks them: NonCompliant > Compliant > Conflicting > Exempt > Unknown.
+
+    ``NotApplicable`` states are ignored; ``Error`` ranks just below NonCompliant and ``Protected``
+    with Compliant (Warden's placement of states Azure's list doesn't rank). Nothing applicable
+    rolls up to ``NotApplicable``.
+    """
+    ranked = [s for s in states if s is not ComplianceState.NOT_APPLICABLE]
+    if not ranked:
+        return ComplianceState.NOT_APPLICABLE
+    return min(ranked, key=_ROLLUP_RANK.__getitem__)

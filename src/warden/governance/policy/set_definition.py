@@ -12,9 +12,17 @@ from .compiler import Compiler
 from .conditions import Value
 from .definition import PolicyDefinition, _lower_keys, read_document, unwrap
 from .errors import PolicyDefinitionError, PolicyParameterError
+from .evaluator import EvaluationResult, evaluate
 from .parameters import Parameter, bind_parameters, parse_parameters
 
-__all__ = ["PolicyReference", "PolicySetDefinition", "check_references", "load_set_definition", "member_parameters"]
+__all__ = [
+    "PolicyReference",
+    "PolicySetDefinition",
+    "check_references",
+    "evaluate_set_definition",
+    "load_set_definition",
+    "member_parameters",
+]
 
 _DEFINITION_ID = re.compile(
     r"^(/subscriptions/[^/]+|/providers/Microsoft\.Management/managementGroups/[^/]+)?"
@@ -217,3 +225,30 @@ def member_parameters(
         except ExpressionEvaluationError as exc:
             raise PolicyParameterError(f"Parameter '{name}' of {reference.definition_name}: {exc}") from exc
     return result
+
+
+def evaluate_set_definition(
+    set_definition: PolicySetDefinition,
+    catalog: Mapping[str, PolicyDefinition],
+    resource: Mapping[str, Any],
+    parameters: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> list[tuple[PolicyReference, EvaluationResult]]:
+    """Evaluate every member of an initiative on ``resource``; ``options`` go to :func:`evaluate`.
+
+    ``catalog`` maps lower-cased definition names to definitions. Raises
+    :class:`PolicyDefinitionError` for a member whose definition is not in the catalog and
+    :class:`PolicyParameterError` when parameters don't fit. Roll the states up with
+    :func:`~.effects.rollup_compliance`.
+    """
+    results = []
+    extra_info = options.pop("policy_info", None) or {}
+    for reference in set_definition.definitions:
+        definition = catalog.get(reference.definition_name.lower())
+        if definition is None:
+            raise PolicyDefinitionError("", f"unknown policy definition {reference.definition_id}")
+        values = member_parameters(set_definition, reference, parameters)
+        info = {"setDefinitionId": set_definition.id or "", "definitionReferenceId": reference.reference_id or ""}
+        info.update(extra_info)
+        results.append((reference, evaluate(definition, resource, values, policy_info=info, **options)))
+    return results
