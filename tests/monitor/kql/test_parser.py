@@ -250,7 +250,7 @@ def test_externaldata():
 
 def test_evaluate_as_source_and_operator():
     assert parse("evaluate python(typeof(*), 'x')").body.source == A.Evaluate(
-        call("python", call("typeof", A.Star()), s("x"))
+        call("python", A.TypeOf(A.TabularType((), open=True)), s("x"))
     )
     assert op("evaluate bag_unpack(col)") == A.Evaluate(call("bag_unpack", n("col")))
     assert op("evaluate hint.distribution=per_node pivot(k, sum(x)) : (a:string, *)") == A.Evaluate(
@@ -616,6 +616,13 @@ def test_member_and_index_chains():
     )
     assert expr("x.['d e'] == x[-1]") == b("==", A.MemberAccess(n("x"), "d e"), A.Index(n("x"), i(-1)))
     assert expr('x.[k] == x["k"]') == b("==", A.Index(n("x"), n("k")), A.Index(n("x"), s("k")))
+
+
+def test_typeof():
+    assert expr("gettype(x) == typeof(long)").right == A.TypeOf(K.LONG)
+    assert op("evaluate python(typeof(*, fx:double), 'script')") == A.Evaluate(
+        call("python", A.TypeOf(A.TabularType((A.ColumnDecl("fx", K.REAL),), open=True)), s("script"))
+    )
 
 
 def test_function_calls_with_named_arguments():

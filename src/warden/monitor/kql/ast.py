@@ -182,6 +182,13 @@ class Star(Expr):
 
 
 @dataclass(frozen=True)
+class TypeOf(Expr):
+    """``typeof(long)`` or ``typeof(*, x:double)`` (plugin output schemas): a type, not a value."""
+
+    type: KustoType | TabularType
+
+
+@dataclass(frozen=True)
 class ToScalar(Expr):
     """``toscalar(query)``: the first column of the first row of a tabular expression."""
 

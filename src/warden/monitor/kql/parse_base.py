@@ -198,7 +198,12 @@ class TokenStream:
 
     # ---- types and schemas
 
-    def parse_type(self) -> str:
+    def canonical_type_ahead(self, ahead: int = 0) -> bool:
+        """Whether ``peek(ahead)`` is a type name."""
+        token = self.peek(ahead)
+        return token.kind is TokenKind.NAME and canonical_type(token.text) is not None
+
+    def parse_type(self) -> KustoType:
         """A scalar type name, returned canonical (``double`` -> ``real``)."""
         token = self.tok
         kql_type = canonical_type(token.text) if token.kind is TokenKind.NAME else None

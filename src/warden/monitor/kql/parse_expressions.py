@@ -219,6 +219,14 @@ class ExpressionParser(TokenStream):
             return ast.NameRef(text, pos=pos)
         if text == "dynamic":
             return self.parse_dynamic()
+        if text == "typeof":
+            self.advance()
+            if self.canonical_type_ahead(1) and self.is_word(self.peek(2), ")"):
+                self.advance()
+                kql_type = self.parse_type()
+                self.advance()
+                return ast.TypeOf(kql_type, pos=pos)
+            return ast.TypeOf(self.parse_schema(allow_open=True), pos=pos)
         if text == "toscalar":
             self.advance()
             self.advance()
