@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from warden.governance.expressions import (
     POLICY_FORBIDDEN,
@@ -403,3 +406,36 @@ def test_governance_engines_import_only_the_standard_library_and_themselves():
                     if top not in sys.stdlib_module_names and top != "__future__":
                         problems.append(f"{path.name} imports {name}")
     assert not problems, problems
+
+
+# ----------------------------------------------------------------------------- robustness
+
+_ALPHABET = st.sampled_from([*"[]()',.abcAB01- _'", "concat", "if(", "createArray(", "''", "[["])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ALPHABET, max_size=30).map("".join))
+def test_any_text_parses_or_fails_with_a_syntax_error(text):
+    try:
+        node = parse_value(text)
+    except ExpressionSyntaxError:
+        return
+    with contextlib.suppress(ExpressionError):
+        evaluate_value(text, Host())
+    assert node is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+                    max_leaves=8),
+       st.sampled_from(sorted(registry.names(FunctionScope.POLICY))))  # fmt: skip
+def test_functions_fail_only_with_expression_errors(value, name):
+    class Fixed(Host):
+        def parameter(self, _name):
+            return value
+
+    spec = registry.get(name)
+    args = ", ".join(["parameters('v')"] * max(spec.min_args, 1 if spec.max_args is None else min(spec.max_args, 2)))
+    with contextlib.suppress(ExpressionError):
+        evaluate_value(f"[{name}({args})]", Fixed())

@@ -6,6 +6,7 @@ from typing import Any
 
 from .context import ExpressionContext
 from .errors import (
+    ExpressionError,
     ExpressionEvaluationError,
     ExpressionSyntaxError,
     FunctionNotAllowedError,
@@ -60,9 +61,14 @@ def evaluate(node: Node, ctx: ExpressionContext) -> Any:
         return node.value
     if isinstance(node, Call):
         spec = resolve_function(node, ctx.scope)
-        if spec.lazy:
-            return spec.impl(ctx, [_thunk(arg, ctx) for arg in node.args])
-        return spec.impl(ctx, [evaluate(arg, ctx) for arg in node.args])
+        args = [_thunk(arg, ctx) for arg in node.args] if spec.lazy else [evaluate(arg, ctx) for arg in node.args]
+        try:
+            return spec.impl(ctx, args)
+        except ExpressionError:
+            raise
+        except (ArithmeticError, LookupError, TypeError, ValueError, RecursionError) as exc:
+            # a function surprised by its input fails the expression, never the caller
+            raise ExpressionEvaluationError(f"The template function '{spec.name}' failed: {exc}") from exc
     if isinstance(node, Property):
         return _member(evaluate(node.target, ctx), node.name)
     if isinstance(node, Index):
