@@ -11,6 +11,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from warden.governance.policy import (
     EFFECT_ORDER,
@@ -1049,3 +1051,35 @@ def test_initiative_evaluation_and_rollup():
     assert rollup_compliance([*states, ComplianceState.NON_COMPLIANT]) is ComplianceState.NON_COMPLIANT
     assert rollup_compliance([ComplianceState.EXEMPT, ComplianceState.UNKNOWN]) is ComplianceState.EXEMPT
     assert rollup_compliance([ComplianceState.NOT_APPLICABLE]) is ComplianceState.NOT_APPLICABLE
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.sampled_from(["", "Allow", "22", "*", "10.0.0.0/8", "2024-01-01"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["properties", "access",
+        "securityRules", "destinationPortRange", "priority", "env"]), inner, max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+_FUZZ_RULES = [
+    load_definition(rule(c))
+    for c in [
+        {"field": f"{SR}.access", "equals": "Allow"},
+        {"field": f"{SR}.priority", "less": 300},
+        {"field": "tags", "containsKey": "env"},
+        {"field": "tags['env']", "like": "p*"},
+        {"field": "location", "in": ["westeurope"]},
+        {"count": {"field": SR, "where": {"field": f"{SR}.destinationPortRange", "in": ["22", "*"]}}, "greater": 0},
+        {"value": f"[length(field('{SR}'))]", "greaterOrEquals": 1},
+        {"value": f"[first(field('{SR}.priority'))]", "greater": 1},
+        {"field": f"{SR}.destinationAddressPrefixes[*]", "match": "##.#.#.#"},
+    ]
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(_JSON, _JSON, _JSON)
+def test_evaluation_never_raises_on_arbitrary_payloads(properties, tags, location):
+    resource = {"type": NSG["type"], "id": NSG["id"], "name": "n", "location": location, "tags": tags,
+                "properties": properties}  # fmt: skip
+    for definition in _FUZZ_RULES:
+        result = evaluate(definition, resource)
+        assert not (result.error or "").startswith("internal"), result.error

@@ -155,7 +155,9 @@ def evaluate(
         return _run(definition, state, effect, related, explain)
     except (ExpressionError, PolicyEvaluationError) as exc:
         message = str(exc)
-        return EvaluationResult(Effect.DENY, ComplianceState.ERROR, [{"error": message}], error=message, matched=True)
+    except (ArithmeticError, LookupError, TypeError, ValueError, RecursionError) as exc:
+        message = f"internal evaluation failure: {type(exc).__name__}: {exc}"  # still Azure's implicit deny
+    return EvaluationResult(Effect.DENY, ComplianceState.ERROR, [{"error": message}], error=message, matched=True)
 
 
 def _resolve_effect(definition: PolicyDefinition, state: State) -> Effect:
