@@ -124,6 +124,7 @@ def test_set_and_declare_statements():
         A.DeclareQueryParameters((A.Param("x", K.LONG, i(5)), A.Param("y", K.STRING))),
     )
     assert query.body == T
+    assert [o.name for o in query.options] == ["querytrace", "truncationmaxsize"]
 
 
 def test_several_tabular_statements_the_last_is_the_result():

@@ -853,6 +853,11 @@ class Query(Node):
         return tuple(s for s in self.statements if isinstance(s, LetStatement))
 
     @property
+    def options(self) -> tuple[SetStatement, ...]:
+        """The ``set`` statements (request options, which the engine ignores)."""
+        return tuple(s for s in self.statements if isinstance(s, SetStatement))
+
+    @property
     def body(self) -> Pipeline:
         """The tabular expression whose result the query returns (the last one)."""
         return [s for s in self.statements if isinstance(s, Pipeline)][-1]
