@@ -1083,3 +1083,17 @@ def test_evaluation_never_raises_on_arbitrary_payloads(properties, tags, locatio
     for definition in _FUZZ_RULES:
         result = evaluate(definition, resource)
         assert not (result.error or "").startswith("internal"), result.error
+
+
+def test_required_types_index_and_the_fast_path_agree_with_full_evaluation():
+    vnet_type = {"field": "type", "equals": "microsoft.network/VIRTUALNETWORKS"}
+    both = {
+        "allOf": [{"field": "type", "in": ["Microsoft.Network/virtualNetworks", "X/y"]}, {"anyOf": [vnet_type, IS_NSG]}]
+    }
+    definition = load_definition(rule(both))
+    assert definition.required_types == frozenset({"microsoft.network/virtualnetworks"})
+    assert load_definition(rule({"not": IS_NSG})).required_types is None
+    for resource in (NSG, VNET, SUBNET, DOC):
+        full, fast = evaluate(definition, resource), evaluate(definition, resource, explain=False)
+        assert (full.effect, full.compliance_state) == (fast.effect, fast.compliance_state)
+        assert fast.reasons == []

@@ -12,7 +12,7 @@ from typing import Any
 from ..expressions import Call, Literal
 from ..expressions import Node as ExprNode
 from .compiler import Compiler
-from .conditions import Condition, Leaf, Value, walk_leaves
+from .conditions import AllOf, AnyOf, Condition, Leaf, Value, walk_leaves
 from .details import ExistenceSpec, details_value, evaluate_details, validate_details
 from .effects import Effect, parse_effect
 from .errors import PolicyDefinitionError
@@ -60,6 +60,9 @@ class PolicyDefinition:
     considered: frozenset[str]
     mentions_location: bool
     properties: Mapping[str, Any] = field(repr=False)
+    required_types: frozenset[str] | None = None
+    """Lower-cased resource types the ``if`` can match at all (None: any). For indexing assignments by
+    type: a resource of another type is NotApplicable without evaluating anything."""
 
     @property
     def category(self) -> str | None:
@@ -149,6 +152,7 @@ def _load(document: Any) -> PolicyDefinition:
     existence = validate_details(effect.possible, details_raw, details_path, compiler)
     details = details_value(details_raw, details_path, compiler) if details_raw is not None else None
     considered, mentions_location = _applicability(condition)
+    required_types = _required_types(condition)
     outer_keys = _lower_keys(outer)
 
     def text(key: str) -> str | None:
@@ -173,6 +177,7 @@ def _load(document: Any) -> PolicyDefinition:
         considered=considered,
         mentions_location=mentions_location,
         properties=props,
+        required_types=required_types,
     )
 
 
@@ -238,3 +243,26 @@ def _applicability(condition: Condition) -> tuple[frozenset[str], bool]:
     if other:
         considered |= kinds & {"name", "kind"}
     return frozenset(considered), location
+
+
+def _required_types(node: Condition) -> frozenset[str] | None:
+    """The types a condition can be true for, from literal ``type`` equals/in conditions (None: any)."""
+    if isinstance(node, Leaf):
+        ref = node.field
+        if ref is None or ref.kind != "special" or ref.key != "type" or node.target.dynamic:
+            return None
+        target = node.target.raw
+        if node.operator.name == "equals" and isinstance(target, str):
+            return frozenset({target.lower()})
+        if node.operator.name == "in" and isinstance(target, list) and all(isinstance(t, str) for t in target):
+            return frozenset(t.lower() for t in target)
+        return None
+    if isinstance(node, AllOf):
+        sets = [s for s in (_required_types(child) for child in node.children) if s is not None]
+        return frozenset.intersection(*sets) if sets else None
+    if isinstance(node, AnyOf):
+        sets = [_required_types(child) for child in node.children]
+        if not sets or any(s is None for s in sets):
+            return None
+        return frozenset().union(*sets)
+    return None

@@ -151,6 +151,10 @@ def evaluate(
         return EvaluationResult(
             Effect.NONE, ComplianceState.NOT_APPLICABLE, [{"mode": definition.mode, "why": excluded}]
         )
+    required = definition.required_types
+    if required is not None and not explain and _text(get_property(resource, "type")[1]) not in required:
+        # the ``if`` requires another type: neither matched nor applicable, nothing to evaluate
+        return EvaluationResult(Effect.NONE, ComplianceState.NOT_APPLICABLE)
     try:
         return _run(definition, state, effect, related, explain)
     except (ExpressionError, PolicyEvaluationError) as exc:
