@@ -151,9 +151,15 @@ def literal_typed(value: Any, kusto_type: KustoType, dialect: str = "duckdb") ->
             expression = exp.Boolean(this=bool(value))
         case K.GUID | K.DECIMAL | K.INT | K.REAL:
             expression = cast(str(value) if kusto_type is K.GUID else value, kusto_type, dialect)
-        case _:  # long, timespan
+        case _:  # long, timespan: BIGINT even when small (a plain literal would be a 32-bit INTEGER)
             expression = exp.Literal.number(int(value))
+            if ticks_fit_int32(int(value)):
+                expression = cast(expression, K.LONG, dialect)
     return typed(expression, kusto_type, value)
+
+
+def ticks_fit_int32(value: int) -> bool:
+    return -(2**31) <= value < 2**31
 
 
 # ------------------------------------------------------------------------------ argument checks

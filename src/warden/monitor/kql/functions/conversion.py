@@ -50,9 +50,11 @@ from .common import (
 )
 from .registry import CompileContext, scalar
 
-#: Meta key set on the SQL of a dynamic property access: ``(base JSON expression, JSON path)``.
-#: ``tostring(d.a)`` then reads ``json_extract_string(d, '$.a')`` directly.
+#: Meta keys the generator sets on the SQL of a dynamic property access with a static path
+#: (``gen_dynamic``): the JSON path (an object with a ``duckdb()`` method giving the path text)
+#: and the base JSON expression. ``tostring(d.a)`` then reads ``json_extract_string(d, '$.a')``.
 JSON_PATH_META = "kql_json_path"
+JSON_BASE_META = "kql_json_base"
 
 # RFC 822/850 spellings DuckDB's cast does not read (the loader in ``runtime`` accepts the same).
 _RFC_FORMATS = [
@@ -170,11 +172,14 @@ def duckdb_only_dialect(dialect: str, what: str) -> None:
 
 
 def json_path_of(arg: Typed) -> tuple[exp.Expression, str] | None:
-    """``(base, path)`` when ``arg`` is a dynamic property access with a constant path."""
-    found = arg.sql.meta.get(JSON_PATH_META) if arg.sql.meta else None
-    if found is None and isinstance(arg.sql, exp.Paren) and arg.sql.this.meta:
-        found = arg.sql.this.meta.get(JSON_PATH_META)
-    return found
+    """``(base, path text)`` when ``arg`` is a dynamic property access with a static path."""
+    node = arg.sql.this if isinstance(arg.sql, exp.Paren) else arg.sql
+    meta = node.meta if node.meta else {}
+    path, base = meta.get(JSON_PATH_META), meta.get(JSON_BASE_META)
+    if path is None or base is None:
+        return None
+    text = path if isinstance(path, str) else path.duckdb()
+    return base, text
 
 
 def dynamic_text_sql(dialect: str, arg: Typed) -> exp.Expression:
