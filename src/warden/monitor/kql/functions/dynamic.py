@@ -1,0 +1,373 @@
+"""Dynamic (JSON) functions: ``pack``/``bag_pack``, ``pack_array``, ``array_length``, ``array_concat``,
+``array_slice``, ``array_index_of``, ``array_sort_asc``/``array_sort_desc``, ``array_reverse``,
+``array_sum``, ``array_shift_left``/``right``, ``array_rotate_left``/``right``, ``set_union``,
+``set_intersect``, ``set_difference``, ``set_has_element``, ``bag_keys``, ``bag_merge``,
+``bag_remove_keys``, ``bag_has_key``, ``bag_set_key``, ``zip``, ``repeat``, ``range``, ``gettype``.
+
+A dynamic value is DuckDB ``JSON``. Arrays are handled as ``JSON[]`` lists (``CAST(a AS JSON[])``)
+and written back with ``to_json``; property bags as ``MAP(VARCHAR, JSON)``. Values put into a
+dynamic (``pack``, ``pack_array``...) are written as Kusto writes them: datetimes as ISO 8601
+strings with seven fractional digits, timespans as ``hh:mm:ss`` strings, GUIDs as strings.
+Elements compare by their JSON text (so ``1`` and ``1.0`` differ). Functions taking an array
+return null when given anything else; set functions keep the order of first appearance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlglot import exp
+
+from ..typed import Typed
+from .common import INTEGER, NUMERIC, K, coerce, constant, duckdb_only, expect, fail, literal_typed, sql, typed
+from .conversion import to_json_value, to_string_typed
+from .registry import CompileContext, scalar
+
+_LIST = "(CASE WHEN json_type($a) = 'ARRAY' THEN CAST($a AS JSON[]) END)"
+_MAP = "CAST(CASE WHEN json_type($b) = 'OBJECT' THEN $b ELSE CAST('{}' AS JSON) END AS MAP(VARCHAR, JSON))"
+
+
+def json_list(ctx: CompileContext, array: Typed | exp.Expression) -> exp.Expression:
+    """``JSON[]`` of a dynamic array; null for anything else."""
+    return sql(ctx.dialect, _LIST, a=array)
+
+
+def _dynamic(ctx: CompileContext, expression: exp.Expression) -> Typed:
+    return typed(expression, K.DYNAMIC)
+
+
+def _from_list(ctx: CompileContext, items: exp.Expression) -> Typed:
+    return _dynamic(ctx, sql(ctx.dialect, "to_json($l)", l=items))
+
+
+def _arrays(function: str, ctx: CompileContext, args: list[Typed]) -> list[exp.Expression]:
+    duckdb_only(ctx, function)
+    for i in range(len(args)):
+        expect(function, args, i, K.DYNAMIC)
+    return [json_list(ctx, a) for a in args]
+
+
+# ---------------------------------------------------------------------------------- building
+
+
+@scalar("pack", "bag_pack", "pack_dictionary", min_args=0, max_args=128)
+def _pack(ctx: CompileContext, args: list[Typed]) -> Typed:
+    duckdb_only(ctx, "bag_pack")
+    if len(args) % 2:
+        raise fail("bag_pack", "expects pairs of key and value")
+    parts: list[exp.Expression] = []
+    for i in range(0, len(args), 2):
+        parts.append(to_string_typed(ctx, args[i]).sql)
+        parts.append(to_json_value(ctx, args[i + 1]))
+    return _dynamic(ctx, exp.Anonymous(this="json_object", expressions=parts))
+
+
+@scalar("pack_array", min_args=1, max_args=64)
+def _pack_array(ctx: CompileContext, args: list[Typed]) -> Typed:
+    duckdb_only(ctx, "pack_array")
+    values = [to_json_value(ctx, a) for a in args]
+    return _dynamic(ctx, exp.Anonymous(this="json_array", expressions=values))
+
+
+@scalar("repeat", min_args=2, max_args=2)
+def _repeat(ctx: CompileContext, args: list[Typed]) -> Typed:
+    duckdb_only(ctx, "repeat")
+    expect("repeat", args, 1, *INTEGER)
+    body = "CASE WHEN $n IS NULL THEN NULL ELSE to_json(list_transform(range(greatest($n, 0)), lambda __i: $v)) END"
+    return _dynamic(ctx, sql(ctx.dialect, body, n=args[1], v=to_json_value(ctx, args[0])))
+
+
+@scalar("range", min_args=2, max_args=3)
+def _range(ctx: CompileContext, args: list[Typed]) -> Typed:
+    duckdb_only(ctx, "range")
+    start, stop = args[0], args[1]
+    if start.type is K.DATETIME:
+        expect("range", args, 1, K.DATETIME)
+        step: Any = args[2] if len(args) > 2 else literal_typed(864000000000, K.TIMESPAN)
+        expect("range", [*args[:2], step], 2, K.TIMESPAN)
+        body = (
+            "to_json(list_transform(generate_series($s, $e, to_microseconds(CAST($t / 10 AS BIGINT))),"
+            " lambda __d: strftime(__d, '%Y-%m-%dT%H:%M:%S.%f') || '0Z'))"
+        )
+        return _dynamic(ctx, sql(ctx.dialect, body, s=start, e=stop, t=step))
+    if start.type is K.TIMESPAN:
+        expect("range", args, 1, K.TIMESPAN)
+        step = args[2] if len(args) > 2 else literal_typed(864000000000, K.TIMESPAN)
+        from .conversion import timespan_text_sql
+
+        text = timespan_text_sql(ctx.dialect, exp.column("__t"))
+        body = "to_json(list_transform(generate_series($s, $e, $t), lambda __t: $x))"
+        return _dynamic(ctx, sql(ctx.dialect, body, s=start, e=stop, t=step, x=text))
+    for i in range(len(args)):
+        expect("range", args, i, *NUMERIC)
+    result = K.REAL if any(a.type is K.REAL for a in args) else K.LONG
+    step_sql = coerce(args[2], result) if len(args) > 2 else exp.Literal.number(1)
+    if result is K.REAL:
+        body = "to_json(list_transform(range(CAST(floor(($e - $s) / $t) AS BIGINT) + 1), lambda __i: $s + __i * $t))"
+    else:
+        body = "to_json(generate_series($s, $e, $t))"
+    return _dynamic(ctx, sql(ctx.dialect, body, s=coerce(start, result), e=coerce(stop, result), t=step_sql))
+
+
+# ------------------------------------------------------------------------------------ arrays
+
+
+@scalar("array_length", min_args=1, max_args=1)
+def _array_length(ctx: CompileContext, args: list[Typed]) -> Typed:
+    duckdb_only(ctx, "array_length")
+    expect("array_length", args, 0, K.DYNAMIC)
+    body = "CASE WHEN json_type($a) = 'ARRAY' THEN CAST(json_array_length($a) AS BIGINT) END"
+    return typed(sql(ctx.dialect, body, a=args[0]), K.LONG)
+
+
+@scalar("array_concat", min_args=1, max_args=64)
+def _array_concat(ctx: CompileContext, args: list[Typed]) -> Typed:
+    lists = _arrays("array_concat", ctx, args)
+    if len(lists) == 1:
+        return _from_list(ctx, lists[0])
+    valid = " AND ".join(f"json_type($a{i}) = 'ARRAY'" for i in range(len(args)))
+    concatenated = exp.Anonymous(this="list_concat", expressions=lists)
+    body = f"CASE WHEN {valid} THEN to_json($l) END"
+    return _dynamic(ctx, sql(ctx.dialect, body, l=concatenated, **{f"a{i}": a for i, a in enumerate(args)}))
+
+
+@scalar("array_slice", min_args=3, max_args=3)
+def _array_slice(ctx: CompileContext, args: list[Typed]) -> Typed:
+    (items,) = _arrays("array_slice", ctx, args[:1])
+    expect("array_slice", args, 1, *INTEGER)
+    expect("array_slice", args, 2, *INTEGER)
+    first = "greatest(CASE WHEN $s < 0 THEN len($l) + $s ELSE $s END, 0)"
+    last = "least(CASE WHEN $e < 0 THEN len($l) + $e ELSE $e END, len($l) - 1)"
+    body = (
+        f"to_json(CASE WHEN {first} > {last} THEN CAST([] AS JSON[]) ELSE list_slice($l, {first} + 1, {last} + 1) END)"
+    )
+    return _dynamic(
+        ctx, sql(ctx.dialect, f"CASE WHEN $l IS NULL THEN NULL ELSE {body} END", l=items, s=args[1], e=args[2])
+    )
+
+
+@scalar("array_reverse", min_args=1, max_args=1)
+def _array_reverse(ctx: CompileContext, args: list[Typed]) -> Typed:
+    (items,) = _arrays("array_reverse", ctx, args)
+    return _from_list(ctx, sql(ctx.dialect, "list_reverse($l)", l=items))
+
+
+@scalar("array_sum", min_args=1, max_args=1)
+def _array_sum(ctx: CompileContext, args: list[Typed]) -> Typed:
+    (items,) = _arrays("array_sum", ctx, args)
+    body = "list_sum(list_transform($l, lambda __e: TRY_CAST(json_extract_string(__e, '$') AS DOUBLE)))"
+    return typed(sql(ctx.dialect, body, l=items), K.REAL)
+
+
+@scalar("array_index_of", min_args=2, max_args=5)
+def _array_index_of(ctx: CompileContext, args: list[Typed]) -> Typed:
+    (items,) = _arrays("array_index_of", ctx, args[:1])
+    value = to_json_value(ctx, args[1])
+    for i in range(2, len(args)):
+        expect("array_index_of", args, i, *INTEGER)
+    start: Any = args[2] if len(args) > 2 else 0
+    length: Any = args[3] if len(args) > 3 else -1
+    occurrence = constant("array_index_of", args, 4, *INTEGER) if len(args) > 4 else 1
+    if occurrence is None or occurrence < 1:
+        raise fail("array_index_of", "the occurrence must be a positive constant")
+    first = "(CASE WHEN $s < 0 THEN greatest(len($l) + $s, 0) ELSE $s END)"
+    body = (
+        f"CASE WHEN $l IS NULL OR $n < -1 THEN NULL ELSE COALESCE(list_filter(range(len($l)), lambda __i: "
+        f"__i >= {first} AND ($n = -1 OR __i < {first} + $n) AND $l[__i + 1] = $v)[{int(occurrence)}], -1) END"
+    )
+    result = sql(ctx.dialect, body, l=items, v=value, s=start, n=length)
+    return typed(sql(ctx.dialect, "CAST($r AS BIGINT)", r=result), K.LONG)
+
+
+@scalar("set_has_element", min_args=2, max_args=2)
+def _set_has_element(ctx: CompileContext, args: list[Typed]) -> Typed:
+    (items,) = _arrays("set_has_element", ctx, args[:1])
+    return typed(sql(ctx.dialect, "list_contains($l, $v)", l=items, v=to_json_value(ctx, args[1])), K.BOOL)
+
+
+def _sort(name: str, descending: bool) -> None:
+    @scalar(name, min_args=1, max_args=2)
+    def impl(ctx: CompileContext, args: list[Typed]) -> Typed:
+        (items,) = _arrays(name, ctx, args[:1])
+        nulls_last: Any = True
+        if len(args) > 1:
+            if args[1].type is K.DYNAMIC:
+                raise fail(name, "sorting several arrays together is not supported")
+            nulls_last = expect(name, args, 1, K.BOOL)
+        rank = (
+            "CASE json_type(__e) WHEN 'BIGINT' THEN 0 WHEN 'UBIGINT' THEN 0 WHEN 'DOUBLE' THEN 0"
+            " WHEN 'VARCHAR' THEN 1 ELSE 3 END"
+        )
+        keyed = (
+            f"list_transform(list_filter($l, lambda __e: json_type(__e) <> 'NULL'), lambda __e: {{'r': {rank}, "
+            "'n': COALESCE(TRY_CAST(json_extract_string(__e, '$') AS DOUBLE), 0), "
+            "'s': COALESCE(json_extract_string(__e, '$'), ''), 'v': __e})"
+        )
+        ordered = f"list_transform(list_sort({keyed}), lambda __x: __x.v)"
+        if descending:
+            ordered = f"list_reverse({ordered})"
+        nulls = "list_filter($l, lambda __e: COALESCE(json_type(__e) = 'NULL', TRUE))"
+        body = (
+            f"CASE WHEN $l IS NULL THEN NULL WHEN $z IS NOT FALSE THEN to_json(list_concat({ordered}, {nulls}))"
+            f" ELSE to_json(list_concat({nulls}, {ordered})) END"
+        )
+        return _dynamic(ctx, sql(ctx.dialect, body, l=items, z=nulls_last))
+
+
+_sort("array_sort_asc", descending=False)
+_sort("array_sort_desc", descending=True)
+
+
+def _shift(name: str, rotate: bool, left: bool) -> None:
+    @scalar(name, min_args=2, max_args=2 if rotate else 3)
+    def impl(ctx: CompileContext, args: list[Typed]) -> Typed:
+        (items,) = _arrays(name, ctx, args[:1])
+        expect(name, args, 1, *INTEGER)
+        shift = "$k" if left else "-$k"
+        if rotate:
+            element = f"$l[((__i + {shift}) % len($l) + len($l)) % len($l) + 1]"
+        else:
+            fill = "$f" if len(args) > 2 else "NULL"
+            element = f"CASE WHEN __i + {shift} BETWEEN 0 AND len($l) - 1 THEN $l[__i + {shift} + 1] ELSE {fill} END"
+        body = f"CASE WHEN $l IS NULL THEN NULL ELSE to_json(list_transform(range(len($l)), lambda __i: {element})) END"
+        fill_value = to_json_value(ctx, args[2]) if len(args) > 2 else None
+        return _dynamic(ctx, sql(ctx.dialect, body, l=items, k=args[1], f=fill_value))
+
+
+_shift("array_shift_left", rotate=False, left=True)
+_shift("array_shift_right", rotate=False, left=False)
+_shift("array_rotate_left", rotate=True, left=True)
+_shift("array_rotate_right", rotate=True, left=False)
+
+
+@scalar("zip", min_args=2, max_args=16)
+def _zip(ctx: CompileContext, args: list[Typed]) -> Typed:
+    lists = _arrays("zip", ctx, args)
+    names = {f"l{i}": items for i, items in enumerate(lists)}
+    longest = "greatest(" + ", ".join(f"COALESCE(len($l{i}), 0)" for i in range(len(lists))) + ")"
+    elements = ", ".join(f"$l{i}[__i + 1]" for i in range(len(lists)))
+    body = f"to_json(list_transform(range({longest}), lambda __i: json_array({elements})))"
+    return _dynamic(ctx, sql(ctx.dialect, body, **names))
+
+
+# -------------------------------------------------------------------------------------- sets
+
+
+def _distinct(list_sql: str) -> str:
+    """Distinct elements of a list expression, in order of first appearance."""
+    return f"list_filter({list_sql}, lambda __e, __i: list_position({list_sql}, __e) = __i)"
+
+
+@scalar("set_union", min_args=2, max_args=64)
+def _set_union(ctx: CompileContext, args: list[Typed]) -> Typed:
+    lists = _arrays("set_union", ctx, args)
+    concatenated = exp.Anonymous(this="list_concat", expressions=lists)
+    return _from_list(ctx, sql(ctx.dialect, _distinct("$l"), l=concatenated))
+
+
+@scalar("set_intersect", min_args=2, max_args=64)
+def _set_intersect(ctx: CompileContext, args: list[Typed]) -> Typed:
+    lists = _arrays("set_intersect", ctx, args)
+    names = {f"l{i}": items for i, items in enumerate(lists)}
+    condition = " AND ".join(f"list_contains($l{i}, __x)" for i in range(1, len(lists)))
+    body = f"list_filter({_distinct('$l0')}, lambda __x: {condition})"
+    return _from_list(ctx, sql(ctx.dialect, body, **names))
+
+
+@scalar("set_difference", min_args=2, max_args=64)
+def _set_difference(ctx: CompileContext, args: list[Typed]) -> Typed:
+    lists = _arrays("set_difference", ctx, args)
+    names = {f"l{i}": items for i, items in enumerate(lists)}
+    condition = " AND ".join(f"NOT COALESCE(list_contains($l{i}, __x), FALSE)" for i in range(1, len(lists)))
+    body = f"list_filter({_distinct('$l0')}, lambda __x: {condition})"
+    return _from_list(ctx, sql(ctx.dialect, body, **names))
+
+
+# -------------------------------------------------------------------------------------- bags
+
+
+def _bag(ctx: CompileContext, function: str, args: list[Typed], index: int) -> exp.Expression:
+    duckdb_only(ctx, function)
+    expect(function, args, index, K.DYNAMIC)
+    return sql(ctx.dialect, _MAP, b=args[index])
+
+
+@scalar("bag_keys", min_args=1, max_args=1)
+def _bag_keys(ctx: CompileContext, args: list[Typed]) -> Typed:
+    duckdb_only(ctx, "bag_keys")
+    expect("bag_keys", args, 0, K.DYNAMIC)
+    body = "CASE WHEN json_type($b) = 'OBJECT' THEN to_json(json_keys($b)) END"
+    return _dynamic(ctx, sql(ctx.dialect, body, b=args[0]))
+
+
+@scalar("bag_merge", min_args=2, max_args=64)
+def _bag_merge(ctx: CompileContext, args: list[Typed]) -> Typed:
+    maps = [_bag(ctx, "bag_merge", args, i) for i in range(len(args))]
+    # map_concat keeps the last value of a key: listing the bags forwards then backwards keeps the
+    # leftmost bag's value (Kusto's rule) and each key where it first appeared.
+    order = maps + [m.copy() for m in reversed(maps[:-1])]
+    return _dynamic(ctx, sql(ctx.dialect, "to_json($m)", m=exp.Anonymous(this="map_concat", expressions=order)))
+
+
+def _keys_list(ctx: CompileContext, function: str, keys: Typed) -> exp.Expression:
+    expect(function, [keys], 0, K.DYNAMIC)
+    if keys.is_constant and isinstance(keys.literal, list):
+        for key in keys.literal:
+            if isinstance(key, str) and key.startswith("$"):
+                raise fail(function, "JSONPath keys are not supported")
+    return sql(ctx.dialect, "COALESCE(TRY_CAST($k AS VARCHAR[]), [])", k=keys)
+
+
+@scalar("bag_remove_keys", min_args=2, max_args=2)
+def _bag_remove_keys(ctx: CompileContext, args: list[Typed]) -> Typed:
+    bag = _bag(ctx, "bag_remove_keys", args, 0)
+    keys = _keys_list(ctx, "bag_remove_keys", args[1])
+    body = (
+        "CASE WHEN json_type($o) = 'OBJECT' THEN to_json(map_from_entries(list_filter(map_entries($b),"
+        " lambda __e: NOT list_contains($k, __e.key)))) END"
+    )
+    return _dynamic(ctx, sql(ctx.dialect, body, o=args[0], b=bag, k=keys))
+
+
+@scalar("bag_has_key", min_args=2, max_args=2)
+def _bag_has_key(ctx: CompileContext, args: list[Typed]) -> Typed:
+    duckdb_only(ctx, "bag_has_key")
+    expect("bag_has_key", args, 0, K.DYNAMIC)
+    key = expect("bag_has_key", args, 1, K.STRING)
+    plain = "COALESCE(json_type($b) = 'OBJECT' AND list_contains(json_keys($b), $k), FALSE)"
+    if key.is_constant:
+        path = isinstance(key.literal, str) and key.literal.startswith("$")
+        body = "COALESCE(json_exists($b, $k), FALSE)" if path else plain
+    else:
+        body = f"CASE WHEN starts_with($k, '$') THEN COALESCE(json_exists($b, $k), FALSE) ELSE {plain} END"
+    return typed(sql(ctx.dialect, body, b=args[0], k=key), K.BOOL)
+
+
+@scalar("bag_set_key", min_args=3, max_args=3)
+def _bag_set_key(ctx: CompileContext, args: list[Typed]) -> Typed:
+    bag = _bag(ctx, "bag_set_key", args, 0)
+    key = expect("bag_set_key", args, 1, K.STRING)
+    if key.is_constant and isinstance(key.literal, str) and key.literal.startswith("$"):
+        raise fail("bag_set_key", "JSONPath keys are not supported")
+    body = "CASE WHEN json_type($o) = 'OBJECT' THEN to_json(map_concat($b, map([$k], [$v]))) END"
+    value = sql(ctx.dialect, "CAST($v AS JSON)", v=to_json_value(ctx, args[2]))
+    return _dynamic(ctx, sql(ctx.dialect, body, o=args[0], b=bag, k=key, v=value))
+
+
+# ------------------------------------------------------------------------------------ gettype
+
+
+@scalar("gettype", min_args=1, max_args=1)
+def _gettype(ctx: CompileContext, args: list[Typed]) -> Typed:
+    value = args[0]
+    if value.type is not K.DYNAMIC:
+        name = str(value.type)
+        return typed(exp.Literal.string(name), K.STRING, name)
+    duckdb_only(ctx, "gettype")
+    body = (
+        "CASE WHEN $v IS NULL THEN 'null' ELSE CASE json_type($v) WHEN 'NULL' THEN 'null' WHEN 'OBJECT' THEN"
+        " 'dictionary' WHEN 'ARRAY' THEN 'array' WHEN 'VARCHAR' THEN 'string' WHEN 'BOOLEAN' THEN 'bool'"
+        " WHEN 'DOUBLE' THEN 'real' ELSE (CASE WHEN TRY_CAST(json_extract_string($v, '$') AS INTEGER) IS NOT NULL"
+        " THEN 'int' ELSE 'long' END) END END"
+    )
+    return typed(sql(ctx.dialect, body, v=value), K.STRING)
