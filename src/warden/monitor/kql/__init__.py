@@ -4,7 +4,19 @@ A pure library: it imports only the standard library, sqlglot, duckdb, pyarrow a
 """
 
 from . import ast
+from .compiler import compile, run
 from .errors import KqlError, KqlSemanticError, KqlSyntaxError, KqlUnsupportedError
 from .parser import parse
+from .runtime import KqlResult
 
-__all__ = ["KqlError", "KqlSemanticError", "KqlSyntaxError", "KqlUnsupportedError", "ast", "parse"]
+__all__ = [
+    "KqlError",
+    "KqlResult",
+    "KqlSemanticError",
+    "KqlSyntaxError",
+    "KqlUnsupportedError",
+    "ast",
+    "compile",
+    "parse",
+    "run",
+]

@@ -53,6 +53,8 @@ class KqlResult:
     columns: list[str]
     types: list[KustoType]
     rows: list[list[Any]]
+    #: ``render``'s chart type and properties (``{"visualization": "timechart", "title": ...}``), if any.
+    visualization: dict[str, Any] | None = None
 
     def to_query_api(self, name: str = "PrimaryResult") -> dict[str, Any]:
         """Return the result in the Log Analytics query API's response shape."""

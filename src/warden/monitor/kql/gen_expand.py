@@ -1,0 +1,206 @@
+"""mv-expand, parse and parse-where.
+
+mv-expand turns each dynamic value into a list (an array's elements; a property bag's entries as
+one-entry bags, or ``[key, value]`` pairs with ``bagexpansion=array``; any other value, null
+included, as itself) and unnests all lists of a row side by side: the engine pads the shorter
+ones with nulls, as Kusto does; an empty array or bag yields no row.
+
+parse builds one regular expression from the pattern (``*`` and string columns are lazy ``.*?``,
+a trailing string column takes the rest, typed columns match their type) anchored at the start,
+and extracts each column from its group; a row that does not match gets empty/null columns
+(``parse-where`` drops it). ``kind=regex`` takes the pattern's strings as regular expressions;
+``kind=relaxed`` lets a typed column that does not convert be null without failing the match.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from . import ast
+from .binder import ORDINAL, Relation, Scope, sql_names
+from .functions import registry
+from .gen_dynamic import as_json
+from .gen_scalar_ops import re2_escape
+from .gen_sql import cast, col, fn, ident, lit_str
+from .typed import Typed
+from .types import KustoType
+
+__all__ = ["ExpandCompiler"]
+
+_TYPE_REGEX = {
+    KustoType.LONG: r"(\-?\d+)",
+    KustoType.INT: r"(\-?\d+)",
+    KustoType.REAL: r"(\-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][\-+]?\d+)?)",
+    KustoType.DECIMAL: r"(\-?(?:\d+(?:\.\d*)?|\.\d+))",
+    KustoType.BOOL: r"((?i:true|false))",
+    KustoType.GUID: r"([0-9a-fA-F]{8}\-[0-9a-fA-F]{4}\-[0-9a-fA-F]{4}\-[0-9a-fA-F]{4}\-[0-9a-fA-F]{12})",
+}
+_CONVERTERS = {
+    KustoType.LONG: "tolong",
+    KustoType.INT: "toint",
+    KustoType.REAL: "toreal",
+    KustoType.DECIMAL: "todecimal",
+    KustoType.BOOL: "tobool",
+    KustoType.GUID: "toguid",
+    KustoType.DATETIME: "todatetime",
+    KustoType.TIMESPAN: "totimespan",
+    KustoType.DYNAMIC: "todynamic",
+}
+
+
+class ExpandCompiler:
+    """Mixin of the generator: mv-expand, parse, parse-where."""
+
+    # ------------------------------------------------------------------------------ mv-expand
+
+    def _as_list(self, value: Typed, bag_mode: str) -> exp.Expression:
+        json = as_json(value, self.dialect)
+        kind = fn("json_type", json.copy())
+        array = fn("json_extract", json.copy(), lit_str("$[*]"))
+        entry = "json_array" if bag_mode == "array" else "json_object"
+        keys = exp.alias_(exp.Explode(this=fn("json_keys", json.copy())), ident("k"))
+        values = exp.alias_(exp.Explode(this=fn("json_extract", json.copy(), lit_str("$.*"))), ident("v"))
+        entries = exp.select(fn("list", fn(entry, col("k"), col("v")))).from_(
+            exp.Subquery(this=exp.select(keys, values))
+        )
+        single = exp.Array(expressions=[json.copy()])
+        return exp.Case(
+            ifs=[
+                exp.If(this=exp.EQ(this=kind, expression=lit_str("ARRAY")), true=array),
+                exp.If(this=exp.EQ(this=kind.copy(), expression=lit_str("OBJECT")), true=exp.Subquery(this=entries)),
+            ],
+            default=single,
+        )
+
+    def op_mvexpand(self, op: ast.MvExpand, relation: Relation, scope: Scope) -> Relation:
+        if self.dialect == "clickhouse":
+            raise self.binder.unsupported("mv-expand on ClickHouse", op)
+        relation = self.with_ordinal(relation)
+        env = self.row_env(relation, scope)
+        bag_mode = (op.bag_expansion or "bag").lower()
+        limit = self.constant(op.limit, scope, "the mv-expand limit") if op.limit is not None else None
+        lists: list[tuple[str, KustoType | None, exp.Expression]] = []
+        for item in op.columns:
+            value = self.expr(item.expr, env)
+            name = item.name or (item.expr.name if isinstance(item.expr, ast.NameRef) else None)
+            if name is None:
+                from .bind_names import expression_name
+
+                name = expression_name(item.expr) or self.binder.default_column_name(relation.columns)
+            as_list = self._as_list(value, bag_mode)
+            if limit is not None:
+                as_list = fn("list_slice", as_list, exp.Literal.number(1), exp.Literal.number(int(limit.literal or 0)))
+            lists.append((name, item.to_type, as_list))
+        # stage 1: the lists next to the row; stage 2: unnest them side by side
+        staged_items = [*self.passthrough(relation)] + [(f"__kql_l{i}", sql) for i, (_, _, sql) in enumerate(lists)]
+        staged = self.emit(self.select_from(relation, staged_items), relation.columns, relation.order)
+        lengths = [fn("len", col(f"__kql_l{i}")) for i in range(len(lists))]
+        longest = lengths[0] if len(lengths) == 1 else exp.Greatest(this=lengths[0], expressions=lengths[1:])
+        expanded_names = {name for name, _, _ in lists}
+        items = [(n, relation.ref(n)) for n in relation.columns if n not in expanded_names]
+        items += [(f"__kql_e{i}", exp.Explode(this=col(f"__kql_l{i}"))) for i in range(len(lists))]
+        items.append(("__kql_idx", exp.Explode(this=fn("range", exp.Literal.number(0), longest))))
+        unnested = self.emit(self.select_from(staged, items), relation.columns, staged.order)
+        # stage 3: types, names and order
+        kept_names = sql_names([n for n, _ in items])
+
+        def unnested_ref(name: str) -> exp.Expression:
+            return col(kept_names[name])
+
+        columns: dict[str, KustoType] = {}
+        final: list[tuple[str, exp.Expression]] = []
+        converted = {}
+        for i, (name, to_type, _) in enumerate(lists):
+            element = Typed(col(f"__kql_e{i}"), KustoType.DYNAMIC)
+            if to_type is not None and to_type is not KustoType.DYNAMIC:
+                element = self.coerce(element, KustoType(to_type))
+            converted[name] = element
+        for name, kusto_type in relation.columns.items():
+            if name in converted:
+                final.append((name, converted[name].sql))
+                columns[name] = converted[name].type
+            else:
+                final.append((name, unnested_ref(name)))
+                columns[name] = kusto_type
+        for name, element in converted.items():
+            if name not in columns:
+                final.append((name, element.sql))
+                columns[name] = element.type
+        if op.with_itemindex:
+            final.append((op.with_itemindex, col("__kql_idx")))
+            columns[op.with_itemindex] = KustoType.LONG
+        if unnested.has_ordinal:
+            order = [exp.Ordered(this=col(ORDINAL)), exp.Ordered(this=col("__kql_idx"))]
+            final.append((ORDINAL, exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=order))))
+        select = self.select_from(unnested, final, keep_order=False)
+        return self.emit(select, columns, ORDINAL if unnested.has_ordinal else None)
+
+    # ---------------------------------------------------------------------------------- parse
+
+    def op_parse(self, op: ast.Parse, relation: Relation, scope: Scope) -> Relation:
+        return self._parse(op, relation, scope, keep_unmatched=True)
+
+    def op_parsewhere(self, op: ast.ParseWhere, relation: Relation, scope: Scope) -> Relation:
+        return self._parse(op, relation, scope, keep_unmatched=False)
+
+    def _parse(
+        self, op: ast.Parse | ast.ParseWhere, relation: Relation, scope: Scope, *, keep_unmatched: bool
+    ) -> Relation:
+        kind = (op.kind or "simple").lower()
+        if kind not in ("simple", "regex", "relaxed"):
+            raise self.binder.semantic(f"unknown parse kind '{op.kind}'", op)
+        env = self.row_env(relation, scope)
+        source = self.to_string(self.expr(op.expr, env))
+        regex, targets = self.parse_regex(op.pattern, kind)
+        if op.flags:
+            regex = f"(?{op.flags})" + regex
+        columns = dict(relation.columns)
+        items = dict(self.passthrough(relation))
+        for group, (name, kusto_type) in enumerate(targets, start=1):
+            text = Typed(
+                fn("regexp_extract", source.sql.copy(), lit_str(regex), exp.Literal.number(group)), KustoType.STRING
+            )
+            value = text if kusto_type is KustoType.STRING else self.from_text(text, kusto_type)
+            items[name] = value.sql
+            columns[name] = kusto_type
+        item_list = list(items.items())
+        relation = self.keep_order(relation, item_list)
+        select = self.select_from(relation, item_list)
+        if not keep_unmatched:
+            select = select.where(exp.RegexpLike(this=source.sql.copy(), expression=lit_str(regex)))
+            if kind != "relaxed":
+                for name, kusto_type in targets:
+                    if kusto_type is not KustoType.STRING:
+                        select = select.where(exp.Not(this=exp.Is(this=items[name].copy(), expression=exp.Null())))
+        return self.emit(select, columns, relation.order)
+
+    def parse_regex(
+        self, pattern: tuple[ast.Literal | ast.Star | ast.ColumnDecl, ...], kind: str
+    ) -> tuple[str, list[tuple[str, KustoType]]]:
+        parts: list[str] = ["^"]
+        targets: list[tuple[str, KustoType]] = []
+        for index, item in enumerate(pattern):
+            last = index == len(pattern) - 1
+            if isinstance(item, ast.Star):
+                parts.append(".*?" if not last else ".*")
+            elif isinstance(item, ast.Literal):
+                text = str(item.value)
+                parts.append(text if kind == "regex" else re2_escape(text))
+            else:
+                kusto_type = KustoType(item.type)
+                if kusto_type is KustoType.STRING or kind == "relaxed" or kusto_type not in _TYPE_REGEX:
+                    parts.append("(.*)" if last else "(.*?)")
+                else:
+                    parts.append(_TYPE_REGEX[kusto_type])
+                targets.append((item.name, kusto_type))
+        return "".join(parts), targets
+
+    def from_text(self, text: Typed, kusto_type: KustoType) -> Typed:
+        """Convert extracted text to a type as the to*() functions do (null when it does not convert)."""
+        name = _CONVERTERS.get(kusto_type)
+        found = registry.SCALARS.get(name) if name else None
+        if found is not None:
+            return self.invoke(found, [text], None)
+        return Typed(
+            cast(exp.Nullif(this=text.sql, expression=lit_str("")), kusto_type, self.dialect, safe=True), kusto_type
+        )

@@ -1,0 +1,163 @@
+"""``evaluate`` plugins: ``bag_unpack`` and ``pivot``.
+
+Both produce columns named after the data (a bag's keys, a column's distinct values), so unless
+an output schema is given they need to look at the data first: the generator's ``probe`` runs a
+small query over the steps compiled so far (``run()`` provides it; ``compile()`` alone cannot,
+and says so).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlglot import exp
+
+from . import ast
+from .bind_names import expression_name
+from .binder import Relation, Scope, UniqueNames
+from .gen_dynamic import as_json, dynamic_access
+from .gen_sql import col, fn, ident, lit_str
+from .typed import Typed
+from .types import KustoType
+
+__all__ = ["PluginCompiler"]
+
+_JSON_TYPES = {
+    "BIGINT": KustoType.LONG,
+    "UBIGINT": KustoType.LONG,
+    "DOUBLE": KustoType.REAL,
+    "VARCHAR": KustoType.STRING,
+}
+_JSON_TYPES |= {"BOOLEAN": KustoType.BOOL}
+
+
+class PluginCompiler:
+    """Mixin of the generator: evaluate."""
+
+    def op_evaluate(self, op: ast.Evaluate, relation: Relation | None, scope: Scope) -> Relation:
+        name = op.plugin.name
+        if relation is None:
+            raise self.binder.unsupported(f"the '{name}' plugin as a source", op)
+        if name == "bag_unpack":
+            return self.bag_unpack(op, relation, scope)
+        if name == "pivot":
+            return self.pivot(op, relation, scope)
+        raise self.binder.unsupported(f"the '{name}' plugin", op)
+
+    def probe_rows(self, select: exp.Select, node: ast.Node) -> list[tuple[Any, ...]]:
+        if self.probe is None:
+            raise self.binder.unsupported(
+                "a plugin whose columns depend on the data (without an output schema) outside run()", node
+            )
+        query = select
+        for name, cte, materialized in self.ctes:
+            query = query.with_(ident(name), as_=cte.copy(), materialized=materialized or None, copy=False)
+        return self.probe(query.sql(dialect=self.dialect, identify=True))
+
+    # ------------------------------------------------------------------------------ bag_unpack
+
+    def bag_unpack(self, op: ast.Evaluate, relation: Relation, scope: Scope) -> Relation:
+        call = op.plugin
+        env = self.row_env(relation, scope)
+        if not call.args:
+            raise self.binder.semantic("bag_unpack() expects a dynamic column", call)
+        bag = self.expr(call.args[0], env)
+        named = {n.name: n.value for n in call.named_args}
+        prefix_node = call.args[1] if len(call.args) > 1 else named.get("OutputColumnPrefix")
+        conflict_node = call.args[2] if len(call.args) > 2 else named.get("columnsConflict")
+        ignored_node = call.args[3] if len(call.args) > 3 else named.get("ignoredProperties")
+        prefix = str(self.constant(prefix_node, scope, "the column prefix").literal or "") if prefix_node else ""
+        conflict = str(self.constant(conflict_node, scope, "columnsConflict").literal) if conflict_node else "error"
+        ignored = set(self.constant(ignored_node, scope, "ignoredProperties").literal or []) if ignored_node else set()
+        source = call.args[0].name if isinstance(call.args[0], ast.NameRef) else None
+        kept = {n: t for n, t in relation.columns.items() if n != source}
+        json = as_json(bag, self.dialect)
+        if op.output_schema is not None:
+            keys = [(d.name, KustoType(d.type)) for d in op.output_schema.columns if d.name not in kept]
+            keys = [(k.removeprefix(prefix), t) for k, t in keys]
+        else:
+            keys = self._bag_keys(json, relation, op)
+        keys = [(k, t) for k, t in keys if k not in ignored]
+        columns: dict[str, KustoType] = {}
+        items: list[tuple[str, exp.Expression]] = []
+        new_names = {prefix + k for k, _ in keys}
+        for name, kusto_type in kept.items():
+            if name in new_names:
+                if conflict == "error":
+                    raise self.binder.semantic(f"bag_unpack: column '{name}' already exists", op)
+                if conflict == "replace_source":
+                    continue
+            items.append((name, relation.ref(name)))
+            columns[name] = kusto_type
+        for key, kusto_type in keys:
+            name = prefix + key
+            if name in columns:
+                continue
+            value = dynamic_access(Typed(json, KustoType.DYNAMIC), key, self.dialect)
+            if kusto_type is not KustoType.DYNAMIC:
+                value = self.coerce(value, kusto_type)
+            items.append((name, value.sql))
+            columns[name] = kusto_type
+        relation = self.keep_order(relation, items)
+        return self.emit(self.select_from(relation, items), columns, relation.order)
+
+    def _bag_keys(self, json: exp.Expression, relation: Relation, node: ast.Node) -> list[tuple[str, KustoType]]:
+        pairs = exp.select(
+            exp.alias_(exp.Explode(this=fn("json_keys", json.copy())), ident("k")),
+            exp.alias_(exp.Explode(this=fn("json_extract", json.copy(), lit_str("$.*"))), ident("v")),
+        ).from_(self.relation_table(relation))
+        pairs = pairs.where(exp.EQ(this=fn("json_type", json.copy()), expression=lit_str("OBJECT")))
+        query = exp.select(col("k"), fn("list", exp.Distinct(expressions=[fn("json_type", col("v"))])))
+        query = query.from_(exp.Subquery(this=pairs, alias=exp.TableAlias(this=ident("p")))).group_by(col("k"))
+        result = []
+        for key, kinds in sorted(self.probe_rows(query, node), key=lambda row: row[0]):
+            found = {_JSON_TYPES.get(k) for k in kinds if k != "NULL"}
+            if found == {KustoType.LONG, KustoType.REAL}:
+                found = {KustoType.REAL}
+            result.append((key, found.pop() if len(found) == 1 and None not in found else KustoType.DYNAMIC))
+        return result
+
+    # ---------------------------------------------------------------------------------- pivot
+
+    def pivot(self, op: ast.Evaluate, relation: Relation, scope: Scope) -> Relation:
+        call = op.plugin
+        if not call.args:
+            raise self.binder.semantic("pivot() expects the pivot column", call)
+        env = self.row_env(relation, scope)
+        key = self.to_string(self.expr(call.args[0], env))
+        aggregate = call.args[1] if len(call.args) > 1 else ast.Call("count", pos=call.pos)
+        groups = call.args[2:]
+        probe = exp.select(key.sql.copy()).distinct().from_(self.relation_table(relation))
+        values = sorted(str(row[0]) for row in self.probe_rows(probe, op))
+        names = UniqueNames()
+        columns: dict[str, KustoType] = {}
+        items: list[tuple[str, exp.Expression]] = []
+        group_by: list[exp.Expression] = []
+        for group in groups:
+            value = self.expr(group, env)
+            name = names.add(expression_name(group) or self.binder.default_column_name(names))
+            items.append((name, value.sql))
+            columns[name] = value.type
+            group_by.append(value.sql.copy())
+        agg_env = env.but(aggregate=True)
+        for text in values:
+            value = self.expr(aggregate, agg_env)
+            condition = exp.EQ(this=key.sql.copy(), expression=lit_str(text))
+            filtered = value.sql.transform(
+                lambda node, c=condition: (
+                    exp.Filter(this=node, expression=exp.Where(this=c.copy()))
+                    if isinstance(node, exp.AggFunc)
+                    or (isinstance(node, exp.Anonymous) and node.name.lower() in _AGGREGATES)
+                    else node
+                )
+            )
+            name = names.add(text or "Column")
+            items.append((name, filtered))
+            columns[name] = value.type
+        select = self.select_from(relation, items, keep_order=False)
+        if group_by:
+            select = select.group_by(*group_by)
+        return self.emit(select, columns)
+
+
+_AGGREGATES = {"count_if", "any_value", "list", "arg_max", "arg_min", "approx_count_distinct", "quantile_disc"}

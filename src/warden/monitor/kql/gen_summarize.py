@@ -1,0 +1,187 @@
+"""``summarize``: group keys first, then the aggregates, each named as Kusto names it.
+
+``arg_max``/``arg_min`` (and ``take_any`` of several columns or ``*``) return several columns of
+*one* row: they compile to one engine ``arg_max`` over a struct of those columns, unpacked in a
+second step, so that a tie cannot mix values from different rows. ``percentiles(x, 50, 95)``
+expands into one column per percentile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from . import ast
+from .bind_names import expression_name
+from .binder import Relation, Scope, UniqueNames
+from .functions import registry
+from .gen_builtins import FALLBACK_AGGREGATES
+from .gen_expressions import RowEnv
+from .gen_sql import col, fn, lit_str
+from .typed import Typed
+from .types import KustoType
+
+__all__ = ["SummarizeCompiler"]
+
+_ARG_EXTREMES = {"arg_max": "max", "arg_min": "min", "argmax": "max", "argmin": "min"}
+_ANY = {"take_any", "any"}
+
+
+@dataclass
+class _Out:
+    """One output column of summarize: its stage-1 SQL (the aggregate) and, for struct members, its unpacking."""
+
+    name: str
+    type: KustoType
+    sql: exp.Expression | None  # None: read from a struct column in stage 2
+    struct: str | None = None
+    field: int = 0
+
+
+class SummarizeCompiler:
+    """Mixin of the generator: summarize."""
+
+    def op_summarize(self, op: ast.Summarize, relation: Relation, scope: Scope) -> Relation:
+        env = self.row_env(relation, scope)
+        names = UniqueNames()
+        outputs: list[_Out] = []
+        group_by: list[exp.Expression] = []
+        by_columns: set[str] = set()
+        for named in op.by:
+            value = self.expr(named.expr, env)
+            if value.type is KustoType.DYNAMIC:
+                raise self.binder.semantic("summarize cannot group by a dynamic value", named)
+            name = names.add(self.binder.column_name(named, names))
+            outputs.append(_Out(name, value.type, value.sql))
+            group_by.append(value.sql.copy())
+            if isinstance(named.expr, ast.NameRef) and named.expr.name in relation.columns:
+                by_columns.add(named.expr.name)
+        structs: dict[str, exp.Expression] = {}
+        agg_env = env.but(aggregate=True)
+        for named in op.aggregates:
+            expr = named.expr
+            if isinstance(expr, ast.Call) and (
+                expr.name in _ARG_EXTREMES or (expr.name in _ANY and self._any_is_tuple(expr))
+            ):
+                self._tuple_aggregate(named, expr, relation, agg_env, names, by_columns, outputs, structs)
+            elif isinstance(expr, ast.Call) and expr.name in ("percentile", "percentiles") and not named.names:
+                self._percentiles(expr, agg_env, names, outputs)
+            else:
+                value = self.expr(expr, agg_env)
+                name = named.names[0] if named.names else expression_name(expr)
+                if name is None:
+                    name = self.binder.default_column_name(names)
+                outputs.append(_Out(names.add(name), value.type, value.sql))
+        items = [(o.name, o.sql) for o in outputs if o.sql is not None]
+        items += list(structs.items())
+        select = self.select_from(relation, items, keep_order=False)
+        if group_by:
+            select = select.group_by(*group_by)
+        columns = {o.name: o.type for o in outputs}
+        staged = self.emit(select, columns)
+        if not structs:
+            return staged
+        unpacked = [
+            (o.name, staged.ref(o.name) if o.struct is None else self._member(o.struct, o.field)) for o in outputs
+        ]
+        return self.emit(self.select_from(staged, unpacked), columns)
+
+    # ------------------------------------------------------------------------- tuple results
+
+    @staticmethod
+    def _any_is_tuple(call: ast.Call) -> bool:
+        args = [*call.args, *call.named_args]
+        return len(args) > 1 or any(isinstance(a, ast.Star) for a in call.args) or call.name == "take_any"
+
+    def _member(self, struct: str, index: int) -> exp.Expression:
+        if self.dialect == "clickhouse":
+            return fn("tupleElement", col(struct), exp.Literal.number(index + 1))
+        return fn("struct_extract", col(struct), lit_str(f"f{index}"))
+
+    def _pack(self, values: list[exp.Expression]) -> exp.Expression:
+        if self.dialect == "clickhouse":
+            return fn("tuple", *values)
+        return exp.Struct(
+            expressions=[exp.PropertyEQ(this=exp.to_identifier(f"f{i}"), expression=v) for i, v in enumerate(values)]
+        )
+
+    def _tuple_aggregate(
+        self,
+        named: ast.NamedExpr,
+        call: ast.Call,
+        relation: Relation,
+        env: RowEnv,
+        names: UniqueNames,
+        by_columns: set[str],
+        outputs: list[_Out],
+        structs: dict[str, exp.Expression],
+    ) -> None:
+        """arg_max/arg_min/take_any with several outputs: Kusto's column list, one struct aggregate."""
+        extreme = _ARG_EXTREMES.get(call.name)
+        row_env = env.but(aggregate=False)
+        args: list[ast.Expr | ast.NamedArg] = [*call.args, *call.named_args]
+        if extreme and not call.args:
+            raise self.binder.semantic(f"{call.name}() expects at least one argument", call)
+        any_star = any(isinstance(a, ast.Star) for a in args)
+        taken: set[str] = set() if extreme else set(by_columns)
+        chosen: list[tuple[str, Typed]] = []  # (name, value), in output order
+        for i, arg in enumerate(args):
+            if isinstance(arg, ast.Star):
+                for name, kusto_type in relation.columns.items():
+                    if name in taken or (extreme and name in by_columns):
+                        continue
+                    taken.add(name)
+                    chosen.append((name, Typed(relation.ref(name), kusto_type)))
+                continue
+            target = arg.value if isinstance(arg, ast.NamedArg) else arg
+            value = self.expr(target, row_env)
+            is_column = isinstance(target, ast.NameRef) and target.name in relation.columns
+            if is_column:
+                if any_star and i > 0 and (target.name in taken or (extreme and target.name in by_columns)):
+                    continue
+                taken.add(target.name)
+            if isinstance(arg, ast.NamedArg):
+                name = arg.name
+            else:
+                name = expression_name(target)
+                if not name:
+                    name = (
+                        (f"{extreme}_" if i == 0 else f"{extreme}_{expression_name(args[0]) or ''}_arg{i}")
+                        if extreme
+                        else f"any_arg{i}"
+                    )
+            chosen.append((name, value))
+        if call.name in ("argmax", "argmin"):
+            chosen = [(f"{extreme}_{n}", v) for n, v in chosen]
+        given = list(named.names)
+        struct = f"__kql_tuple_{len(structs) + 1}"
+        packed = self._pack([v.sql for _, v in chosen])
+        if extreme:
+            key = self.expr(args[0] if not isinstance(args[0], ast.NamedArg) else args[0].value, row_env)
+            if key.type is KustoType.DYNAMIC:
+                key = self.coerce(key, KustoType.REAL)
+            engine = ("argMax" if extreme == "max" else "argMin") if self.dialect == "clickhouse" else f"arg_{extreme}"
+            structs[struct] = fn(engine, packed, key.sql)
+        else:
+            structs[struct] = fn("any" if self.dialect == "clickhouse" else "any_value", packed)
+        for index, (name, value) in enumerate(chosen):
+            final = given[index] if index < len(given) else name
+            outputs.append(_Out(names.add(final), value.type, None, struct, index))
+
+    def _percentiles(self, call: ast.Call, env: RowEnv, names: UniqueNames, outputs: list[_Out]) -> None:
+        if len(call.args) < 2:
+            raise self.binder.semantic(f"{call.name}() expects a value and at least one percentile", call)
+        found = registry.AGGREGATES.get("percentile") or FALLBACK_AGGREGATES.get("percentile")
+        if found is None:
+            raise self.binder.unsupported("the function 'percentile'", call)
+        row_env = env.but(aggregate=False)
+        value = self.expr(call.args[0], row_env)
+        base = expression_name(call.args[0]) or ""
+        for arg in call.args[1:]:
+            percent = self.expr(arg, row_env)
+            fragment = str(percent.literal).replace(".", "_").replace("-", "_") if percent.is_constant else "p"
+            if isinstance(percent.literal, float) and percent.literal.is_integer():
+                fragment = str(int(percent.literal))
+            result = self.invoke(found, [value, percent], call)
+            outputs.append(_Out(names.add(f"percentile_{base}_{fragment}"), result.type, result.sql))

@@ -1,0 +1,318 @@
+"""The SQL generator: a bound KQL query -> one sqlglot ``SELECT`` (a chain of CTEs, one per step).
+
+Each tabular operator reads the previous step's CTE and becomes a new CTE; the query's result is
+the last one, with its columns listed in order and its row order (``sort``, ``top``, a
+``datatable``'s row order) restored by the final ``ORDER BY``. sqlglot then prints the tree for
+DuckDB or ClickHouse. The work is split over mixins: expressions (``gen_expressions``,
+``gen_scalar_ops``, ``gen_calls``), row-wise operators (``gen_operators``), ``summarize`` and its
+relatives (``gen_summarize``), joins and unions (``gen_join``), sources (``gen_sources``),
+``mv-expand``/``parse`` (``gen_expand``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sqlglot import exp
+
+from . import ast
+from .binder import ORDINAL, Binder, Binding, Relation, Scope, sql_names
+from .gen_calls import CallCompiler
+from .gen_expand import ExpandCompiler
+from .gen_expressions import ExpressionCompiler, RowEnv
+from .gen_join import JoinCompiler
+from .gen_operators import OperatorCompiler
+from .gen_plugins import PluginCompiler
+from .gen_sources import SourceCompiler
+from .gen_sql import col, ident, literal, table
+from .gen_summarize import SummarizeCompiler
+from .schema import DatabaseSchema
+from .typed import Typed
+from .types import KustoType
+from .values import datetime_to_ticks
+
+__all__ = ["Generator", "Probe"]
+
+#: Runs a SELECT on the data and returns its rows; ``pivot``/``bag_unpack`` use it to learn their
+#: output columns. Absent when compiling without data.
+Probe = Callable[[str], list[tuple[Any, ...]]]
+
+
+class Generator(
+    OperatorCompiler,
+    SummarizeCompiler,
+    JoinCompiler,
+    ExpandCompiler,
+    PluginCompiler,
+    SourceCompiler,
+    CallCompiler,
+    ExpressionCompiler,
+):
+    """Compiles one query text against one schema, for one dialect."""
+
+    def __init__(
+        self,
+        text: str,
+        schema: DatabaseSchema,
+        *,
+        dialect: str = "duckdb",
+        now: dt.datetime | None = None,
+        probe: Probe | None = None,
+    ) -> None:
+        if dialect not in ("duckdb", "clickhouse"):
+            raise ValueError(f"unknown dialect {dialect!r}: expected 'duckdb' or 'clickhouse'")
+        self.binder = Binder(text, schema)
+        self.dialect = dialect
+        self.now_ticks = datetime_to_ticks(now or dt.datetime.now(dt.UTC))
+        self.probe = probe
+        self.ctes: list[tuple[str, exp.Expression, bool]] = []
+        self.visualization: dict[str, Any] | None = None
+        self._count = 0
+
+    # -------------------------------------------------------------------------- CompileContext
+
+    def now(self) -> exp.Expression:
+        return literal(KustoType.DATETIME, self.now_ticks, self.dialect).sql
+
+    # ----------------------------------------------------------------------------------- query
+
+    def compile_query(self, query: ast.Query) -> tuple[exp.Select, Relation]:
+        """Return the whole query's SELECT and its result relation (columns and Kusto types)."""
+        scope = Scope()
+        for statement in query.statements:
+            if isinstance(statement, ast.LetStatement):
+                scope = self.bind_let(scope, statement)
+            elif isinstance(statement, ast.DeclareQueryParameters):
+                scope = scope.child()
+                for param in statement.params:
+                    if param.default is None:
+                        scope.names[param.name] = Binding("unset", expr=param, scope=scope)
+                    else:
+                        scope.names[param.name] = Binding("expr", expr=param.default, scope=scope.parent)
+        result = self.table_of(query.body, scope)
+        return self.final_select(result), result
+
+    def bind_let(self, scope: Scope, statement: ast.LetStatement) -> Scope:
+        """Return a scope where ``statement``'s name is bound (its value sees the names before it)."""
+        value = statement.value
+        if isinstance(value, ast.FunctionDef):
+            binding = Binding("function", expr=value, scope=scope)
+        elif isinstance(value, ast.Pipeline):
+            binding = Binding("tabular", expr=value, scope=scope)
+        else:
+            binding = Binding("expr", expr=value, scope=scope)
+        child = scope.child()
+        child.names[statement.name] = binding
+        if binding.kind == "function":
+            binding.scope = child  # a function sees itself, so that a recursive call is reported
+        return child
+
+    def final_select(self, relation: Relation) -> exp.Select:
+        items = [exp.alias_(relation.ref(name), ident(name)) for name in relation.columns]
+        select = exp.select(*items or [exp.Literal.number(1)])
+        select = select.from_(self.relation_table(relation))
+        order = relation.order_by()
+        if order:
+            select = select.order_by(*order)
+        if not relation.columns:
+            select = select.where(exp.false())
+        for name, query, materialized in self.ctes:
+            select = select.with_(ident(name), as_=query, materialized=materialized or None, copy=False)
+        return select
+
+    # ------------------------------------------------------------------------------- relations
+
+    def relation_table(self, relation: Relation, alias: str | None = None) -> exp.Table:
+        return table(relation.name, alias)
+
+    def emit(
+        self,
+        select: exp.Expression,
+        columns: dict[str, KustoType],
+        order: str | tuple[exp.Ordered, ...] | None = None,
+        *,
+        materialized: bool = False,
+    ) -> Relation:
+        """Add a CTE and return the relation it defines."""
+        self._count += 1
+        name = f"__kql_{self._count}"
+        self.ctes.append((name, select, materialized))
+        return Relation(name, dict(columns), order, materialized)
+
+    def project_items(self, items: list[tuple[str, exp.Expression]]) -> list[exp.Expression]:
+        """SELECT items under the SQL names of a relation whose Kusto columns are the item names."""
+        names = sql_names([name for name, _ in items])
+        out: list[exp.Expression] = []
+        for name, sql in items:
+            target = names[name]
+            if isinstance(sql, exp.Column) and sql.name == target and not sql.table:
+                out.append(sql)
+            else:
+                out.append(exp.alias_(sql, ident(target)))
+        return out
+
+    def select_from(
+        self, relation: Relation, items: list[tuple[str, exp.Expression]], *, keep_order: bool = True
+    ) -> exp.Select:
+        """``SELECT items [, ordinal] FROM relation``."""
+        projections = self.project_items(items)
+        if keep_order and relation.has_ordinal:
+            projections.append(col(ORDINAL))
+        if not projections:
+            projections = [exp.alias_(exp.Literal.number(1), ident("__kql_empty"))]
+        return exp.select(*projections).from_(self.relation_table(relation))
+
+    @staticmethod
+    def passthrough(relation: Relation) -> list[tuple[str, exp.Expression]]:
+        return [(name, relation.ref(name)) for name in relation.columns]
+
+    def with_ordinal(self, relation: Relation) -> Relation:
+        """The relation with its key order turned into a hidden row-number column."""
+        if not isinstance(relation.order, tuple):
+            return relation
+        number = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=relation.order_by()))
+        select = exp.select(*[relation.ref(n) for n in relation.columns], exp.alias_(number, ident(ORDINAL)))
+        return self.emit(select.from_(self.relation_table(relation)), relation.columns, ORDINAL)
+
+    def keep_order(self, relation: Relation, items: list[tuple[str, exp.Expression]]) -> Relation:
+        """Prepare ``relation`` for a row-wise step producing ``items``: if its order keys do not
+        survive the step unchanged, fix the order in an ordinal column first."""
+        if not isinstance(relation.order, tuple):
+            return relation
+        names = sql_names([name for name, _ in items])
+        kept = {
+            relation.sql[name]
+            for name, sql in items
+            if name in relation.columns
+            and isinstance(sql, exp.Column)
+            and not sql.table
+            and sql.name == relation.sql[name] == names[name]
+        }
+        if relation.key_columns() <= kept:
+            return relation
+        return self.with_ordinal(relation)
+
+    def order_after(self, relation: Relation) -> str | tuple[exp.Ordered, ...] | None:
+        return relation.order
+
+    def row_env(self, relation: Relation, scope: Scope, **extra: Any) -> RowEnv:
+        return RowEnv(columns=dict(relation.columns), scope=scope, relation=relation, sql=relation.sql, **extra)
+
+    # ------------------------------------------------------------------------------ tabular names
+
+    def table_of(self, node: Any, scope: Scope) -> Relation:
+        """Compile anything that denotes a table: a pipeline, a source, a name, a tabular call."""
+        if isinstance(node, Relation):
+            return node
+        if isinstance(node, ast.Subquery):
+            node = node.query
+        if isinstance(node, ast.Pipeline):
+            relation = self.source(node.source, scope)
+            for operator in node.operators:
+                try:
+                    relation = self.operator(operator, relation, scope)
+                except RecursionError:
+                    raise self.binder.semantic("the query is nested too deeply", operator) from None
+            return relation
+        if isinstance(node, ast.NameRef):
+            return self.table_ref(node.name, node, scope)
+        if isinstance(node, ast.Call):
+            return self.tabular_call(node, scope)
+        if isinstance(node, ast.Source):
+            return self.source(node, scope)
+        raise self.binder.semantic("expected a tabular expression", node if isinstance(node, ast.Node) else None)
+
+    def maybe_table(self, node: ast.Expr, env: RowEnv) -> Relation | None:
+        """The relation an argument denotes if it is tabular (``in (T)``, ``in (f())``), else None."""
+        if isinstance(node, ast.Subquery):
+            return self.table_of(node.query, env.scope)
+        if isinstance(node, ast.NameRef) and node.name not in env.columns and node.name not in env.defined:
+            binding = env.scope.lookup(node.name)
+            if binding is None:
+                return self.table_ref(node.name, node, env.scope) if node.name in self.binder.schema else None
+            if binding.kind == "tabular" or (binding.kind == "expr" and self._expr_is_tabular(binding)):
+                return self.table_ref(node.name, node, env.scope)
+        if isinstance(node, ast.Call):
+            binding = env.scope.lookup(node.name)
+            if (
+                binding is not None
+                and binding.kind == "function"
+                and isinstance(binding.expr.body.result, ast.Pipeline)
+            ):
+                return self.tabular_call(node, env.scope)
+        return None
+
+    def _expr_is_tabular(self, binding: Binding) -> bool:
+        expr = binding.expr
+        if isinstance(binding.value, Relation):
+            return True
+        if isinstance(expr, ast.NameRef):
+            inner = binding.scope.lookup(expr.name) if binding.scope else None
+            if inner is None:
+                return expr.name in self.binder.schema
+            return inner.kind == "tabular" or (inner.kind == "expr" and self._expr_is_tabular(inner))
+        if isinstance(expr, ast.Call) and binding.scope is not None:
+            inner = binding.scope.lookup(expr.name)
+            return inner is not None and inner.kind == "function" and isinstance(inner.expr.body.result, ast.Pipeline)
+        return False
+
+    def table_ref(self, name: str, node: ast.Node, scope: Scope) -> Relation:
+        binding = scope.lookup(name)
+        if binding is None:
+            columns = self.binder.table_schema(name, node)
+            return Relation(name, columns)
+        if binding.kind in ("tabular", "expr"):
+            if isinstance(binding.value, Relation):
+                return binding.value
+            if binding.kind == "expr" and not self._expr_is_tabular(binding):
+                raise self.binder.semantic(f"'{name}' is a scalar, not a tabular value", node)
+            if binding.busy:
+                raise self.binder.semantic(f"'{name}' refers to itself", node)
+            binding.busy = True
+            try:
+                binding.value = self.table_of(binding.expr, binding.scope)
+            finally:
+                binding.busy = False
+            return binding.value
+        if binding.kind == "function":
+            fdef: ast.FunctionDef = binding.expr
+            if fdef.params and not all(p.default is not None for p in fdef.params):
+                raise self.binder.semantic(f"'{name}' is a function: call it with arguments", node)
+            return self.tabular_call(ast.Call(name, pos=node.pos), scope)
+        raise self.binder.semantic(f"'{name}' is a scalar, not a tabular value", node)
+
+    def tabular_call(self, node: ast.Call, scope: Scope, input_relation: Relation | None = None) -> Relation:
+        binding = scope.lookup(node.name)
+        if binding is None or binding.kind != "function":
+            if node.name == "table" and node.args and isinstance(node.args[0], ast.Literal):
+                return self.table_ref(str(node.args[0].value), node, scope)
+            if node.name in ("database", "cluster", "workspace", "app"):
+                raise self.binder.unsupported(f"{node.name}() references", node, "a query reads only the given tables")
+            raise self.binder.semantic(f"unknown tabular function '{node.name}'", node)
+        fdef: ast.FunctionDef = binding.expr
+        if not isinstance(fdef.body.result, ast.Pipeline) and not self._result_is_tabular(fdef):
+            raise self.binder.semantic(f"'{node.name}' is a scalar function, not a tabular one", node)
+        if binding.busy:
+            raise self.binder.semantic(f"function '{node.name}' calls itself", node)
+        binding.busy = True
+        try:
+            env = RowEnv(columns={}, scope=scope)
+            inner = self.bind_arguments(binding, node, env, [input_relation] if input_relation is not None else None)
+            return self.table_of(fdef.body.result, inner)
+        finally:
+            binding.busy = False
+
+    @staticmethod
+    def _result_is_tabular(fdef: ast.FunctionDef) -> bool:
+        result = fdef.body.result
+        return isinstance(result, ast.NameRef | ast.Call | ast.Subquery)
+
+    # ------------------------------------------------------------------------------ constants
+
+    def constant(self, node: ast.Expr, scope: Scope, what: str) -> Typed:
+        value = self.expr(node, RowEnv(columns={}, scope=scope))
+        if not value.is_constant:
+            raise self.binder.semantic(f"{what} must be a constant", node)
+        return value
