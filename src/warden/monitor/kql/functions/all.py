@@ -1,3 +1,3 @@
 """Import every function module so that all KQL functions are registered (the generator imports this)."""
 
-from . import conditional, conversion, datetime, dynamic, math, strings  # noqa: F401
+from . import aggregates, conditional, conversion, datetime, dynamic, hashing, math, network, strings  # noqa: F401

@@ -7,8 +7,9 @@ expressions here), and ``tostring`` of null is ``''``. Integer conversions trunc
 (``todatetime("2020-01-01")`` becomes a TIMESTAMP literal with its ``literal`` set), which also
 lets the generator use them where it needs constants.
 
-Text forms follow Kusto: datetimes as ISO 8601 with ``Z`` and the fraction's trailing zeros
-trimmed (``2020-01-01T00:00:00Z``, ``...T10:00:00.5Z``); timespans as ``[-][d.]hh:mm:ss[.fffffff]``;
+Text forms follow Kusto: datetimes as ISO 8601 with seven fractional digits and ``Z``
+(``2020-01-01T00:00:00.0000000Z``, .NET's round-trip form; ``hash_sha256`` of a datetime matches
+Kusto's published digest only with it); timespans as ``[-][d.]hh:mm:ss[.fffffff]``;
 reals as .NET prints them (``1``, ``0.1``, ``1E+20``, ``NaN``, ``Infinity``); decimals without
 trailing zeros; dynamic strings unquoted and other dynamic values as compact JSON.
 
@@ -109,7 +110,7 @@ def constant_text(value: Any, kusto_type: K) -> str:
         case K.DECIMAL:
             return decimal_text(Decimal(value))
         case K.DATETIME:
-            return format_datetime(int(value))
+            return format_datetime(int(value), fixed_digits=True)
         case K.TIMESPAN:
             return format_timespan(int(value))
         case K.DYNAMIC:
@@ -121,15 +122,11 @@ def constant_text(value: Any, kusto_type: K) -> str:
 
 
 def datetime_text_sql(dialect: str, value: Any) -> exp.Expression:
-    """SQL text of a datetime as Kusto prints it: ISO 8601, ``Z``, fraction trimmed."""
+    """SQL text of a datetime as Kusto's ``tostring`` prints it: ISO 8601 with seven fractional
+    digits and ``Z`` (.NET's round-trip form, ``2020-01-01T00:00:00.0000000Z``)."""
     if dialect == "clickhouse":
-        return sql(
-            dialect,
-            "concat(replaceRegexpOne(replaceRegexpOne(formatDateTime($v, '%Y-%m-%dT%H:%i:%S.%f'), '0+$', ''),"
-            " '\\\\.$', ''), 'Z')",
-            v=value,
-        )
-    return sql(dialect, "rtrim(rtrim(strftime($v, '%Y-%m-%dT%H:%M:%S.%f'), '0'), '.') || 'Z'", v=value)
+        return sql(dialect, "concat(formatDateTime($v, '%Y-%m-%dT%H:%i:%S.%f'), '0Z')", v=value)
+    return sql(dialect, "strftime($v, '%Y-%m-%dT%H:%M:%S.%f') || '0Z'", v=value)
 
 
 def datetime_json_text_sql(dialect: str, value: Any) -> exp.Expression:
