@@ -207,14 +207,16 @@ def _two_addresses(function: str, ctx: CompileContext, args: list[Typed]) -> tup
 @scalar("ipv4_compare", min_args=2, max_args=3)
 def _ipv4_compare(ctx: CompileContext, args: list[Typed]) -> Typed:
     bindings, prefix = _two_addresses("ipv4_compare", ctx, args)
-    body = f"CASE WHEN __a IS NULL OR __b IS NULL THEN NULL ELSE CAST({_compare_sql(None if prefix is None else '$n')} AS BIGINT) END"
+    comparison = _compare_sql(None if prefix is None else "$n")
+    body = f"CASE WHEN __a IS NULL OR __b IS NULL THEN NULL ELSE CAST({comparison} AS BIGINT) END"
     return typed(_with(ctx, bindings, body, n=prefix), K.LONG)
 
 
 @scalar("ipv4_is_match", min_args=2, max_args=3)
 def _ipv4_is_match(ctx: CompileContext, args: list[Typed]) -> Typed:
     bindings, prefix = _two_addresses("ipv4_is_match", ctx, args)
-    body = f"CASE WHEN __a IS NULL OR __b IS NULL THEN NULL ELSE ({_compare_sql(None if prefix is None else '$n')}) = 0 END"
+    comparison = _compare_sql(None if prefix is None else "$n")
+    body = f"CASE WHEN __a IS NULL OR __b IS NULL THEN NULL ELSE ({comparison}) = 0 END"
     return typed(_with(ctx, bindings, body, n=prefix), K.BOOL)
 
 
