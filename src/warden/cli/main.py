@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from warden.cli import activity, admin, groups, locks, resources, roles, sp, subscriptions
+from warden.cli import activity, admin, groups, kql, locks, resources, roles, sp, subscriptions
 
 app = typer.Typer(
     name="warden",
@@ -33,6 +33,7 @@ app.add_typer(locks.app, name="lock")
 app.add_typer(activity.app, name="activity")
 app.add_typer(sp.app, name="sp")
 app.add_typer(subscriptions.app, name="subscription")
+app.command("kql")(kql.kql)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from . import ast
 
-__all__ = ["FIRST_ARGUMENT", "PREFIXED", "expression_name", "function_name"]
+__all__ = ["FIRST_ARGUMENT", "PREFIXED", "expression_name", "function_name", "names_read"]
 
 #: Functions named after their first argument (``bin(TimeGenerated, 1h)`` -> ``TimeGenerated``).
 FIRST_ARGUMENT = frozenset(
@@ -123,3 +123,20 @@ def expression_name(expr: ast.Expr) -> str | None:
     if isinstance(expr, ast.Call):
         return function_name(expr)
     return None
+
+
+def names_read(node: object) -> set[str]:
+    """The bare names a scalar expression reads (``$left``/``$right`` and sub-queries excluded)."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.NameRef):
+            found.add(item.name)
+        elif isinstance(item, ast.Pipeline | ast.ToScalar | ast.Subquery):
+            continue
+        elif isinstance(item, tuple):
+            stack.extend(item)
+        elif isinstance(item, ast.Node):
+            stack.extend(getattr(item, f) for f in item.__dataclass_fields__ if f != "pos")
+    return found

@@ -120,7 +120,17 @@ def _bin(ctx: CompileContext, args: list[Typed]) -> Typed:
 
 @_aggregate("count", low=0, high=1)
 def _count(ctx: CompileContext, args: list[Typed]) -> Typed:
-    return Typed(exp.Count(this=args[0].sql if args else exp.Star()), KustoType.LONG)
+    # Kusto's count(expr) counts rows, null values of expr included.
+    return Typed(exp.Count(this=exp.Star()), KustoType.LONG)
+
+
+@_aggregate("percentile", low=2, high=2)
+def _percentile(ctx: CompileContext, args: list[Typed]) -> Typed:
+    # Nearest-rank percentile: a value of the input, as Kusto's (approximate) percentile returns.
+    value, percent = args
+    fraction = exp.Div(this=cast(percent.sql, KustoType.REAL, ctx.dialect), expression=exp.Literal.number(100))
+    result = KustoType.LONG if value.type is KustoType.INT else value.type
+    return Typed(cast(fn("quantile_disc", value.sql, fraction), result, ctx.dialect), result)
 
 
 @_aggregate("countif", low=1, high=1)

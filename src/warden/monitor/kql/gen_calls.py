@@ -72,12 +72,15 @@ class CallCompiler:
         scope = binding.scope.child()
         positional = list(extra or []) + list(node.args)
         named = {n.name: n.value for n in node.named_args}
-        if len(positional) > len(fdef.params):
+        if len(positional) + len(named) > len(fdef.params):
+            given = len(positional) + len(named)
             raise self.binder.semantic(
-                f"function '{node.name}' expects {len(fdef.params)} arguments, got {len(positional)}", node
+                f"function '{node.name}' expects {len(fdef.params)} arguments, got {given}", node
             )
-        for i, param in enumerate(fdef.params):
-            arg = positional[i] if i < len(positional) else named.get(param.name)
+        # Named arguments bind by name; positional ones fill the remaining parameters in order.
+        remaining = iter(positional)
+        for param in fdef.params:
+            arg = named.get(param.name) if param.name in named else next(remaining, None)
             if isinstance(param.type, ast.TabularType):
                 if arg is None:
                     raise self.binder.semantic(f"missing tabular argument '{param.name}' of '{node.name}'", node)

@@ -181,15 +181,16 @@ class ExpandCompiler:
         targets: list[tuple[str, KustoType]] = []
         for index, item in enumerate(pattern):
             last = index == len(pattern) - 1
+            greedy = last or kind == "regex"  # kind=regex is greedy unless flags=U says otherwise
             if isinstance(item, ast.Star):
-                parts.append(".*?" if not last else ".*")
+                parts.append(".*" if greedy else ".*?")
             elif isinstance(item, ast.Literal):
                 text = str(item.value)
                 parts.append(text if kind == "regex" else re2_escape(text))
             else:
                 kusto_type = KustoType(item.type)
                 if kusto_type is KustoType.STRING or kind == "relaxed" or kusto_type not in _TYPE_REGEX:
-                    parts.append("(.*)" if last else "(.*?)")
+                    parts.append("(.*)" if greedy else "(.*?)")
                 else:
                     parts.append(_TYPE_REGEX[kusto_type])
                 targets.append((item.name, kusto_type))

@@ -89,6 +89,9 @@ class ExpressionCompiler(ScalarOps):
             return self.name(ast.NameRef(node.name, pos=node.pos), env.sides[node.side])
         if isinstance(node, ast.ToScalar):
             return self.toscalar(node.query, env)
+        if isinstance(node, ast.TypeOf):
+            # A type, not a value: functions such as extract(..., typeof(long)) read its literal.
+            return Typed(exp.Null(), KustoType.STRING, node.type)
         if isinstance(node, ast.Star):
             raise self.binder.semantic("'*' is not allowed here", node)
         if isinstance(node, ast.Subquery):

@@ -167,7 +167,10 @@ class ScalarOps:
             divisor = exp.Nullif(this=b, expression=exp.Literal.number(0))
             sql = exp.IntDiv(this=a, expression=divisor) if integral else exp.Div(this=a, expression=b)
         else:  # % : Kusto's modulo is never negative
-            divisor = exp.Abs(this=exp.Nullif(this=b, expression=exp.Literal.number(0)))
+            if right.is_constant and isinstance(right.literal, int) and right.literal:
+                divisor = exp.Literal.number(abs(right.literal))
+            else:
+                divisor = exp.Abs(this=exp.Nullif(this=b, expression=exp.Literal.number(0)))
             shifted = exp.Add(this=exp.Mod(this=a, expression=divisor), expression=divisor.copy())
             sql = exp.Mod(this=exp.Paren(this=shifted), expression=divisor.copy())
         return Typed(exp.Paren(this=sql), result)

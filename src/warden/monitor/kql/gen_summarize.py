@@ -15,7 +15,7 @@ from sqlglot import exp
 from . import ast
 from .bind_names import expression_name
 from .binder import Relation, Scope, UniqueNames
-from .functions import registry
+from .errors import KqlError
 from .gen_builtins import FALLBACK_AGGREGATES
 from .gen_expressions import RowEnv
 from .gen_sql import col, fn, lit_str
@@ -26,6 +26,7 @@ __all__ = ["SummarizeCompiler"]
 
 _ARG_EXTREMES = {"arg_max": "max", "arg_min": "min", "argmax": "max", "argmin": "min"}
 _ANY = {"take_any", "any"}
+_LIST_AGGREGATES = {"list", "array_agg", "string_agg", "listagg", "group_concat", "grouparray", "histogram"}
 
 
 @dataclass
@@ -72,7 +73,7 @@ class SummarizeCompiler:
                 name = named.names[0] if named.names else expression_name(expr)
                 if name is None:
                     name = self.binder.default_column_name(names)
-                outputs.append(_Out(names.add(name), value.type, value.sql))
+                outputs.append(_Out(names.add(name), value.type, self.ordered_aggregates(value.sql, relation)))
         items = [(o.name, o.sql) for o in outputs if o.sql is not None]
         items += list(structs.items())
         select = self.select_from(relation, items, keep_order=False)
@@ -86,6 +87,26 @@ class SummarizeCompiler:
             (o.name, staged.ref(o.name) if o.struct is None else self._member(o.struct, o.field)) for o in outputs
         ]
         return self.emit(self.select_from(staged, unpacked), columns)
+
+    def ordered_aggregates(self, sql: exp.Expression, relation: Relation) -> exp.Expression:
+        """Make list-building aggregates follow the input's order (make_list of sorted or datatable rows)."""
+        order = relation.order_by()
+        if not order:
+            return sql
+
+        def visit(node: exp.Expression) -> exp.Expression:
+            if node.find(exp.Distinct):  # a set has no order to keep (and DISTINCT refuses ORDER BY)
+                return node
+            if isinstance(node, exp.ArrayAgg | exp.GroupConcat) and not isinstance(node.this, exp.Order):
+                node.set("this", exp.Order(this=node.this, expressions=[o.copy() for o in order]))
+            elif isinstance(node, exp.Anonymous) and node.name.lower() in _LIST_AGGREGATES and node.expressions:
+                first = node.expressions[0]
+                if not isinstance(first, exp.Order):
+                    node.expressions[0] = exp.Order(this=first, expressions=[o.copy() for o in order])
+                    node.expressions[0].parent = node
+            return node
+
+        return sql.transform(visit)
 
     # ------------------------------------------------------------------------- tuple results
 
@@ -172,16 +193,23 @@ class SummarizeCompiler:
     def _percentiles(self, call: ast.Call, env: RowEnv, names: UniqueNames, outputs: list[_Out]) -> None:
         if len(call.args) < 2:
             raise self.binder.semantic(f"{call.name}() expects a value and at least one percentile", call)
-        found = registry.AGGREGATES.get("percentile") or FALLBACK_AGGREGATES.get("percentile")
-        if found is None:
-            raise self.binder.unsupported("the function 'percentile'", call)
         row_env = env.but(aggregate=False)
-        value = self.expr(call.args[0], row_env)
-        base = expression_name(call.args[0]) or ""
-        for arg in call.args[1:]:
-            percent = self.expr(arg, row_env)
-            fragment = str(percent.literal).replace(".", "_").replace("-", "_") if percent.is_constant else "p"
-            if isinstance(percent.literal, float) and percent.literal.is_integer():
-                fragment = str(int(percent.literal))
-            result = self.invoke(found, [value, percent], call)
-            outputs.append(_Out(names.add(f"percentile_{base}_{fragment}"), result.type, result.sql))
+        args = [self.expr(arg, row_env) for arg in call.args]
+        column = call.args[0].name if isinstance(call.args[0], ast.NameRef) else None
+        try:
+            from .functions.aggregates import percentile_columns
+        except ImportError:  # the library without multi-column percentiles: one fallback per percentile
+            percentile_columns = None
+        if percentile_columns is not None:
+            try:
+                pairs = percentile_columns(self, args, column)
+            except KqlError as error:
+                raise self.binder.locate(error, call) from None
+        else:
+            found = FALLBACK_AGGREGATES["percentile"]
+            pairs = []
+            for percent in args[1:]:
+                fragment = str(percent.literal).replace(".", "_") if percent.is_constant else "p"
+                pairs.append((f"percentile_{column or ''}_{fragment}", self.invoke(found, [args[0], percent], call)))
+        for name, result in pairs:
+            outputs.append(_Out(names.add(name), result.type, result.sql))

@@ -18,6 +18,7 @@ from typing import Any
 from sqlglot import exp
 
 from . import ast
+from .bind_names import names_read
 from .binder import ORDINAL, Binder, Binding, Relation, Scope, sql_names
 from .gen_calls import CallCompiler
 from .gen_expand import ExpandCompiler
@@ -210,7 +211,14 @@ class Generator(
             node = node.query
         if isinstance(node, ast.Pipeline):
             relation = self.source(node.source, scope)
-            for operator in node.operators:
+            operators = list(node.operators)
+            while operators:
+                operator = operators.pop(0)
+                if self._filter_first(operator, operators, relation):
+                    # Kusto filters the left side of an innerunique join before it keeps one row
+                    # per key, when the filter reads only left columns: do the same.
+                    operators.insert(1, operator)
+                    operator = operators.pop(0)
                 try:
                     relation = self.operator(operator, relation, scope)
                 except RecursionError:
@@ -223,6 +231,15 @@ class Generator(
         if isinstance(node, ast.Source):
             return self.source(node, scope)
         raise self.binder.semantic("expected a tabular expression", node if isinstance(node, ast.Node) else None)
+
+    @staticmethod
+    def _filter_first(operator: ast.Operator, rest: list[ast.Operator], left: Relation) -> bool:
+        if not (isinstance(operator, ast.Join) and (operator.kind or "innerunique").lower() == "innerunique"):
+            return False
+        if not rest or not isinstance(rest[0], ast.Where):
+            return False
+        names = names_read(rest[0].predicate)
+        return bool(names) and names <= set(left.columns)
 
     def maybe_table(self, node: ast.Expr, env: RowEnv) -> Relation | None:
         """The relation an argument denotes if it is tabular (``in (T)``, ``in (f())``), else None."""
