@@ -75,18 +75,15 @@ def _zero(kusto_type: K) -> exp.Expression:
 
 @aggregate("count", auto_name="count_", min_args=0, max_args=1)
 def _count(ctx: CompileContext, args: list[Typed]) -> Typed:
-    if not args:
-        return typed(sql(ctx.dialect, "CAST(count(*) AS BIGINT)"), K.LONG)
-    if args[0].type is K.BOOL:  # the deprecated count(predicate) is countif
-        return _countif(ctx, args)
-    return typed(sql(ctx.dialect, "CAST(count($x) AS BIGINT)", x=args[0]), K.LONG)
+    # count(x) counts rows, nulls included (Kusto's engine: count(y) with a null y counts it).
+    return typed(sql(ctx.dialect, "CAST(count(*) AS BIGINT)"), K.LONG)
 
 
 @aggregate("countif", auto_name="countif_", min_args=1, max_args=1)
 def _countif(ctx: CompileContext, args: list[Typed]) -> Typed:
     predicate = expect("countif", args, 0, K.BOOL)
     template = "count_if($p)" if ctx.dialect == "duckdb" else "countIf($p)"
-    return typed(sql(ctx.dialect, f"CAST({template} AS BIGINT)", p=predicate), K.LONG)
+    return typed(sql(ctx.dialect, f"CAST(COALESCE({template}, 0) AS BIGINT)", p=predicate), K.LONG)
 
 
 def _distinct_count(ctx: CompileContext, value: Typed, predicate: Typed | None) -> Typed:
@@ -383,7 +380,8 @@ def _make_set(ctx: CompileContext, name: str, value: Typed, predicate: Typed | N
             c=condition,
         )
     else:
-        items = sql(ctx.dialect, "list(DISTINCT $j) FILTER (WHERE $c)", j=to_json_value(ctx, value), c=condition)
+        # list_distinct(list(...)) rather than list(DISTINCT ...): the generator may order list aggregates.
+        items = sql(ctx.dialect, "list_distinct(list($j) FILTER (WHERE $c))", j=to_json_value(ctx, value), c=condition)
     return _json_list(ctx, items, limit)
 
 
@@ -515,6 +513,15 @@ def _percentiles_array(ctx: CompileContext, args: list[Typed]) -> Typed:
     values = [to_json_value(ctx, percentile_of(ctx, args[0], p)) for p in percents]
     return typed(exp.Anonymous(this="json_array", expressions=values), K.DYNAMIC)
 
+
+#: Aggregates whose auto name joins the column names of their first N arguments
+#: (``covariance(x, y)`` is ``covariance_x_y``) rather than the first one only.
+AUTO_NAME_ARGUMENTS: dict[str, int] = {
+    "covariance": 2,
+    "covarianceif": 2,
+    "covariancep": 2,
+    "covariancepif": 2,
+}
 
 #: Aggregates that produce several columns: name -> ``f(ctx, args, column name) -> [(name, Typed)]``.
 MULTI_COLUMN_AGGREGATES: dict[str, Callable[[CompileContext, list[Typed], str | None], list[tuple[str, Typed]]]] = {

@@ -65,6 +65,12 @@ _RFC_FORMATS = [
     for seconds in (":%S", "")
     for zone in (" GMT", "")
 ]
+# .NET's invariant culture also reads month-first dates (``02/17/2016 08:40:01``).
+_RFC_FORMATS += [f"%m/%d/%Y{clock}" for clock in (" %H:%M:%S.%f", " %H:%M:%S", " %H:%M", " %I:%M:%S %p", "")]
+_RFC_FORMATS += [f"%m-%d-%Y{clock}" for clock in (" %H:%M:%S", "")]
+_RFC_FORMATS += [f"%Y/%m/%d{clock}" for clock in (" %H:%M:%S", "")]
+#: Characters ``trim`` removes before a text is converted (DuckDB's trim() only removes spaces).
+_WHITESPACE = "' \t\n\r'"
 _OFFSET_RE = r"\d:\d\d(:\d\d(\.\d+)?)?\s*([+-]\d\d:?\d\d|[zZ])\s*$"
 _CLOCK_RE = r"^\s*(-?)(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?\s*$"
 _UNIT_RE = r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*([a-z]*)\s*$"
@@ -254,7 +260,8 @@ def _datetime_from_text_sql(dialect: str, text: exp.Expression) -> exp.Expressio
     return sql(
         dialect,
         f"CASE WHEN regexp_matches($s, '{_OFFSET_RE}') THEN timezone('UTC', TRY_CAST(trim($s) AS TIMESTAMPTZ))"
-        f" ELSE COALESCE(TRY_CAST(trim($s) AS TIMESTAMP), try_strptime(trim($s), [{formats}])) END",
+        f" ELSE COALESCE(TRY_CAST(trim($s, {_WHITESPACE}) AS TIMESTAMP),"
+        f" try_strptime(trim($s, {_WHITESPACE}), [{formats}])) END",
         s=text,
     )
 
@@ -277,11 +284,12 @@ def from_text(ctx: CompileContext, text: exp.Expression, target: K) -> exp.Expre
             return sql(dialect, "COALESCE($s, '')", s=text)
         case K.LONG | K.INT:
             storage = "BIGINT" if target is K.LONG else "INTEGER"
-            return sql(dialect, f"TRY_CAST(trunc(TRY_CAST($s AS DECIMAL(38, 10))) AS {storage})", s=text)
+            body = f"TRY_CAST(trunc(TRY_CAST(trim($s, {_WHITESPACE}) AS DECIMAL(38, 10))) AS {storage})"
+            return sql(dialect, body, s=text)
         case K.REAL:
-            return sql(dialect, "TRY_CAST(trim($s) AS DOUBLE)", s=text)
+            return sql(dialect, f"TRY_CAST(trim($s, {_WHITESPACE}) AS DOUBLE)", s=text)
         case K.DECIMAL:
-            return sql(dialect, "TRY_CAST(trim($s) AS DECIMAL(38, 18))", s=text)
+            return sql(dialect, f"TRY_CAST(trim($s, {_WHITESPACE}) AS DECIMAL(38, 18))", s=text)
         case K.BOOL:
             return sql(
                 dialect,

@@ -32,6 +32,7 @@ from .common import (
     duckdb_only,
     expect,
     fail,
+    literal_typed,
     sql,
     typed,
 )
@@ -173,8 +174,18 @@ def _datetime_part(ctx: CompileContext, args: list[Typed]) -> Typed:
     expect("datetime_part", args, 1, K.DATETIME)
     if part not in _DATETIME_PARTS:
         raise fail("datetime_part", f"unknown part '{part}'")
+    moment = args[1]
+    if moment.is_constant and moment.literal is not None and part in _TICK_PARTS:
+        # A constant keeps its 100 ns ticks (storage would truncate them to microseconds).
+        return literal_typed(_TICK_PARTS[part](int(moment.literal)), K.INT)
     return typed(sql(ctx.dialect, f"CAST({_DATETIME_PARTS[part]} AS INTEGER)", v=args[1]), K.INT)
 
+
+_TICK_PARTS = {
+    "millisecond": lambda ticks: ticks % TICKS_PER_SECOND // 10_000,
+    "microsecond": lambda ticks: ticks % TICKS_PER_SECOND // 10,
+    "nanosecond": lambda ticks: ticks % TICKS_PER_SECOND * 100,
+}
 
 _ADD_PARTS = {
     "year": ("to_years", 1),
@@ -216,9 +227,10 @@ def _datetime_diff(ctx: CompileContext, args: list[Typed]) -> Typed:
     first = expect("datetime_diff", args, 1, K.DATETIME)
     second = expect("datetime_diff", args, 2, K.DATETIME)
     if part == "week":
+        # Sunday weeks; Kusto's engine types this one part as a real (the other parts are longs).
         start1, start2 = start_of(ctx, "week", first), start_of(ctx, "week", second)
-        body = "date_diff('day', $b, $a) // 7"
-        return typed(sql(ctx.dialect, body, a=start1, b=start2), K.LONG)
+        body = "CAST(date_diff('day', $b, $a) // 7 AS DOUBLE)"
+        return typed(sql(ctx.dialect, body, a=start1, b=start2), K.REAL)
     if part == "nanosecond":
         return typed(sql(ctx.dialect, "date_diff('microsecond', $b, $a) * 1000", a=first, b=second), K.LONG)
     if part not in _DIFF_PARTS:

@@ -371,3 +371,38 @@ def _gettype(ctx: CompileContext, args: list[Typed]) -> Typed:
         " THEN 'int' ELSE 'long' END) END END"
     )
     return typed(sql(ctx.dialect, body, v=value), K.STRING)
+
+
+@scalar("array_iff", "array_iif", min_args=3, max_args=3)
+def _array_iff(ctx: CompileContext, args: list[Typed]) -> Typed:
+    """Element-wise iff: a true (or non-zero) condition takes ``when_true``, false (or zero) takes
+    ``when_false``, anything else is null; scalar branches apply to every element."""
+    (conditions,) = _arrays("array_iff", ctx, args[:1])
+
+    def branch(arg: Typed, name: str) -> str:
+        if arg.type is K.DYNAMIC:
+            return f"(CASE WHEN json_type(${name}) = 'ARRAY' THEN CAST(${name} AS JSON[])[__i + 1] ELSE ${name} END)"
+        return f"${name}"
+
+    truth = (
+        "CASE json_type($c[__i + 1]) WHEN 'BOOLEAN' THEN CAST($c[__i + 1] AS BOOLEAN)"
+        " WHEN 'BIGINT' THEN CAST($c[__i + 1] AS DOUBLE) <> 0 WHEN 'UBIGINT' THEN CAST($c[__i + 1] AS DOUBLE) <> 0"
+        " WHEN 'DOUBLE' THEN CAST($c[__i + 1] AS DOUBLE) <> 0 END"
+    )
+    element = f"CASE ({truth}) WHEN TRUE THEN {branch(args[1], 't')} WHEN FALSE THEN {branch(args[2], 'f')} END"
+    body = f"CASE WHEN $c IS NULL THEN NULL ELSE to_json(list_transform(range(len($c)), lambda __i: {element})) END"
+    true_value = args[1].sql if args[1].type is K.DYNAMIC else to_json_value(ctx, args[1])
+    false_value = args[2].sql if args[2].type is K.DYNAMIC else to_json_value(ctx, args[2])
+    return _dynamic(ctx, sql(ctx.dialect, body, c=conditions, t=true_value, f=false_value))
+
+
+@scalar("bag_zip", min_args=2, max_args=2)
+def _bag_zip(ctx: CompileContext, args: list[Typed]) -> Typed:
+    """A bag of ``keys[i]: values[i]``; non-string keys are skipped, missing values are null."""
+    keys, values = _arrays("bag_zip", ctx, args)
+    entries = (
+        "list_transform(list_filter(range(len($k)), lambda __i: json_type($k[__i + 1]) = 'VARCHAR'),"
+        " lambda __i: {'k': json_extract_string($k[__i + 1], '$'), 'v': COALESCE($v[__i + 1], CAST('null' AS JSON))})"
+    )
+    body = f"CASE WHEN $k IS NULL OR $v IS NULL THEN NULL ELSE to_json(map_from_entries({entries})) END"
+    return _dynamic(ctx, sql(ctx.dialect, body, k=keys, v=values))

@@ -326,3 +326,20 @@ def _bin_at(ctx: CompileContext, args: list[Typed]) -> Typed:
         return typed(sql(ctx.dialect, "$b + $f", b=floor_multiple(ctx, shifted, values["s"]), f=values["f"]), K.LONG)
     v, s, f = (coerce(a, result) for a in args)
     return typed(sql(ctx.dialect, "CASE WHEN $s > 0 THEN floor(($v - $f) / $s) * $s + $f END", v=v, s=s, f=f), result)
+
+
+@scalar("around", min_args=3, max_args=3)
+def _around(ctx: CompileContext, args: list[Typed]) -> Typed:
+    """``value`` lies within ``delta`` of ``center`` (inclusive)."""
+    value, center, delta = args
+    if value.type is K.DATETIME:
+        expect("around", args, 1, K.DATETIME)
+        expect("around", args, 2, K.TIMESPAN)
+        duckdb_only(ctx, "around")
+        body = (
+            "$v BETWEEN $c - to_microseconds(CAST($d / 10 AS BIGINT)) AND $c + to_microseconds(CAST($d / 10 AS BIGINT))"
+        )
+        return typed(sql(ctx.dialect, body, v=value, c=center, d=delta), K.BOOL)
+    for i in range(3):
+        expect("around", args, i, *NUMERIC, K.TIMESPAN)
+    return typed(sql(ctx.dialect, "$v BETWEEN $c - $d AND $c + $d", v=value, c=center, d=delta), K.BOOL)

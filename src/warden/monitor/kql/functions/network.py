@@ -246,7 +246,14 @@ _format("format_ipv4_mask", with_prefix=True)
 
 # ------------------------------------------------------------------------------- text search
 
-_DELIMITED = r"(?:^|[^0-9A-Za-z.]){}(?:$|[^0-9A-Za-z.])"
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_VALID_ADDRESS = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"
+
+
+def _valid_prefix(text: str, prefix_search: bool) -> bool:
+    if re.fullmatch(_VALID_ADDRESS, text):
+        return True
+    return prefix_search and re.fullmatch(rf"(?:{_OCTET}\.){{1,3}}", text) is not None
 
 
 def _has(name: str, prefix_search: bool, many: bool) -> None:
@@ -260,21 +267,23 @@ def _has(name: str, prefix_search: bool, many: bool) -> None:
             if not arg.is_constant:
                 raise fail(name, f"argument #{i + 1} must be a constant")
             values.extend(arg.literal if isinstance(arg.literal, list) else [arg.literal])
-        patterns = []
-        for value in values:
-            text = str(value or "")
-            if prefix_search:
-                valid = re.fullmatch(r"\d{1,3}(\.\d{1,3}){0,3}\.?", text) is not None
-                body = re.escape(text) + (r"[0-9.]*" if text.endswith(".") else r"(?:\.[0-9.]*)?")
-            else:
-                valid = parse_address(text) is not None and "/" not in text
-                body = re.escape(text.strip())
-            if valid:
-                patterns.append(_DELIMITED.format(body))
-        if not patterns:
+        wanted = sorted({str(v) for v in values if v is not None and _valid_prefix(str(v), prefix_search)})
+        if not wanted:
             return literal_typed(False, K.BOOL)
-        pattern = "|".join(f"(?:{p})" for p in patterns)
-        return typed(sql(ctx.dialect, "regexp_matches($s, $p)", s=source, p=pattern), K.BOOL)
+        # Addresses are maximal runs of letters, digits and dots (so '54127.0.0.1' is no address),
+        # trailing dots dropped, that spell a valid IPv4 address.
+        quoted = ", ".join("'" + w + "'" for w in wanted)
+        if prefix_search:
+            test = " OR ".join(f"starts_with(__t, '{w}')" for w in wanted)
+        else:
+            test = f"list_contains([{quoted}], __t)"
+        prefilter = " OR ".join(f"contains($s, '{w}')" for w in wanted)
+        body = (
+            f"({prefilter}) AND COALESCE(list_bool_or(list_transform(regexp_extract_all($s, '[0-9A-Za-z.]+'),"
+            f" lambda __r: list_transform([rtrim(__r, '.')], lambda __t: regexp_full_match(__t, '{_VALID_ADDRESS}')"
+            f" AND ({test}))[1])), FALSE)"
+        )
+        return typed(sql(ctx.dialect, body, s=source), K.BOOL)
 
 
 _has("has_ipv4", prefix_search=False, many=False)

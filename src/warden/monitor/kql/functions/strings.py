@@ -302,20 +302,11 @@ def _extract_all(ctx: CompileContext, args: list[Typed]) -> Typed:
 # ---------------------------------------------------------------------------------- searching
 
 
-def _index_in(ctx: CompileContext, value: Any, lookup: Any, start: Any, length: Any) -> exp.Expression:
-    """Zero-based index of ``lookup`` in ``value[start:start+length]`` (whole match inside), -1 if absent."""
-    region = "substring($v, $st + 1)" if length is None else "substring($v, $st + 1, $n)"
-    if length is not None:
-        region = f"(CASE WHEN $n = -1 THEN substring($v, $st + 1) ELSE {region} END)"
-    return sql(
-        ctx.dialect,
-        f"CASE WHEN $st > length($v) THEN -1 WHEN strpos({region}, $l) > 0"
-        f" THEN strpos({region}, $l) - 1 + $st ELSE -1 END",
-        v=value,
-        l=lookup,
-        st=start,
-        n=length,
-    )
+def _positions(ctx: CompileContext, value: Any, lookup: Any, start: Any, length: Any) -> str:
+    """SQL template (over ``$v``, ``$l``, ``$st``, ``$n``) of the zero-based positions where ``lookup``
+    starts within ``[start, start + length)`` (``length`` None or -1: to the end), overlaps included."""
+    end = "length($v)" if length is None else "(CASE WHEN $n = -1 THEN length($v) ELSE least($st + $n, length($v)) END)"
+    return f"list_filter(range($st, {end}), lambda __i: substring($v, __i + 1, length($l)) = $l)"
 
 
 @scalar("indexof", min_args=2, max_args=5)
@@ -324,33 +315,47 @@ def _indexof(ctx: CompileContext, args: list[Typed]) -> Typed:
     value, lookup = text(ctx, args[0]), text(ctx, args[1])
     for i in range(2, len(args)):
         expect("indexof", args, i, *INTEGER)
-    start: Any = args[2] if len(args) > 2 else 0
+    if len(args) == 2:
+        return typed(sql(ctx.dialect, "CAST(strpos($v, $l) - 1 AS BIGINT)", v=value, l=lookup), K.LONG)
+    start = args[2]
     length: Any = args[3] if len(args) > 3 else None
-    occurrence = constant("indexof", args, 4, *INTEGER) if len(args) > 4 else 1
-    if occurrence is None or occurrence < 0 or occurrence > 16:
-        raise fail("indexof", "the occurrence must be a constant from 0 to 16")
-    if length is not None and not (isinstance(length, Typed) and length.is_constant and length.literal == -1):
-        length_sql: Any = length
-    else:
-        length_sql = None
+    occurrence: Any = args[4] if len(args) > 4 else 1
+    # Kusto: a match may start anywhere in [start, start + length) and run past it; a negative
+    # start counts from the end; occurrences may overlap.
     start_sql = sql(ctx.dialect, "CASE WHEN $s < 0 THEN greatest(length($v) + $s, 0) ELSE $s END", s=start, v=value)
-    position = _index_in(ctx, value, lookup, start_sql, length_sql)
-    for _ in range(max(occurrence, 1) - 1):
-        after = sql(ctx.dialect, "$p + 1", p=position)
-        following = _index_in(ctx, value, lookup, after, length_sql)
-        position = sql(ctx.dialect, "CASE WHEN $p < 0 THEN -1 ELSE $f END", p=position, f=following)
-    invalid = "$n < -1" if length is not None else "FALSE"
-    result = sql(ctx.dialect, f"CASE WHEN {invalid} THEN NULL ELSE CAST($p AS BIGINT) END", n=length, p=position)
-    return typed(result, K.LONG)
+    positions = _positions(ctx, value, lookup, start_sql, length)
+    invalid = "$o < 0" + (" OR $n < -1" if length is not None else "")
+    body = (
+        f"CASE WHEN {invalid} THEN NULL WHEN $st > length($v) THEN -1"
+        f" ELSE CAST(COALESCE({positions}[greatest($o, 1)], -1) AS BIGINT) END"
+    )
+    return typed(sql(ctx.dialect, body, v=value, l=lookup, st=start_sql, n=length, o=occurrence), K.LONG)
 
 
-@scalar("indexof_regex", min_args=2, max_args=2)
+@scalar("indexof_regex", min_args=2, max_args=5)
 def _indexof_regex(ctx: CompileContext, args: list[Typed]) -> Typed:
     duckdb_only(ctx, "indexof_regex")
     value = text(ctx, args[0])
     regex = _regex("indexof_regex", args, 1)
-    body = "CASE WHEN regexp_matches($v, $r) THEN CAST(strpos($v, regexp_extract($v, $r, 0)) - 1 AS BIGINT) ELSE -1 END"
-    return typed(sql(ctx.dialect, body, v=value, r=regex), K.LONG)
+    for i in range(2, len(args)):
+        expect("indexof_regex", args, i, *INTEGER)
+    start: Any = args[2] if len(args) > 2 else 0
+    length: Any = args[3] if len(args) > 3 else -1
+    occurrence: Any = args[4] if len(args) > 4 else 1
+    # Non-overlapping matches in the region: the k-th starts after the first k pieces between
+    # matches and the k-1 matches before it.
+    region = "(CASE WHEN $n = -1 THEN substring($v, $st + 1) ELSE substring($v, $st + 1, $n) END)"
+    matches = f"regexp_extract_all({region}, $r)"
+    pieces = f"string_split_regex({region}, $r)"
+    position = (
+        f"$st + COALESCE(list_sum(list_transform(list_slice({pieces}, 1, $o), lambda __p: length(__p))), 0)"
+        f" + COALESCE(list_sum(list_transform(list_slice({matches}, 1, $o - 1), lambda __m: length(__m))), 0)"
+    )
+    body = (
+        f"CASE WHEN $st < 0 OR $o < 0 OR $n < -1 THEN NULL WHEN len({matches}) < greatest($o, 1) THEN -1"
+        f" ELSE CAST({position} AS BIGINT) END"
+    )
+    return typed(sql(ctx.dialect, body, v=value, r=regex, st=start, n=length, o=occurrence), K.LONG)
 
 
 @scalar("countof", min_args=2, max_args=3)
@@ -415,3 +420,74 @@ def _split(ctx: CompileContext, args: list[Typed]) -> Typed:
         )
         return typed(sql(ctx.dialect, body, v=value, d=delimiter, i=args[2]), K.DYNAMIC)
     return typed(sql(ctx.dialect, f"to_json({parts})", v=value, d=delimiter), K.DYNAMIC)
+
+
+@scalar("replace_strings", min_args=3, max_args=3)
+def _replace_strings(ctx: CompileContext, args: list[Typed]) -> Typed:
+    """Replace several strings: each lookup in turn, in the text the earlier ones left unreplaced
+    (so an earlier lookup wins and replacements never overlap); a non-string rewrite keeps the match."""
+    duckdb_only(ctx, "replace_strings")
+    value = text(ctx, args[0])
+    lookups = constant("replace_strings", args, 1, K.DYNAMIC)
+    rewrites = constant("replace_strings", args, 2, K.DYNAMIC)
+    if not isinstance(lookups, list) or not isinstance(rewrites, list):
+        raise fail("replace_strings", "the lookups and rewrites must be constant arrays")
+    pairs = [
+        (lookup, rewrites[i] if i < len(rewrites) and isinstance(rewrites[i], str) else lookup)
+        for i, lookup in enumerate(lookups)
+        if isinstance(lookup, str) and lookup
+    ]
+    if not pairs:
+        return value
+    # The text as a list of segments {s: text, d: already replaced}; each lookup splits the
+    # segments not yet replaced and puts its rewrite (marked done) between the pieces.
+    segments = "[{'s': $v, 'd': FALSE}]"
+    for lookup, rewrite in pairs:
+        piece = "{'s': __p, 'd': FALSE}"
+        split = (
+            f"list_transform(string_split(__g.s, {_quote(lookup)}), lambda __p, __i: CASE WHEN __i = 1"
+            f" THEN [{piece}] ELSE [{{'s': {_quote(rewrite)}, 'd': TRUE}}, {piece}] END)"
+        )
+        keep_or_split = f"CASE WHEN __g.d THEN [__g] ELSE flatten({split}) END"
+        segments = f"flatten(list_transform({segments}, lambda __g: {keep_or_split}))"
+    body = f"array_to_string(list_transform({segments}, lambda __g: __g.s), '')"
+    return _never_null(ctx, sql(ctx.dialect, body, v=value))
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@scalar("unicode_codepoints_from_string", min_args=1, max_args=1)
+def _codepoints_from(ctx: CompileContext, args: list[Typed]) -> Typed:
+    duckdb_only(ctx, "unicode_codepoints_from_string")
+    value = text(ctx, args[0])
+    body = "to_json(list_transform(string_split($v, ''), lambda __c: unicode(__c)))"
+    return typed(sql(ctx.dialect, f"CASE WHEN $v = '' THEN CAST('[]' AS JSON) ELSE {body} END", v=value), K.DYNAMIC)
+
+
+@scalar("unicode_codepoints_to_string", min_args=1, max_args=64)
+def _codepoints_to(ctx: CompileContext, args: list[Typed]) -> Typed:
+    duckdb_only(ctx, "unicode_codepoints_to_string")
+    parts = []
+    for i, arg in enumerate(args):
+        expect("unicode_codepoints_to_string", args, i, *INTEGER, K.DYNAMIC)
+        if arg.type is K.DYNAMIC:
+            parts.append(
+                sql(
+                    ctx.dialect,
+                    "array_to_string(list_transform(TRY_CAST($a AS BIGINT[]),"
+                    " lambda __c: chr(CAST(__c AS INTEGER))), '')",
+                    a=arg,
+                )
+            )
+        else:
+            parts.append(sql(ctx.dialect, "chr(CAST($c AS INTEGER))", c=arg))
+    joined = exp.Anonymous(this="concat", expressions=parts) if len(parts) > 1 else parts[0]
+    return _never_null(ctx, sql(ctx.dialect, "TRY($j)", j=joined))
+
+
+@scalar("isascii", min_args=1, max_args=1)
+def _isascii(ctx: CompileContext, args: list[Typed]) -> Typed:
+    value = text(ctx, args[0])
+    return typed(sql(ctx.dialect, "regexp_full_match($v, '[\\x00-\\x7F]*')", v=value), K.BOOL)
