@@ -412,3 +412,33 @@ def test_errors_carry_positions() -> None:
         run("externaldata(x:string)['https://example.com/x.csv']")
     with pytest.raises(KqlUnsupportedError):
         run("cluster('c').database('d').T | take 1")
+
+
+# ------------------------------------------------------------------------------ make-series, top-nested
+
+
+def test_make_series_fills_missing_bins_with_default() -> None:
+    query = """datatable(t:datetime, k:string, v:long)
+[datetime(2020-01-01), 'a', 1, datetime(2020-01-01 12:00), 'a', 2,
+ datetime(2020-01-03), 'a', 5, datetime(2020-01-02), 'b', 7]
+| make-series total = sum(v) default = -1, count() on t
+    from datetime(2020-01-01) to datetime(2020-01-04) step 1d by k"""
+    got = result(query)
+    assert got.columns == ["k", "total", "count_", "t"]
+    days = '["2020-01-01T00:00:00.0000000Z","2020-01-02T00:00:00.0000000Z","2020-01-03T00:00:00.0000000Z"]'
+    assert as_set(got.rows) == as_set([["a", "[3,-1,5]", "[2,0,1]", days], ["b", "[-1,7,-1]", "[0,1,0]", days]])
+    assert rows("range x from 1 to 10 step 1 | make-series s = sum(x) on x from 0 to 10 step 3") == [
+        ["[3,12,21,9]", "[0,3,6,9]"]
+    ]
+    empty = "datatable(t:datetime, v:long)[] | make-series "
+    assert rows(empty + "sum(v) on t from datetime(2020-01-01) to datetime(2020-01-03) step 1d") == []
+    assert len(rows(empty + "kind=nonempty sum(v) on t from datetime(2020-01-01) to datetime(2020-01-03) step 1d")) == 1
+
+
+def test_top_nested() -> None:
+    data = "datatable(s:string, t:string, x:long)['A','p',1, 'A','q',5, 'B','p',2, 'B','p',2, 'C','r',10, 'A','r',1]\n"
+    got = result(data + "| top-nested 2 of s by total = sum(x), top-nested 1 of t by count()")
+    assert got.columns == ["s", "total", "t", "aggregated_t"]
+    assert got.rows[0] == ["C", 10, "r", 1]
+    assert got.rows[1][:2] == ["A", 7]
+    assert rows(data + "| top-nested 2 of s with others = 'Other' by sum(x)") == [["C", 10], ["A", 7], ["Other", 4]]

@@ -156,10 +156,12 @@ class ExpandCompiler:
             regex = f"(?{op.flags})" + regex
         columns = dict(relation.columns)
         items = dict(self.passthrough(relation))
-        for group, (name, kusto_type) in enumerate(targets, start=1):
+        for name, kusto_type, group in targets:
             text = Typed(
                 fn("regexp_extract", source.sql.copy(), lit_str(regex), exp.Literal.number(group)), KustoType.STRING
             )
+            if kusto_type is not KustoType.STRING:
+                text = Typed(exp.Trim(this=text.sql), KustoType.STRING)
             value = text if kusto_type is KustoType.STRING else self.from_text(text, kusto_type)
             items[name] = value.sql
             columns[name] = kusto_type
@@ -169,16 +171,18 @@ class ExpandCompiler:
         if not keep_unmatched:
             select = select.where(exp.RegexpLike(this=source.sql.copy(), expression=lit_str(regex)))
             if kind != "relaxed":
-                for name, kusto_type in targets:
+                for name, kusto_type, _ in targets:
                     if kusto_type is not KustoType.STRING:
                         select = select.where(exp.Not(this=exp.Is(this=items[name].copy(), expression=exp.Null())))
         return self.emit(select, columns, relation.order)
 
     def parse_regex(
         self, pattern: tuple[ast.Literal | ast.Star | ast.ColumnDecl, ...], kind: str
-    ) -> tuple[str, list[tuple[str, KustoType]]]:
+    ) -> tuple[str, list[tuple[str, KustoType, int]]]:
+        """The pattern's regular expression and, per column, its name, type and capture group."""
         parts: list[str] = ["^"]
-        targets: list[tuple[str, KustoType]] = []
+        targets: list[tuple[str, KustoType, int]] = []
+        group = 0
         for index, item in enumerate(pattern):
             last = index == len(pattern) - 1
             greedy = last or kind == "regex"  # kind=regex is greedy unless flags=U says otherwise
@@ -186,14 +190,21 @@ class ExpandCompiler:
                 parts.append(".*" if greedy else ".*?")
             elif isinstance(item, ast.Literal):
                 text = str(item.value)
-                parts.append(text if kind == "regex" else re2_escape(text))
+                if kind == "regex":
+                    parts.append(text)
+                    group += _capturing_groups(text)
+                else:
+                    parts.append(re2_escape(text))
             else:
                 kusto_type = KustoType(item.type)
-                if kusto_type is KustoType.STRING or kind == "relaxed" or kusto_type not in _TYPE_REGEX:
+                group += 1
+                if kusto_type is KustoType.STRING or kusto_type not in _TYPE_REGEX:
                     parts.append("(.*)" if greedy else "(.*?)")
+                elif kind == "relaxed":
+                    parts.append(_TYPE_REGEX[kusto_type] + "?")
                 else:
                     parts.append(_TYPE_REGEX[kusto_type])
-                targets.append((item.name, kusto_type))
+                targets.append((item.name, kusto_type, group))
         return "".join(parts), targets
 
     def from_text(self, text: Typed, kusto_type: KustoType) -> Typed:
@@ -205,3 +216,23 @@ class ExpandCompiler:
         return Typed(
             cast(exp.Nullif(this=text.sql, expression=lit_str("")), kusto_type, self.dialect, safe=True), kusto_type
         )
+
+
+def _capturing_groups(regex: str) -> int:
+    """How many capturing groups a regular expression opens (``(...)`` and ``(?P<name>...)``)."""
+    count = 0
+    index = 0
+    in_class = False
+    while index < len(regex):
+        ch = regex[index]
+        if ch == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(" and (not regex.startswith("?", index + 1) or regex.startswith("?P<", index + 1)):
+            count += 1
+        index += 1
+    return count

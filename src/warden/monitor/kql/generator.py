@@ -26,6 +26,7 @@ from .gen_expressions import ExpressionCompiler, RowEnv
 from .gen_join import JoinCompiler
 from .gen_operators import OperatorCompiler
 from .gen_plugins import PluginCompiler
+from .gen_series import SeriesCompiler
 from .gen_sources import SourceCompiler
 from .gen_sql import col, ident, literal, table
 from .gen_summarize import SummarizeCompiler
@@ -44,6 +45,7 @@ Probe = Callable[[str], list[tuple[Any, ...]]]
 class Generator(
     OperatorCompiler,
     SummarizeCompiler,
+    SeriesCompiler,
     JoinCompiler,
     ExpandCompiler,
     PluginCompiler,
