@@ -408,7 +408,7 @@ def _make_bag(ctx: CompileContext, name: str, value: Typed, predicate: Typed | N
     if predicate is not None:
         expect_bool(predicate)
         condition = sql(ctx.dialect, "$c AND $p", c=condition, p=predicate)
-    maps = sql(ctx.dialect, "list(CAST($x AS MAP(VARCHAR, JSON))) FILTER (WHERE $c)", x=value, c=condition)
+    maps = sql(ctx.dialect, "list(TRY_CAST($x AS MAP(VARCHAR, JSON))) FILTER (WHERE $c)", x=value, c=condition)
     body = (
         "CASE WHEN len(COALESCE($m, [])) = 0 THEN CAST('{}' AS JSON)"
         " ELSE to_json(list_reduce($m, lambda __a, __b: map_concat(__a, __b))) END"

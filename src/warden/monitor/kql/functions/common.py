@@ -11,6 +11,7 @@ column or a parenthesised expression, so the generator may embed it anywhere.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from decimal import Decimal
@@ -73,8 +74,9 @@ def to_sql(value: Any) -> exp.Expression:
     if isinstance(value, bool):
         return exp.Boolean(this=value)
     if isinstance(value, int | float | Decimal):
-        if isinstance(value, float) and value != value:  # NaN
-            return sqlglot.parse_one("CAST('NaN' AS DOUBLE)")
+        if isinstance(value, float) and not math.isfinite(value):
+            text = "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+            return exp.Cast(this=exp.Literal.string(text), to=exp.DataType.build("DOUBLE"))
         number = exp.Literal.number(value)
         return exp.Paren(this=number) if value < 0 else number
     if isinstance(value, str):

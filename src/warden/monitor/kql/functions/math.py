@@ -154,7 +154,7 @@ def _round(ctx: CompileContext, args: list[Typed]) -> Typed:
         # Integers only change with a negative precision; round half away from zero.
         result = sql(
             ctx.dialect,
-            "CASE WHEN $p >= 0 THEN $v ELSE CAST(round(CAST($v AS DOUBLE), $p) AS BIGINT) END",
+            "CASE WHEN $p >= 0 THEN $v ELSE CAST(round(CAST($v AS DOUBLE), CAST($p AS INTEGER)) AS BIGINT) END",
             v=coerce(arg, K.LONG),
             p=precision,
         )
