@@ -44,13 +44,15 @@ def test_where_equality_is_case_sensitive_and_tilde_is_not() -> None:
 
 def test_has_matches_whole_terms_and_contains_substrings() -> None:
     data = 'let S = datatable(s:string)["KustoExplorerQueryRun", "Kusto explorer", "a-explorer_x", ""];\n'
-    assert rows(data + "S | where s has 'explorer'") == [["Kusto explorer"]]
+    # Terms are maximal runs of letters and digits: "_" and "-" separate them.
+    assert rows(data + "S | where s has 'explorer'") == [["Kusto explorer"], ["a-explorer_x"]]
     assert rows(data + "S | where s contains 'EXPLORER'") == [
         ["KustoExplorerQueryRun"],
         ["Kusto explorer"],
         ["a-explorer_x"],
     ]
-    assert rows(data + "S | where s has_cs 'explorer'") == [["Kusto explorer"]]
+    assert rows(data + "S | where s has_cs 'explorer'") == [["Kusto explorer"], ["a-explorer_x"]]
+    assert rows(data + "S | where s has 'xplore'") == []
     assert rows(data + "S | where s contains_cs 'Explorer'") == [["KustoExplorerQueryRun"]]
     assert rows(data + "S | where s hasprefix 'expl'") == [["Kusto explorer"], ["a-explorer_x"]]
     assert rows(data + "S | where s startswith 'kusto'") == [["KustoExplorerQueryRun"], ["Kusto explorer"]]
@@ -219,7 +221,7 @@ def test_arg_max_star_expands_and_keeps_one_row() -> None:
         [
             ["alice", 10, "Alice", "2020-01-01T01:00:00Z", '{"a":1,"b":[1,2]}'],
             ["bob", 20, "bob", "2020-01-01T02:30:00Z", '{"a":2}'],
-            ["carol", None, "", None, None],
+            ["carol", None, "Carol", "2020-01-02T00:00:00Z", None],  # all keys null: the group's only row
         ]
     )
     got = result(T + "T | summarize arg_min(Ts, Name), m = arg_max(Ts, Value)")

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import functions
+from .ast import Query
 from .errors import KqlError
 from .generator import Generator
 from .parser import parse
@@ -53,11 +54,16 @@ def compile_query(
     dialect: str = "duckdb",
     now: dt.datetime | None = None,
     probe: Any = None,
+    query: Query | None = None,
 ) -> tuple[str, Generator, list[Any]]:
-    """Return (SQL, the generator, the result's Kusto types); errors are always ``KqlError``."""
+    """Return (SQL, the generator, the result's Kusto types); errors are always ``KqlError``.
+
+    ``query`` is ``text`` already parsed, if the caller has it.
+    """
     if dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}: expected one of {', '.join(DIALECTS)}")
-    query = parse(text)
+    if query is None:
+        query = parse(text)
     generator = Generator(text, normalize_database(schema), dialect=dialect, now=_now(now), probe=probe)
     try:
         select, relation = generator.compile_query(query)
@@ -86,9 +92,20 @@ def compile(
     return compile_query(text, schema, dialect=dialect, now=now)[0]
 
 
+def _execute(
+    text: str, query: Query, sandbox: Sandbox, now: dt.datetime | None, timeout: float | None
+) -> tuple[Any, Generator, list[Any]]:
+    def probe(sql: str) -> list[tuple[Any, ...]]:
+        result = sandbox.execute(sql, timeout=timeout)
+        return list(zip(*(column.to_pylist() for column in result.columns), strict=True))
+
+    sql, generator, types = compile_query(text, sandbox.schemas, now=now, probe=probe, query=query)
+    return sandbox.execute(sql, timeout=timeout), generator, types
+
+
 def run(
     text: str,
-    tables: Mapping[str, TableSource] | None = None,
+    tables: Mapping[str, TableSource] | Sandbox | None = None,
     *,
     now: dt.datetime | None = None,
     schemas: Mapping[str, Schema] | None = None,
@@ -96,19 +113,18 @@ def run(
 ) -> KqlResult:
     """Run a KQL query over local tables (CSV, JSON-lines or Parquet paths, or pyarrow Tables).
 
-    ``now`` fixes ``now()`` and ``ago()`` (default: the current time); ``schemas`` optionally
-    declares tables' Kusto column types. Returns a KqlResult (columns, Kusto types, rows in the
-    Log Analytics encoding, and the ``render`` visualization if any). Raises KqlError.
+    ``tables`` may also be an already loaded :class:`Sandbox` (it is used as is and stays open),
+    which saves loading the data again for every query. ``now`` fixes ``now()`` and ``ago()``
+    (default: the current time); ``schemas`` optionally declares tables' Kusto column types.
+    Returns a KqlResult (columns, Kusto types, rows in the Log Analytics encoding, and the
+    ``render`` visualization if any). Raises KqlError.
     """
-    parse(text)  # syntax errors before any data is loaded
-    with Sandbox(tables or {}, schemas=schemas) as sandbox:
-
-        def probe(sql: str) -> list[tuple[Any, ...]]:
-            result = sandbox.execute(sql, timeout=timeout)
-            return list(zip(*(column.to_pylist() for column in result.columns), strict=True))
-
-        sql, generator, types = compile_query(text, sandbox.schemas, now=now, probe=probe)
-        table = sandbox.execute(sql, timeout=timeout)
+    query = parse(text)  # syntax errors before any data is loaded
+    if isinstance(tables, Sandbox):
+        table, generator, types = _execute(text, query, tables, now, timeout)
+    else:
+        with Sandbox(tables or {}, schemas=schemas) as sandbox:
+            table, generator, types = _execute(text, query, sandbox, now, timeout)
     if not types:
         return KqlResult([], [], [], visualization=generator.visualization)
     result = to_result(table, types)

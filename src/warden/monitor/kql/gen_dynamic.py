@@ -16,7 +16,7 @@ from .gen_sql import cast, fn, lit_str
 from .typed import Typed
 from .types import KustoType
 
-__all__ = ["JsonPath", "dynamic_access", "dynamic_to", "json_text"]
+__all__ = ["JsonPath", "as_json", "dynamic_access", "dynamic_to", "json_path_of", "json_text"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,11 @@ class JsonPath:
             else:
                 args.append(lit_str(step))
         return args
+
+
+def json_path_of(sql: exp.Expression) -> tuple[exp.Expression, JsonPath] | None:
+    """If ``sql`` extracts a static path from a JSON value (``d.a.b``), return that value and path."""
+    return _split(sql)
 
 
 def _split(sql: exp.Expression) -> tuple[exp.Expression, JsonPath] | None:

@@ -17,11 +17,12 @@ from __future__ import annotations
 from sqlglot import exp
 
 from . import ast
+from .bind_names import expression_name
 from .binder import ORDINAL, Relation, Scope, sql_names
 from .functions import registry
-from .gen_dynamic import as_json
+from .gen_dynamic import as_json, json_path_of
 from .gen_scalar_ops import re2_escape
-from .gen_sql import cast, col, fn, ident, lit_str
+from .gen_sql import cast, col, fn, lit_str
 from .typed import Typed
 from .types import KustoType
 
@@ -53,23 +54,37 @@ class ExpandCompiler:
 
     # ------------------------------------------------------------------------------ mv-expand
 
-    def _as_list(self, value: Typed, bag_mode: str) -> exp.Expression:
-        json = as_json(value, self.dialect)
+    def _fast_list(self, json: exp.Expression, as_text: bool) -> exp.Expression:
+        """The elements of a JSON array (as text or as JSON); ``[]`` for anything else."""
+        split = json_path_of(json)
+        name = "json_extract_string" if as_text else "json_extract"
+        if split is not None:
+            base, path = split
+            return fn(name, base.copy(), lit_str(path.duckdb() + "[*]"))
+        return fn(name, json.copy(), lit_str("$[*]"))
+
+    def _slow_list(self, json: exp.Expression, bag_mode: str, as_text: bool) -> exp.Expression:
+        """The list a non-array value expands to: a bag's entries, else the value itself (null included)."""
         kind = fn("json_type", json.copy())
-        array = fn("json_extract", json.copy(), lit_str("$[*]"))
         entry = "json_array" if bag_mode == "array" else "json_object"
-        keys = exp.alias_(exp.Explode(this=fn("json_keys", json.copy())), ident("k"))
-        values = exp.alias_(exp.Explode(this=fn("json_extract", json.copy(), lit_str("$.*"))), ident("v"))
-        entries = exp.select(fn("list", fn(entry, col("k"), col("v")))).from_(
-            exp.Subquery(this=exp.select(keys, values))
+        pair = exp.to_identifier("p")
+        entry_sql: exp.Expression = fn(
+            entry,
+            # sqlglot indexes from 0 and prints DuckDB's 1-based p[1], p[2]
+            exp.Bracket(this=exp.column("p"), expressions=[exp.Literal.number(0)]),
+            exp.Bracket(this=exp.column("p"), expressions=[exp.Literal.number(1)]),
         )
-        single = exp.Array(expressions=[json.copy()])
+        if as_text:
+            entry_sql = exp.Cast(this=entry_sql, to=exp.DataType.build("VARCHAR"))
+        zipped = fn("list_zip", fn("json_keys", json.copy()), fn("json_extract", json.copy(), lit_str("$.*")))
+        bag = fn("list_transform", zipped, exp.Lambda(this=entry_sql, expressions=[pair]))
+        single = fn("json_extract_string", json.copy(), lit_str("$")) if as_text else json.copy()
         return exp.Case(
             ifs=[
-                exp.If(this=exp.EQ(this=kind, expression=lit_str("ARRAY")), true=array),
-                exp.If(this=exp.EQ(this=kind.copy(), expression=lit_str("OBJECT")), true=exp.Subquery(this=entries)),
+                exp.If(this=exp.EQ(this=kind, expression=lit_str("ARRAY")), true=exp.Array(expressions=[])),
+                exp.If(this=exp.EQ(this=kind.copy(), expression=lit_str("OBJECT")), true=bag),
             ],
-            default=single,
+            default=exp.Array(expressions=[single]),
         )
 
     def op_mvexpand(self, op: ast.MvExpand, relation: Relation, scope: Scope) -> Relation:
@@ -79,61 +94,69 @@ class ExpandCompiler:
         env = self.row_env(relation, scope)
         bag_mode = (op.bag_expansion or "bag").lower()
         limit = self.constant(op.limit, scope, "the mv-expand limit") if op.limit is not None else None
-        lists: list[tuple[str, KustoType | None, exp.Expression]] = []
+        # (name, target type or None for dynamic, the value as JSON, elements as text?)
+        expanded: list[tuple[str, KustoType | None, exp.Expression, bool]] = []
         for item in op.columns:
             value = self.expr(item.expr, env)
-            name = item.name or (item.expr.name if isinstance(item.expr, ast.NameRef) else None)
-            if name is None:
-                from .bind_names import expression_name
-
-                name = expression_name(item.expr) or self.binder.default_column_name(relation.columns)
-            as_list = self._as_list(value, bag_mode)
-            if limit is not None:
-                as_list = fn("list_slice", as_list, exp.Literal.number(1), exp.Literal.number(int(limit.literal or 0)))
-            lists.append((name, item.to_type, as_list))
-        # stage 1: the lists next to the row; stage 2: unnest them side by side
-        staged_items = [*self.passthrough(relation)] + [(f"__kql_l{i}", sql) for i, (_, _, sql) in enumerate(lists)]
+            name = item.name or expression_name(item.expr) or self.binder.default_column_name(relation.columns)
+            target = KustoType(item.to_type) if item.to_type is not None else None
+            target = None if target is KustoType.DYNAMIC else target
+            expanded.append((name, target, as_json(value, self.dialect), target is not None))
+        # stage 1: the fast list (the elements of an array) next to the row
+        staged_items = [*self.passthrough(relation)]
+        staged_items += [(f"__kql_l{i}", self._fast_list(j, text)) for i, (_, _, j, text) in enumerate(expanded)]
         staged = self.emit(self.select_from(relation, staged_items), relation.columns, relation.order)
-        lengths = [fn("len", col(f"__kql_l{i}")) for i in range(len(lists))]
-        longest = lengths[0] if len(lengths) == 1 else exp.Greatest(this=lengths[0], expressions=lengths[1:])
-        expanded_names = {name for name, _, _ in lists}
-        items = [(n, relation.ref(n)) for n in relation.columns if n not in expanded_names]
-        items += [(f"__kql_e{i}", exp.Explode(this=col(f"__kql_l{i}"))) for i in range(len(lists))]
-        items.append(("__kql_idx", exp.Explode(this=fn("range", exp.Literal.number(0), longest))))
-        unnested = self.emit(self.select_from(staged, items), relation.columns, staged.order)
-        # stage 3: types, names and order
+        # stage 2: unnest the lists side by side (non-arrays take the slow path)
+        lists: list[exp.Expression] = []
+        for i, (_, _, json, text) in enumerate(expanded):
+            fast = col(f"__kql_l{i}")
+            chosen: exp.Expression = exp.Case(
+                ifs=[exp.If(this=exp.GT(this=fn("len", fast), expression=exp.Literal.number(0)), true=fast.copy())],
+                default=self._slow_list(json, bag_mode, text),
+            )
+            if limit is not None:
+                chosen = fn("list_slice", chosen, exp.Literal.number(1), exp.Literal.number(int(limit.literal or 0)))
+            lists.append(chosen)
+        expanded_names = {name for name, _, _, _ in expanded}
+        items = [(n, staged.ref(n)) for n in relation.columns if n not in expanded_names]
+        items += [(f"__kql_e{i}", exp.Explode(this=chosen)) for i, chosen in enumerate(lists)]
+        needs_index = op.with_itemindex is not None or staged.has_ordinal or len(lists) > 1
+        if needs_index:
+            lengths = [fn("len", chosen.copy()) for chosen in lists]
+            longest = lengths[0] if len(lengths) == 1 else exp.Greatest(this=lengths[0], expressions=lengths[1:])
+            items.append(("__kql_idx", exp.Explode(this=fn("range", exp.Literal.number(0), longest))))
+        if staged.has_ordinal:
+            items.append((ORDINAL, col(ORDINAL)))
+        unnested = self.emit(self.select_from(staged, items, keep_order=False), relation.columns)
         kept_names = sql_names([n for n, _ in items])
-
-        def unnested_ref(name: str) -> exp.Expression:
-            return col(kept_names[name])
-
+        # stage 3: types, names and order
+        converted: dict[str, Typed] = {}
+        for i, (name, target, _, _) in enumerate(expanded):
+            element = col(f"__kql_e{i}")
+            if target is None:
+                converted[name] = Typed(element, KustoType.DYNAMIC)
+            elif target is KustoType.STRING:
+                converted[name] = Typed(exp.Coalesce(this=element, expressions=[lit_str("")]), target)
+            else:
+                converted[name] = self.from_text(Typed(element, KustoType.STRING), target)
         columns: dict[str, KustoType] = {}
         final: list[tuple[str, exp.Expression]] = []
-        converted = {}
-        for i, (name, to_type, _) in enumerate(lists):
-            element = Typed(col(f"__kql_e{i}"), KustoType.DYNAMIC)
-            if to_type is not None and to_type is not KustoType.DYNAMIC:
-                element = self.coerce(element, KustoType(to_type))
-            converted[name] = element
         for name, kusto_type in relation.columns.items():
-            if name in converted:
-                final.append((name, converted[name].sql))
-                columns[name] = converted[name].type
-            else:
-                final.append((name, unnested_ref(name)))
-                columns[name] = kusto_type
-        for name, element in converted.items():
+            value = converted.get(name)
+            final.append((name, value.sql if value is not None else col(kept_names[name])))
+            columns[name] = value.type if value is not None else kusto_type
+        for name, value in converted.items():
             if name not in columns:
-                final.append((name, element.sql))
-                columns[name] = element.type
+                final.append((name, value.sql))
+                columns[name] = value.type
         if op.with_itemindex:
             final.append((op.with_itemindex, col("__kql_idx")))
             columns[op.with_itemindex] = KustoType.LONG
-        if unnested.has_ordinal:
+        if staged.has_ordinal:
             order = [exp.Ordered(this=col(ORDINAL)), exp.Ordered(this=col("__kql_idx"))]
             final.append((ORDINAL, exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=order))))
         select = self.select_from(unnested, final, keep_order=False)
-        return self.emit(select, columns, ORDINAL if unnested.has_ordinal else None)
+        return self.emit(select, columns, ORDINAL if staged.has_ordinal else None)
 
     # ---------------------------------------------------------------------------------- parse
 
@@ -169,11 +192,13 @@ class ExpandCompiler:
         relation = self.keep_order(relation, item_list)
         select = self.select_from(relation, item_list)
         if not keep_unmatched:
-            select = select.where(exp.RegexpLike(this=source.sql.copy(), expression=lit_str(regex)))
+            select = select.where(exp.RegexpLike(this=source.sql.copy(), expression=lit_str(regex)), copy=False)
             if kind != "relaxed":
                 for name, kusto_type, _ in targets:
                     if kusto_type is not KustoType.STRING:
-                        select = select.where(exp.Not(this=exp.Is(this=items[name].copy(), expression=exp.Null())))
+                        select = select.where(
+                            exp.Not(this=exp.Is(this=items[name].copy(), expression=exp.Null())), copy=False
+                        )
         return self.emit(select, columns, relation.order)
 
     def parse_regex(

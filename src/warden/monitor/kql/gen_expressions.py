@@ -19,7 +19,7 @@ from .types import KustoType
 
 __all__ = ["ExpressionCompiler", "RowEnv"]
 
-_TERM = r"[^\pL\pN_]"
+_TERM = r"[^\pL\pN]"
 
 
 @dataclass
@@ -234,7 +234,7 @@ class ExpressionCompiler(ScalarOps):
                 left, item = self.to_string(left), self.to_string(item)
             if insensitive:
                 left, item = Typed(self.lower(left.sql), left.type), Typed(self.lower(item.sql), item.type)
-            query = exp.select(item.sql).from_(self.relation_table(values))
+            query = exp.select(item.sql).from_(self.relation_table(values), copy=False)
             sql: exp.Expression = exp.In(this=left.sql, query=exp.Subquery(this=query))
         else:
             if not values:
@@ -266,12 +266,18 @@ class ExpressionCompiler(ScalarOps):
             first = next(iter(values.columns))
             term = self.to_string(Typed(values.ref(first, "__kql_terms"), values.columns[first]))
             test = self._string_positive("has", left, term)
-            query = exp.select(exp.Literal.number(1)).from_(self.relation_table(values, "__kql_terms")).where(test)
+            query = (
+                exp.select(exp.Literal.number(1))
+                .from_(self.relation_table(values, "__kql_terms"), copy=False)
+                .where(test, copy=False)
+            )
             if op == "has_any":
                 return Typed(exp.Exists(this=query), KustoType.BOOL)
-            count = exp.select(exp.Count(this=exp.Star())).from_(self.relation_table(values, "__kql_terms"))
-            matched = exp.select(exp.Count(this=exp.Star())).from_(self.relation_table(values, "__kql_terms"))
-            matched = matched.where(test.copy())
+            count = exp.select(exp.Count(this=exp.Star())).from_(self.relation_table(values, "__kql_terms"), copy=False)
+            matched = exp.select(exp.Count(this=exp.Star())).from_(
+                self.relation_table(values, "__kql_terms"), copy=False
+            )
+            matched = matched.where(test.copy(), copy=False)
             return Typed(exp.EQ(this=exp.Subquery(this=matched), expression=exp.Subquery(this=count)), KustoType.BOOL)
         terms = [self.to_string(v) for v in values]
         if not terms:
@@ -299,10 +305,10 @@ class ExpressionCompiler(ScalarOps):
         if not relation.columns:
             raise self.binder.semantic("toscalar() needs a tabular expression with at least one column", query)
         first, kusto_type = next(iter(relation.columns.items()))
-        select = exp.select(relation.ref(first)).from_(self.relation_table(relation)).limit(1)
+        select = exp.select(relation.ref(first)).from_(self.relation_table(relation), copy=False).limit(1, copy=False)
         order = relation.order_by()
         if order:
-            select = select.order_by(*order)
+            select = select.order_by(*order, copy=False)
         return Typed(exp.Subquery(this=select), kusto_type)
 
     def cast_to(self, value: Typed, kusto_type: KustoType) -> Typed:

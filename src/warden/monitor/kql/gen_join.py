@@ -85,12 +85,16 @@ class JoinCompiler:
         if kind in ("leftsemi", "leftanti", "leftantisemi", "rightsemi", "rightanti", "rightantisemi"):
             keep, other = (left, right) if kind.startswith("left") else (right, left)
             keep_alias, other_alias = ("L", "R") if kind.startswith("left") else ("R", "L")
-            probe = exp.select(exp.Literal.number(1)).from_(self.relation_table(other, other_alias)).where(on)
+            probe = (
+                exp.select(exp.Literal.number(1))
+                .from_(self.relation_table(other, other_alias), copy=False)
+                .where(on, copy=False)
+            )
             test: exp.Expression = exp.Exists(this=probe)
             if "anti" in kind:
                 test = exp.Not(this=test)
             items = self.project_items([(n, keep.ref(n, keep_alias)) for n in keep.columns])
-            select = exp.select(*items).from_(self.relation_table(keep, keep_alias)).where(test)
+            select = exp.select(*items).from_(self.relation_table(keep, keep_alias), copy=False).where(test, copy=False)
             return self.emit(select, keep.columns)
         if kind == "innerunique":
             left = self.dedupe(left, left_keys)
@@ -104,8 +108,10 @@ class JoinCompiler:
             pairs.append((new, right.ref(name, "R")))
         items = self.project_items(pairs)
         side = {"inner": None, "leftouter": "LEFT", "rightouter": "RIGHT", "fullouter": "FULL"}[kind]
-        select = exp.select(*items).from_(self.relation_table(left, "L"))
-        select = select.join(self.relation_table(right, "R"), on=on, join_type=f"{side} OUTER" if side else "INNER")
+        select = exp.select(*items).from_(self.relation_table(left, "L"), copy=False)
+        select = select.join(
+            self.relation_table(right, "R"), on=on, join_type=f"{side} OUTER" if side else "INNER", copy=False
+        )
         return self.emit(select, columns)
 
     def dedupe(self, relation: Relation, keys: list[str]) -> Relation:
@@ -121,7 +127,7 @@ class JoinCompiler:
             relation.columns,
         )
         select = self.select_from(staged, self.passthrough(staged), keep_order=False)
-        select = select.where(exp.EQ(this=col("__kql_rn"), expression=exp.Literal.number(1)))
+        select = select.where(exp.EQ(this=col("__kql_rn"), expression=exp.Literal.number(1)), copy=False)
         return self.emit(select, relation.columns)
 
     def op_lookup(self, op: ast.Lookup, left: Relation, scope: Scope) -> Relation:
@@ -142,11 +148,12 @@ class JoinCompiler:
         if left.has_ordinal:
             pairs.append((ORDINAL, col(ORDINAL, "L")))
         items = self.project_items(pairs)
-        select = exp.select(*items).from_(self.relation_table(left, "L"))
+        select = exp.select(*items).from_(self.relation_table(left, "L"), copy=False)
         select = select.join(
             self.relation_table(right, "R"),
             on=and_all(conditions),
             join_type="LEFT OUTER" if kind == "leftouter" else "INNER",
+            copy=False,
         )
         return self.emit(select, columns, ORDINAL if left.has_ordinal else None)
 
@@ -208,7 +215,7 @@ class JoinCompiler:
                 else:
                     empty = "" if kusto_type is KustoType.STRING else None
                     pairs.append((out, literal(kusto_type, empty, self.dialect).sql))
-            selects.append(exp.select(*self.project_items(pairs)).from_(self.relation_table(relation)))
+            selects.append(exp.select(*self.project_items(pairs)).from_(self.relation_table(relation), copy=False))
         query = selects[0]
         for select in selects[1:]:
             query = exp.union(query, select, distinct=False)
@@ -232,7 +239,7 @@ class JoinCompiler:
         for label, branch in branches:
             env = self.row_env(branch, scope, in_filter=True)
             predicate = self.search_predicate(op.predicate, env, sensitive)
-            select = self.select_from(branch, self.passthrough(branch)).where(predicate.sql)
+            select = self.select_from(branch, self.passthrough(branch)).where(predicate.sql, copy=False)
             filtered.append((label, self.emit(select, branch.columns)))
         if relation is not None:
             return filtered[0][1]

@@ -55,7 +55,7 @@ class OperatorCompiler:
     def op_where(self, op: ast.Where, relation: Relation, scope: Scope) -> Relation:
         env = self.row_env(relation, scope, in_filter=True)
         predicate = self._as_bool(self.expr(op.predicate, env))
-        select = self.select_from(relation, self.passthrough(relation)).where(predicate.sql)
+        select = self.select_from(relation, self.passthrough(relation)).where(predicate.sql, copy=False)
         return self.emit(select, relation.columns, relation.order)
 
     # ---------------------------------------------------------------------------- extend/project
@@ -181,7 +181,7 @@ class OperatorCompiler:
         count = self.constant(op.count, scope, "the row count of top")
         ordered, hidden = self.sort_keys(op.keys, relation, scope)
         select = self.select_from(relation, self.passthrough(relation) + hidden, keep_order=False)
-        select = select.order_by(*ordered).limit(exp.Literal.number(int(count.literal or 0)))
+        select = select.order_by(*ordered, copy=False).limit(exp.Literal.number(int(count.literal or 0)), copy=False)
         if not hidden:
             return self.emit(select, relation.columns, tuple(o.copy() for o in ordered))
         staged = self.emit(select, relation.columns)
@@ -194,8 +194,8 @@ class OperatorCompiler:
         select = self.select_from(relation, self.passthrough(relation))
         order = relation.order_by()
         if order:
-            select = select.order_by(*order)
-        select = select.limit(exp.Literal.number(max(int(count.literal or 0), 0)))
+            select = select.order_by(*order, copy=False)
+        select = select.limit(exp.Literal.number(max(int(count.literal or 0), 0)), copy=False)
         return self.emit(select, relation.columns, relation.order)
 
     op_sample = op_take
@@ -213,11 +213,15 @@ class OperatorCompiler:
         names = list(relation.columns) if op.all_columns else list(op.columns)
         for name in names:
             self.binder.column_type(relation.columns, name, op)
-        select = self.select_from(relation, [(n, relation.ref(n)) for n in names], keep_order=False).distinct()
+        select = self.select_from(relation, [(n, relation.ref(n)) for n in names], keep_order=False).distinct(
+            copy=False
+        )
         return self.emit(select, {n: relation.columns[n] for n in names})
 
     def op_count(self, op: ast.Count, relation: Relation, scope: Scope) -> Relation:
-        select = exp.select(exp.alias_(exp.Count(this=exp.Star()), ident("Count"))).from_(self.relation_table(relation))
+        select = exp.select(exp.alias_(exp.Count(this=exp.Star()), ident("Count"))).from_(
+            self.relation_table(relation), copy=False
+        )
         return self.emit(select, {"Count": KustoType.LONG})
 
     def op_as(self, op: ast.As, relation: Relation, scope: Scope) -> Relation:

@@ -105,10 +105,12 @@ class PluginCompiler:
         pairs = exp.select(
             exp.alias_(exp.Explode(this=fn("json_keys", json.copy())), ident("k")),
             exp.alias_(exp.Explode(this=fn("json_extract", json.copy(), lit_str("$.*"))), ident("v")),
-        ).from_(self.relation_table(relation))
-        pairs = pairs.where(exp.EQ(this=fn("json_type", json.copy()), expression=lit_str("OBJECT")))
+        ).from_(self.relation_table(relation), copy=False)
+        pairs = pairs.where(exp.EQ(this=fn("json_type", json.copy()), expression=lit_str("OBJECT")), copy=False)
         query = exp.select(col("k"), fn("list", exp.Distinct(expressions=[fn("json_type", col("v"))])))
-        query = query.from_(exp.Subquery(this=pairs, alias=exp.TableAlias(this=ident("p")))).group_by(col("k"))
+        query = query.from_(exp.Subquery(this=pairs, alias=exp.TableAlias(this=ident("p"))), copy=False).group_by(
+            col("k"), copy=False
+        )
         result = []
         for key, kinds in sorted(self.probe_rows(query, node), key=lambda row: row[0]):
             found = {_JSON_TYPES.get(k) for k in kinds if k != "NULL"}
@@ -127,7 +129,7 @@ class PluginCompiler:
         key = self.to_string(self.expr(call.args[0], env))
         aggregate = call.args[1] if len(call.args) > 1 else ast.Call("count", pos=call.pos)
         groups = call.args[2:]
-        probe = exp.select(key.sql.copy()).distinct().from_(self.relation_table(relation))
+        probe = exp.select(key.sql.copy()).distinct(copy=False).from_(self.relation_table(relation), copy=False)
         values = sorted(str(row[0]) for row in self.probe_rows(probe, op))
         names = UniqueNames()
         columns: dict[str, KustoType] = {}
@@ -156,7 +158,7 @@ class PluginCompiler:
             columns[name] = value.type
         select = self.select_from(relation, items, keep_order=False)
         if group_by:
-            select = select.group_by(*group_by)
+            select = select.group_by(*group_by, copy=False)
         return self.emit(select, columns)
 
 

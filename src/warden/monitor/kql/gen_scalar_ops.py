@@ -26,7 +26,7 @@ from .types import KustoType
 __all__ = ["ScalarOps", "like_escape", "re2_escape"]
 
 _NUMERIC_ORDER = [KustoType.INT, KustoType.LONG, KustoType.DECIMAL, KustoType.REAL]
-_TERM = r"[^\pL\pN_]"
+_TERM = r"[^\pL\pN]"
 _REGEX_SPECIAL = set("\\.^$|?*+()[]{}")
 COMPARISONS = {"==", "!=", "<>", "<", "<=", ">", ">="}
 ARITHMETIC = {"+", "-", "*", "/", "%"}
@@ -284,7 +284,7 @@ class ScalarOps:
             if const is not None:
                 pattern = like_escape(const)
                 pattern = {"contains": f"%{pattern}%", "startswith": f"{pattern}%", "endswith": f"%{pattern}"}[base]
-                return self.like(a, pattern, case_sensitive=case_sensitive, escaped=pattern != const)
+                return self.like(a, pattern, case_sensitive=case_sensitive, escaped=like_escape(const) != const)
             x, y = (a, right.sql) if case_sensitive else (self.lower(a), self.lower(right.sql))
             if base == "contains":
                 if self.dialect == "clickhouse":
@@ -302,7 +302,7 @@ class ScalarOps:
             if not const:
                 return regex
             pattern = like_escape(const)
-            prefilter = self.like(a, f"%{pattern}%", case_sensitive=case_sensitive, escaped=pattern != const)
+            prefilter = self.like(a, f"%{pattern}%", case_sensitive=case_sensitive, escaped=like_escape(const) != const)
             return exp.And(this=prefilter, expression=regex)
         escaped = fn("regexp_escape", right.sql) if self.dialect != "clickhouse" else fn("escapeRegexp", right.sql)
         pattern = exp.DPipe(

@@ -49,7 +49,7 @@ class SeriesCompiler:
         if op.start is not None:
             start = number(self.expr(op.start, env))
         else:
-            low = exp.select(exp.Min(this=number(axis))).from_(table.copy())
+            low = exp.select(exp.Min(this=number(axis))).from_(table.copy(), copy=False)
             start = exp.Mul(this=fn("floor", exp.Div(this=exp.Subquery(this=low), expression=width)), expression=width)
         start = exp.Paren(this=start)
         index = exp.Cast(
@@ -64,7 +64,7 @@ class SeriesCompiler:
                 "ceil", exp.Div(this=exp.Paren(this=exp.Sub(this=end, expression=start.copy())), expression=width)
             )
         else:
-            high = exp.select(exp.Max(this=number(axis))).from_(table.copy())
+            high = exp.select(exp.Max(this=number(axis))).from_(table.copy(), copy=False)
             span = exp.Sub(this=exp.Subquery(this=high), expression=start.copy())
             count = exp.Add(
                 this=fn("floor", exp.Div(this=exp.Paren(this=span), expression=width)), expression=exp.Literal.number(1)
@@ -95,17 +95,25 @@ class SeriesCompiler:
         stage_items = [(f"__kql_k{i}", v.sql) for i, (_, v) in enumerate(keys)]
         stage_items.append(("__kql_bin", index))
         stage_items += [(f"__kql_a{i}", v.sql) for i, (_, v, _) in enumerate(aggregates)]
-        grouped = exp.select(*self.project_items(stage_items)).from_(table.copy()).where(and_all(in_range))
-        grouped = grouped.group_by(*[v.sql.copy() for _, v in keys], index.copy())
+        grouped = (
+            exp.select(*self.project_items(stage_items))
+            .from_(table.copy(), copy=False)
+            .where(and_all(in_range), copy=False)
+        )
+        grouped = grouped.group_by(*[v.sql.copy() for _, v in keys], index.copy(), copy=False)
         bins_rel = self.emit(grouped, {})
         groups_items = [(f"__kql_k{i}", col(f"__kql_k{i}")) for i in range(len(keys))]
         if keys:
-            groups = exp.select(*self.project_items(groups_items)).distinct().from_(self.relation_table(bins_rel))
+            groups = (
+                exp.select(*self.project_items(groups_items))
+                .distinct(copy=False)
+                .from_(self.relation_table(bins_rel), copy=False)
+            )
         else:
             groups = exp.select(exp.alias_(exp.Literal.number(1), ident("__kql_one")))
             if (op.kind or "").lower() != "nonempty":
                 groups = groups.where(
-                    exp.Exists(this=exp.select(exp.Literal.number(1)).from_(self.relation_table(bins_rel)))
+                    exp.Exists(this=exp.select(exp.Literal.number(1)).from_(self.relation_table(bins_rel))), copy=False
                 )
         groups_rel = self.emit(groups, {})
         numbers = exp.select(exp.alias_(exp.Explode(this=fn("range", exp.Literal.number(0), count)), ident("__kql_i")))
@@ -133,13 +141,13 @@ class SeriesCompiler:
             value_sql = cast(position, axis.type if axis.type is not KustoType.INT else KustoType.LONG, self.dialect)
         items.append((axis_name, self._json_array(value_sql, order)))
         columns[axis_name] = KustoType.DYNAMIC
-        select = exp.select(*self.project_items(items)).from_(self.relation_table(groups_rel, "G"))
-        select = select.join(self.relation_table(numbers_rel, "N"), join_type="CROSS")
-        select = select.join(self.relation_table(bins_rel, "A"), on=and_all(on), join_type="LEFT OUTER")
+        select = exp.select(*self.project_items(items)).from_(self.relation_table(groups_rel, "G"), copy=False)
+        select = select.join(self.relation_table(numbers_rel, "N"), join_type="CROSS", copy=False)
+        select = select.join(self.relation_table(bins_rel, "A"), on=and_all(on), join_type="LEFT OUTER", copy=False)
         if keys:
-            select = select.group_by(*[col(f"__kql_k{i}", "G") for i in range(len(keys))])
+            select = select.group_by(*[col(f"__kql_k{i}", "G") for i in range(len(keys))], copy=False)
         else:
-            select = select.group_by(col("__kql_one", "G"))  # no group, no row
+            select = select.group_by(col("__kql_one", "G"), copy=False)  # no group, no row
         return self.emit(select, columns)
 
     def _json_array(self, value: exp.Expression, order: list[exp.Ordered]) -> exp.Expression:
@@ -171,14 +179,18 @@ class SeriesCompiler:
             if previous is not None:
                 match = [exp.NullSafeEQ(this=col(p, "S"), expression=col(p, "P")) for p in parents]
                 probe = (
-                    exp.select(exp.Literal.number(1)).from_(self.relation_table(previous, "P")).where(and_all(match))
+                    exp.select(exp.Literal.number(1))
+                    .from_(self.relation_table(previous, "P"), copy=False)
+                    .where(and_all(match), copy=False)
                 )
                 condition = exp.Exists(this=probe)
             group = [col(p, "S") for p in parents] + [col(f"__kql_tk{i}", "S")]
             pairs = [(p, col(p, "S")) for p in parents] + [(f"__kql_tk{i}", col(f"__kql_tk{i}", "S"))]
             pairs.append((f"__kql_ta{i}", self._qualify(aggregate.sql, "S")))
-            grouped = exp.select(*self.project_items(pairs)).from_(rows)
-            grouped = (grouped.where(condition) if condition is not None else grouped).group_by(*group)
+            grouped = exp.select(*self.project_items(pairs)).from_(rows, copy=False)
+            grouped = (grouped.where(condition, copy=False) if condition is not None else grouped).group_by(
+                *group, copy=False
+            )
             grouped_rel = self.emit(grouped, {})
             rank = exp.Window(
                 this=exp.RowNumber(),
@@ -186,16 +198,16 @@ class SeriesCompiler:
                 order=exp.Order(expressions=[exp.Ordered(this=col(f"__kql_ta{i}"), desc=not level.ascending)]),
             )
             ranked = exp.select(exp.Star(), exp.alias_(rank, ident("__kql_rank"))).from_(
-                self.relation_table(grouped_rel)
+                self.relation_table(grouped_rel), copy=False
             )
             ranked_rel = self.emit(ranked, {})
             kept = exp.select(*[col(c) for c in [*parents, f"__kql_tk{i}", f"__kql_ta{i}"]]).from_(
-                self.relation_table(ranked_rel)
+                self.relation_table(ranked_rel), copy=False
             )
             if level.count is not None:
                 count = self.constant(level.count, scope, "the top-nested count")
                 kept = kept.where(
-                    exp.LTE(this=col("__kql_rank"), expression=exp.Literal.number(int(count.literal or 0)))
+                    exp.LTE(this=col("__kql_rank"), expression=exp.Literal.number(int(count.literal or 0))), copy=False
                 )
             level_query: exp.Expression = kept
             if level.others is not None and level.count is not None:
@@ -207,16 +219,18 @@ class SeriesCompiler:
                 )
                 rest = (
                     exp.select(exp.Literal.number(1))
-                    .from_(self.relation_table(ranked_rel, "R"))
-                    .where(and_all(outside))
+                    .from_(self.relation_table(ranked_rel, "R"), copy=False)
+                    .where(and_all(outside), copy=False)
                 )
                 other_pairs = [(p, col(p, "S")) for p in parents] + [(f"__kql_tk{i}", others.sql)]
                 other_pairs.append((f"__kql_ta{i}", self._qualify(aggregate.sql, "S")))
                 other_rows = (
-                    exp.select(*self.project_items(other_pairs)).from_(rows.copy()).where(exp.Exists(this=rest))
+                    exp.select(*self.project_items(other_pairs))
+                    .from_(rows.copy(), copy=False)
+                    .where(exp.Exists(this=rest), copy=False)
                 )
                 if parents:
-                    other_rows = other_rows.group_by(*[col(p, "S") for p in parents])
+                    other_rows = other_rows.group_by(*[col(p, "S") for p in parents], copy=False)
                 level_query = exp.union(kept, other_rows, distinct=False)
             level_rel = self.emit(level_query, {})
             if previous is None:
@@ -224,9 +238,11 @@ class SeriesCompiler:
             else:
                 carried = [col(c, "P") for c in self._level_columns(i)]
                 joined = exp.select(*carried, col(f"__kql_tk{i}", "L"), col(f"__kql_ta{i}", "L"))
-                joined = joined.from_(self.relation_table(level_rel, "L"))
+                joined = joined.from_(self.relation_table(level_rel, "L"), copy=False)
                 match = [exp.NullSafeEQ(this=col(p, "L"), expression=col(p, "P")) for p in parents]
-                joined = joined.join(self.relation_table(previous, "P"), on=and_all(match), join_type="INNER")
+                joined = joined.join(
+                    self.relation_table(previous, "P"), on=and_all(match), join_type="INNER", copy=False
+                )
                 previous = self.emit(joined, {})
             columns[key_name] = keys[i].type
             columns[agg_name] = aggregate.type
@@ -235,7 +251,7 @@ class SeriesCompiler:
         items = []
         for i, name in enumerate(columns):
             items.append((name, col(f"__kql_tk{i // 2}" if i % 2 == 0 else f"__kql_ta{i // 2}")))
-        select = exp.select(*self.project_items(items)).from_(self.relation_table(previous))
+        select = exp.select(*self.project_items(items)).from_(self.relation_table(previous), copy=False)
         final = self.emit(select, columns)
         return Relation(final.name, final.columns, tuple(self._rename_order(o, final) for o in order))
 

@@ -61,7 +61,7 @@ class SourceCompiler:
         if not rows:
             pairs = [(n, literal(t, None, self.dialect).sql) for n, t in columns.items()]
             pairs.append((ORDINAL, exp.Literal.number(0)))
-            return self.emit(exp.select(*self.project_items(pairs)).where(exp.false()), columns, ORDINAL)
+            return self.emit(exp.select(*self.project_items(pairs)).where(exp.false(), copy=False), columns, ORDINAL)
         selects: list[exp.Expression] = []
         for index, row in enumerate(rows):
             pairs = [(n, v.sql) for n, v in zip(columns, row, strict=True)]
@@ -168,4 +168,4 @@ class SourceCompiler:
         self._count += 0
         staged = self.emit(inner, {"__kql_i": KustoType.LONG})
         select = exp.select(*self.project_items([(node.column, value.sql), (ORDINAL, col("__kql_i"))]))
-        return self.emit(select.from_(self.relation_table(staged)), {node.column: value.type}, ORDINAL)
+        return self.emit(select.from_(self.relation_table(staged), copy=False), {node.column: value.type}, ORDINAL)

@@ -38,6 +38,7 @@ class _Out:
     sql: exp.Expression | None  # None: read from a struct column in stage 2
     struct: str | None = None
     field: int = 0
+    value: exp.Expression | None = None  # a struct member's value on the chosen row
 
 
 class SummarizeCompiler:
@@ -59,13 +60,14 @@ class SummarizeCompiler:
             if isinstance(named.expr, ast.NameRef) and named.expr.name in relation.columns:
                 by_columns.add(named.expr.name)
         structs: dict[str, exp.Expression] = {}
+        extremes: dict[str, tuple[exp.Expression, str]] = {}
         agg_env = env.but(aggregate=True)
         for named in op.aggregates:
             expr = named.expr
             if isinstance(expr, ast.Call) and (
                 expr.name in _ARG_EXTREMES or (expr.name in _ANY and self._any_is_tuple(expr))
             ):
-                self._tuple_aggregate(named, expr, relation, agg_env, names, by_columns, outputs, structs)
+                self._tuple_aggregate(named, expr, relation, agg_env, names, by_columns, outputs, structs, extremes)
             elif isinstance(expr, ast.Call) and expr.name in ("percentile", "percentiles") and not named.names:
                 self._percentiles(expr, agg_env, names, outputs)
             else:
@@ -74,11 +76,13 @@ class SummarizeCompiler:
                 if name is None:
                     name = self.binder.default_column_name(names)
                 outputs.append(_Out(names.add(name), value.type, self.ordered_aggregates(value.sql, relation)))
+        if len(op.aggregates) == 1 and len(extremes) == 1:
+            return self._first_per_group(relation, outputs, group_by, *next(iter(extremes.values())))
         items = [(o.name, o.sql) for o in outputs if o.sql is not None]
         items += list(structs.items())
         select = self.select_from(relation, items, keep_order=False)
         if group_by:
-            select = select.group_by(*group_by)
+            select = select.group_by(*group_by, copy=False)
         columns = {o.name: o.type for o in outputs}
         staged = self.emit(select, columns)
         if not structs:
@@ -107,6 +111,25 @@ class SummarizeCompiler:
             return node
 
         return sql.transform(visit)
+
+    def _first_per_group(
+        self, relation: Relation, outputs: list[_Out], group_by: list[exp.Expression], key: exp.Expression, extreme: str
+    ) -> Relation:
+        """``summarize arg_max(k, ...) by g``: the row with the largest k of each group, by row numbering
+        (much cheaper than aggregating a struct of every column)."""
+        order = exp.Ordered(this=key.copy(), desc=extreme == "max", nulls_first=False)
+        number = exp.Window(
+            this=exp.RowNumber(),
+            partition_by=[g.copy() for g in group_by] or None,
+            order=exp.Order(expressions=[order]),
+        )
+        items = [(o.name, o.sql if o.struct is None else o.value) for o in outputs]
+        columns = {o.name: o.type for o in outputs}
+        staged = self.emit(self.select_from(relation, [*items, ("__kql_rn", number)], keep_order=False), columns)
+        select = self.select_from(staged, self.passthrough(staged), keep_order=False)
+        return self.emit(
+            select.where(exp.EQ(this=col("__kql_rn"), expression=exp.Literal.number(1)), copy=False), columns
+        )
 
     # ------------------------------------------------------------------------- tuple results
 
@@ -137,6 +160,7 @@ class SummarizeCompiler:
         by_columns: set[str],
         outputs: list[_Out],
         structs: dict[str, exp.Expression],
+        extremes: dict[str, tuple[exp.Expression, str]],
     ) -> None:
         """arg_max/arg_min/take_any with several outputs: Kusto's column list, one struct aggregate."""
         extreme = _ARG_EXTREMES.get(call.name)
@@ -184,11 +208,12 @@ class SummarizeCompiler:
                 key = self.coerce(key, KustoType.REAL)
             engine = ("argMax" if extreme == "max" else "argMin") if self.dialect == "clickhouse" else f"arg_{extreme}"
             structs[struct] = fn(engine, packed, key.sql)
+            extremes[struct] = (key.sql, extreme)
         else:
             structs[struct] = fn("any" if self.dialect == "clickhouse" else "any_value", packed)
         for index, (name, value) in enumerate(chosen):
             final = given[index] if index < len(given) else name
-            outputs.append(_Out(names.add(final), value.type, None, struct, index))
+            outputs.append(_Out(names.add(final), value.type, None, struct, index, value.sql))
 
     def _percentiles(self, call: ast.Call, env: RowEnv, names: UniqueNames, outputs: list[_Out]) -> None:
         if len(call.args) < 2:

@@ -115,12 +115,12 @@ class Generator(
     def final_select(self, relation: Relation) -> exp.Select:
         items = [exp.alias_(relation.ref(name), ident(name)) for name in relation.columns]
         select = exp.select(*items or [exp.Literal.number(1)])
-        select = select.from_(self.relation_table(relation))
+        select = select.from_(self.relation_table(relation), copy=False)
         order = relation.order_by()
         if order:
-            select = select.order_by(*order)
+            select = select.order_by(*order, copy=False)
         if not relation.columns:
-            select = select.where(exp.false())
+            select = select.where(exp.false(), copy=False)
         for name, query, materialized in self.ctes:
             select = select.with_(ident(name), as_=query, materialized=materialized or None, copy=False)
         return select
@@ -165,7 +165,7 @@ class Generator(
             projections.append(col(ORDINAL))
         if not projections:
             projections = [exp.alias_(exp.Literal.number(1), ident("__kql_empty"))]
-        return exp.select(*projections).from_(self.relation_table(relation))
+        return exp.select(*projections).from_(self.relation_table(relation), copy=False)
 
     @staticmethod
     def passthrough(relation: Relation) -> list[tuple[str, exp.Expression]]:
@@ -177,7 +177,7 @@ class Generator(
             return relation
         number = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=relation.order_by()))
         select = exp.select(*[relation.ref(n) for n in relation.columns], exp.alias_(number, ident(ORDINAL)))
-        return self.emit(select.from_(self.relation_table(relation)), relation.columns, ORDINAL)
+        return self.emit(select.from_(self.relation_table(relation), copy=False), relation.columns, ORDINAL)
 
     def keep_order(self, relation: Relation, items: list[tuple[str, exp.Expression]]) -> Relation:
         """Prepare ``relation`` for a row-wise step producing ``items``: if its order keys do not
