@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from monitor.kql.function_harness import evaluate
+import pytest
+
+from monitor.kql.function_harness import Null, evaluate
+from warden.monitor.kql.functions.hashing import xxhash64
 
 
 def test_digests_match_kusto() -> None:
@@ -18,9 +21,28 @@ def test_digests_match_kusto() -> None:
     assert evaluate("hash_sha1", "World") == "70c07ec18ef89c5309bbb0937f3a6342411e1fdd"
 
 
-def test_hash_is_stable_and_in_range() -> None:
-    assert evaluate("hash", "World") == evaluate("hash", "World")
+def test_hash_is_kustos_xxhash64() -> None:
+    assert evaluate("hash", "World") == 1846988464401551951
+    assert evaluate("hash", "World", 100) == 51
+    assert evaluate("hash", dt.datetime(2015, 1, 1)) == 1380966698541616202
+    assert evaluate("hash_xxhash64", "World") == 1846988464401551951
     assert 0 <= evaluate("hash", "World", 7) < 7
+    assert evaluate("hash", Null("long")) is None
+
+
+@pytest.mark.parametrize("length", [0, 5, 12, 33, 70])  # tail bytes, a 4-byte lane, 8-byte lanes, stripes
+def test_hash_in_sql_matches_the_reference(length: int) -> None:
+    text = "".join(chr(ord("a") + (i * 7) % 26) for i in range(length)) + "é" * (length % 3)
+    unsigned = xxhash64(text.encode())
+    assert evaluate("hash", text) == _signed(unsigned)
+    if length == 12:
+        assert evaluate("hash", text, 1000) == unsigned % 1000
+        number = -123456789
+        assert evaluate("hash", number) == _signed(xxhash64(number.to_bytes(8, "little", signed=True)))
+
+
+def _signed(unsigned: int) -> int:
+    return unsigned - (1 << 64) if unsigned >= 1 << 63 else unsigned
 
 
 def test_base64() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
@@ -51,7 +52,14 @@ _COMPOUND = (exp.Binary, exp.Unary, exp.Predicate, exp.Connector, exp.Not, exp.N
 
 @lru_cache(maxsize=4096)
 def _parse(template: str, dialect: str) -> exp.Expression:
-    return sqlglot.parse_one(_PLACEHOLDER.sub(r"__kqlp_\1", template), dialect=dialect)
+    # A few templates (xxhash64) are deep; sqlglot's recursive descent needs more stack than the
+    # default limit while parsing them (once: the result is cached).
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 6000))
+    try:
+        return sqlglot.parse_one(_PLACEHOLDER.sub(r"__kqlp_\1", template), dialect=dialect)
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def atom(expression: exp.Expression) -> exp.Expression:
