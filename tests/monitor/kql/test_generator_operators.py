@@ -444,3 +444,27 @@ def test_top_nested() -> None:
     assert got.rows[0] == ["C", 10, "r", 1]
     assert got.rows[1][:2] == ["A", 7]
     assert rows(data + "| top-nested 2 of s with others = 'Other' by sum(x)") == [["C", 10], ["A", 7], ["Other", 4]]
+
+
+def test_window_functions_with_restart_conditions() -> None:
+    data = """datatable(name:string, month:int, salary:long)
+["Alice", 1, 1000, "Bob", 1, 1000, "Alice", 2, 2000, "Bob", 2, 1950, "Alice", 3, 1400, "Bob", 3, 1450]
+| order by name asc, month asc
+"""
+    got = rows(data + "| extend total = row_cumsum(salary, name != prev(name)), n = row_number(1, prev(name) != name)")
+    assert [r[3:] for r in got] == [[1000, 1], [3000, 2], [4400, 3], [1000, 1], [2950, 2], [4400, 3]]
+    ranks = "datatable(k:string, v:long)['a', 1, 'a', 1, 'a', 3, 'b', 3] | sort by k asc, v asc"
+    assert rows(ranks + " | extend d = row_rank_dense(v), m = row_rank_min(v) | project d, m") == [
+        [1, 1],
+        [1, 1],
+        [2, 3],
+        [2, 3],
+    ]
+
+
+def test_pack_all() -> None:
+    data = "datatable(s:string, t:string, n:long)['a', 'b', 1, 'c', '', long(null)]"
+    assert rows(data + " | project p = pack_all(), q = pack_all(true)") == [
+        ['{"s":"a","t":"b","n":1}', '{"s":"a","t":"b","n":1}'],
+        ['{"s":"c","t":"","n":null}', '{"s":"c"}'],
+    ]

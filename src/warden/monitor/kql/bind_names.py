@@ -89,9 +89,15 @@ PREFIXED: dict[str, str] = {
 ONLY_ARGUMENT = frozenset({"make_datetime", "make_timespan"})
 
 
+#: Two-argument aggregates Kusto names after both arguments (``covariance(x, y)`` -> ``covariance_x_y``).
+BOTH_ARGUMENTS = frozenset({"covariance", "covarianceif", "covariancep", "covariancepif"})
+
+
 def function_name(call: ast.Call) -> str | None:
     """The inferred column name of a call, or None when KQL falls back to ``ColumnN``."""
     name = call.name
+    if name in BOTH_ARGUMENTS and len(call.args) >= 2:
+        return f"{name}_{expression_name(call.args[0]) or ''}_{expression_name(call.args[1]) or ''}"
     if name in FIRST_ARGUMENT:
         return expression_name(call.args[0]) if call.args else None
     if name in PREFIXED:

@@ -12,7 +12,7 @@ from .errors import KqlError
 from .functions import registry
 from .gen_builtins import FALLBACK_AGGREGATES, FALLBACK_SCALARS
 from .gen_expressions import RowEnv
-from .gen_sql import fn, literal
+from .gen_sql import literal
 from .typed import Typed
 from .types import KustoType
 
@@ -149,68 +149,6 @@ class CallCompiler:
 
     _fn_columnifexists = _fn_column_ifexists
 
-    def _window_order(self, env: RowEnv) -> list[exp.Ordered]:
-        return env.relation.order_by() if env.relation is not None else []
-
-    def _window(self, func: exp.Expression, env: RowEnv, *, frame: bool = False) -> exp.Expression:
-        order = self._window_order(env)
-        window = exp.Window(this=func, order=exp.Order(expressions=order) if order else None)
-        if frame:
-            window.set(
-                "spec",
-                exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"),
-            )
-        return window
-
-    def _fn_row_number(self, node: ast.Call, env: RowEnv) -> Typed:
-        self._arity(node, 0, 2)
-        number: exp.Expression = self._window(exp.RowNumber(), env)
-        if len(node.args) > 1:
-            restart = self.expr(node.args[1], env)
-            if not (restart.is_constant and restart.literal is False):
-                raise self.binder.unsupported("row_number() with a restart condition", node)
-        if node.args:
-            start = self.expr(node.args[0], env)
-            number = exp.Add(
-                this=number, expression=exp.Paren(this=exp.Sub(this=start.sql, expression=exp.Literal.number(1)))
-            )
-        return Typed(number, KustoType.LONG)
-
-    def _fn_row_cumsum(self, node: ast.Call, env: RowEnv) -> Typed:
-        self._arity(node, 1, 2)
-        if len(node.args) > 1:
-            restart = self.expr(node.args[1], env)
-            if not (restart.is_constant and restart.literal is False):
-                raise self.binder.unsupported("row_cumsum() with a restart condition", node)
-        term = self.expr(node.args[0], env)
-        if term.type is KustoType.DYNAMIC:
-            term = self.coerce(term, KustoType.REAL)
-        total = self._window(exp.Sum(this=term.sql), env, frame=True)
-        result = KustoType.LONG if term.type in (KustoType.INT, KustoType.LONG) else term.type
-        return Typed(self.cast_to(Typed(total, result), result).sql, result)
-
-    def _lag_lead(self, node: ast.Call, env: RowEnv, kind: str) -> Typed:
-        self._arity(node, 1, 3)
-        value = self.expr(node.args[0], env)
-        args = [value.sql]
-        if len(node.args) > 1:
-            args.append(self.expr(node.args[1], env).sql)
-        if len(node.args) > 2:
-            default = self.expr(node.args[2], env)
-            if default.type != value.type:
-                default = self.coerce(default, value.type)
-            args.append(default.sql)
-        elif value.type is KustoType.STRING:
-            args.extend([exp.Literal.number(1)] if len(args) == 1 else [])
-            args.append(exp.Literal.string(""))
-        return Typed(self._window(fn(kind, *args), env), value.type)
-
-    def _fn_prev(self, node: ast.Call, env: RowEnv) -> Typed:
-        return self._lag_lead(node, env, "lag")
-
-    def _fn_next(self, node: ast.Call, env: RowEnv) -> Typed:
-        return self._lag_lead(node, env, "lead")
-
     def _arity(self, node: ast.Call, low: int, high: int) -> None:
         given = len(node.args) + len(node.named_args)
         if not low <= given <= high:
@@ -218,4 +156,17 @@ class CallCompiler:
             raise self.binder.semantic(f"function '{node.name}' expects {expected} arguments, got {given}", node)
 
 
-_SPECIAL = {"not", "now", "ago", "column_ifexists", "columnifexists", "row_number", "row_cumsum", "prev", "next"}
+_SPECIAL = {
+    "not",
+    "now",
+    "ago",
+    "column_ifexists",
+    "columnifexists",
+    "row_number",
+    "row_cumsum",
+    "row_rank_dense",
+    "row_rank_min",
+    "prev",
+    "next",
+    "pack_all",
+}

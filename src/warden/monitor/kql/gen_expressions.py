@@ -42,6 +42,9 @@ class RowEnv:
     relation: Relation | None = None
     in_filter: bool = False
     sql: dict[str, str] = field(default_factory=dict)
+    # Window expressions computed in steps before the current one: (level, column, SQL).
+    hoisted: list[tuple[int, str, exp.Expression]] = field(default_factory=list)
+    hoisted_levels: dict[str, int] = field(default_factory=dict)
 
     def but(self, **changes: Any) -> RowEnv:
         return dataclasses.replace(self, **changes)

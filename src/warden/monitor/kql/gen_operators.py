@@ -55,7 +55,8 @@ class OperatorCompiler:
     def op_where(self, op: ast.Where, relation: Relation, scope: Scope) -> Relation:
         env = self.row_env(relation, scope, in_filter=True)
         predicate = self._as_bool(self.expr(op.predicate, env))
-        select = self.select_from(relation, self.passthrough(relation)).where(predicate.sql, copy=False)
+        source = self.apply_hoisted(relation, env)
+        select = self.select_from(source, self.passthrough(relation)).where(predicate.sql, copy=False)
         return self.emit(select, relation.columns, relation.order)
 
     # ---------------------------------------------------------------------------- extend/project
@@ -77,7 +78,8 @@ class OperatorCompiler:
             columns[name] = value.type
         item_list = list(items.items())
         relation = self.keep_order(relation, item_list)
-        return self.emit(self.select_from(relation, item_list), columns, relation.order)
+        source = self.apply_hoisted(relation, env)
+        return self.emit(self.select_from(source, item_list), columns, relation.order)
 
     def op_project(self, op: ast.Project, relation: Relation, scope: Scope) -> Relation:
         env = self.row_env(relation, scope)
@@ -100,7 +102,8 @@ class OperatorCompiler:
             items.append((name, value.sql))
             columns[name] = value.type
         relation = self.keep_order(relation, items)
-        return self.emit(self.select_from(relation, items), columns, relation.order)
+        source = self.apply_hoisted(relation, env)
+        return self.emit(self.select_from(source, items), columns, relation.order)
 
     def _keep(self, relation: Relation, names: list[str], renames: dict[str, str] | None = None) -> Relation:
         renames = renames or {}

@@ -30,6 +30,7 @@ from .gen_series import SeriesCompiler
 from .gen_sources import SourceCompiler
 from .gen_sql import col, ident, literal, table
 from .gen_summarize import SummarizeCompiler
+from .gen_windows import WindowCompiler
 from .schema import DatabaseSchema
 from .typed import Typed
 from .types import KustoType
@@ -51,6 +52,7 @@ class Generator(
     PluginCompiler,
     SourceCompiler,
     CallCompiler,
+    WindowCompiler,
     ExpressionCompiler,
 ):
     """Compiles one query text against one schema, for one dialect."""
@@ -197,8 +199,18 @@ class Generator(
             return relation
         return self.with_ordinal(relation)
 
-    def order_after(self, relation: Relation) -> str | tuple[exp.Ordered, ...] | None:
-        return relation.order
+    def apply_hoisted(self, relation: Relation, env: RowEnv) -> Relation:
+        """Compute the window expressions the step's expressions hoisted (see ``hoist``), level by level."""
+        if not env.hoisted:
+            return relation
+        current = relation
+        carried: list[str] = []
+        for level in sorted({level for level, _, _ in env.hoisted}):
+            fresh = [(name, sql) for lvl, name, sql in env.hoisted if lvl == level]
+            items = self.passthrough(relation) + [(name, col(name)) for name in carried] + fresh
+            current = self.emit(self.select_from(current, items), relation.columns, relation.order)
+            carried += [name for name, _ in fresh]
+        return current
 
     def row_env(self, relation: Relation, scope: Scope, **extra: Any) -> RowEnv:
         return RowEnv(columns=dict(relation.columns), scope=scope, relation=relation, sql=relation.sql, **extra)
