@@ -170,3 +170,12 @@ def test_make_datetime_and_timespan() -> None:
 )
 def test_unixtime(name: str, value: float, expected: str | None) -> None:
     assert evaluate(name, value) == expected
+
+
+def test_datetime_diff_of_constants_keeps_ticks() -> None:
+    from monitor.kql.function_harness import compile_call, typed_constant
+    from warden.monitor.kql.functions.common import literal_typed
+
+    zero = literal_typed(636_449_868_000_000_000, K.DATETIME)  # 2017-10-30 23:00:00
+    seven = literal_typed(636_449_868_000_000_007, K.DATETIME)  # ... .0000007
+    assert compile_call("datetime_diff", [typed_constant("nanosecond"), zero, seven]).literal == -700

@@ -21,7 +21,7 @@ from typing import Any
 from sqlglot import exp
 
 from ..typed import Typed
-from ..values import TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MINUTE, TICKS_PER_SECOND
+from ..values import TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MINUTE, TICKS_PER_SECOND, ticks_to_datetime
 from .common import (
     INTEGER,
     NUMERIC,
@@ -217,6 +217,39 @@ def _datetime_add(ctx: CompileContext, args: list[Typed]) -> Typed:
     return typed(sql(ctx.dialect, body, d=args[2], n=args[1]), K.DATETIME)
 
 
+_TICK_DIFFS = {
+    "day": TICKS_PER_DAY,
+    "hour": TICKS_PER_HOUR,
+    "minute": TICKS_PER_MINUTE,
+    "second": TICKS_PER_SECOND,
+    "millisecond": 10_000,
+    "microsecond": 10,
+    "nanosecond": 1,
+}
+_CALENDAR_DIFFS = {"year", "quarter", "month", "week"}
+
+
+def _diff_constant(part: str, first: int, second: int) -> float | int:
+    """datetime_diff of two tick counts: period boundaries crossed from ``second`` to ``first``."""
+    if part == "nanosecond":
+        return (first - second) * 100
+    if part in _TICK_DIFFS:
+        unit = _TICK_DIFFS[part]
+        return first // unit - second // unit
+    a, b = ticks_to_datetime(first), ticks_to_datetime(second)
+    match part:
+        case "year":
+            return a.year - b.year
+        case "quarter":
+            return (a.year * 4 + (a.month - 1) // 3) - (b.year * 4 + (b.month - 1) // 3)
+        case "month":
+            return (a.year * 12 + a.month) - (b.year * 12 + b.month)
+    # Sunday weeks: days between the Sundays starting each week.
+    sunday_a = first // TICKS_PER_DAY - (a.weekday() + 1) % 7
+    sunday_b = second // TICKS_PER_DAY - (b.weekday() + 1) % 7
+    return float((sunday_a - sunday_b) // 7)
+
+
 _DIFF_PARTS = {"year", "quarter", "month", "day", "hour", "minute", "second", "millisecond", "microsecond"}
 
 
@@ -226,6 +259,11 @@ def _datetime_diff(ctx: CompileContext, args: list[Typed]) -> Typed:
     part = constant_string("datetime_diff", args, 0).lower()
     first = expect("datetime_diff", args, 1, K.DATETIME)
     second = expect("datetime_diff", args, 2, K.DATETIME)
+    known = part in _TICK_DIFFS or part in _CALENDAR_DIFFS
+    if known and first.is_constant and second.is_constant and None not in (first.literal, second.literal):
+        # Constants keep their 100 ns ticks (storage truncates to microseconds).
+        difference = _diff_constant(part, int(first.literal), int(second.literal))
+        return literal_typed(difference, K.REAL if part == "week" else K.LONG)
     if part == "week":
         # Sunday weeks; Kusto's engine types this one part as a real (the other parts are longs).
         start1, start2 = start_of(ctx, "week", first), start_of(ctx, "week", second)
