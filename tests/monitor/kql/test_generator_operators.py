@@ -468,3 +468,22 @@ def test_pack_all() -> None:
         ['{"s":"a","t":"b","n":1}', '{"s":"a","t":"b","n":1}'],
         ['{"s":"c","t":"","n":null}', '{"s":"c"}'],
     ]
+
+
+def test_mv_apply_runs_the_subquery_per_row() -> None:
+    data = "datatable(i:long, a:dynamic)[0, dynamic([5, 1, 3]), 1, dynamic([4, 10, 8, 7]), 2, dynamic([])]\n"
+    got = result(data + "| mv-apply x = a to typeof(long) on (top 2 by x | summarize top2 = make_list(x))")
+    assert got.columns == ["i", "a", "top2"]
+    assert got.rows == [[0, "[5,1,3]", "[5,3]"], [1, "[4,10,8,7]", "[10,8]"]]
+    assert rows(data + "| mv-apply x = a to typeof(long) on (take 1) | project i, x") == [[0, 5], [1, 4]]
+    assert rows(data + "| mv-apply with_itemindex=k x = a on (where k >= 3) | project i, x, k") == [[1, "7", 3]]
+    counted = data + "| mv-apply x = a on (count) | project i, Count"
+    assert rows(counted) == [[0, 3], [1, 4]]
+
+
+def test_partition_runs_the_subquery_per_key() -> None:
+    data = "datatable(k:string, v:long)['a', 1, 'a', 5, 'b', 2, 'b', 9, 'b', 4]\n"
+    got = rows(data + "| partition by k (top 1 by v | project k, v)")
+    assert as_set(got) == as_set([["a", 5], ["b", 9]])
+    got = rows(data + "| partition by k (summarize n = count(), s = sum(v))")
+    assert as_set(got) == as_set([[2, 6], [3, 15]])

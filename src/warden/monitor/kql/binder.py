@@ -58,13 +58,16 @@ class Relation:
 
     ``order`` says how its rows are ordered: None (no defined order), the name of the hidden
     ordinal column (:data:`ORDINAL`), or a tuple of sqlglot ``Ordered`` keys over its columns.
-    ``sql`` maps each Kusto column name to its SQL column name (see :func:`sql_names`).
+    ``sql`` maps each Kusto column name to its SQL column name (see :func:`sql_names`);
+    ``hidden`` names the group-id columns a partitioned sub-pipeline carries.
     """
 
     name: str
     columns: dict[str, KustoType]
     order: str | tuple[exp.Ordered, ...] | None = None
     materialized: bool = False
+    #: Hidden columns carried through every step (the row or partition id of mv-apply/partition).
+    hidden: tuple[str, ...] = ()
     sql: dict[str, str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

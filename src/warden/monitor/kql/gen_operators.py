@@ -9,7 +9,7 @@ from sqlglot import exp
 
 from . import ast
 from .binder import ORDINAL, Binding, Relation, Scope
-from .gen_sql import col, ident
+from .gen_sql import col
 from .types import KustoType
 
 __all__ = ["OperatorCompiler"]
@@ -24,6 +24,20 @@ _REFUSED = {
     "Reduce": "reduce",
     "SampleDistinct": "sample-distinct",
     "Find": "find",
+}
+#: Operators that cannot yet run per group inside mv-apply/partition.
+_NOT_PER_GROUP = {
+    "Join": "join",
+    "Lookup": "lookup",
+    "Union": "union",
+    "MakeSeries": "make-series",
+    "TopNested": "top-nested",
+    "Evaluate": "evaluate",
+    "GetSchema": "getschema",
+    "Search": "search",
+    "MvApply": "mv-apply",
+    "Partition": "partition",
+    "Serialize": "serialize",
 }
 _DOTNET = {
     KustoType.BOOL: "System.Boolean",
@@ -44,6 +58,9 @@ class OperatorCompiler:
 
     def operator(self, op: ast.Operator, relation: Relation, scope: Scope) -> Relation:
         kind = type(op).__name__
+        if relation.hidden and kind in _NOT_PER_GROUP:
+            name = _NOT_PER_GROUP[kind]
+            raise self.binder.unsupported(f"the '{name}' operator inside mv-apply or partition", op)
         method = getattr(self, f"op_{kind.lower()}", None)
         if method is None:
             name = _REFUSED.get(kind, kind.lower())
@@ -172,7 +189,9 @@ class OperatorCompiler:
     def op_sort(self, op: ast.Sort, relation: Relation, scope: Scope) -> Relation:
         ordered, hidden = self.sort_keys(op.keys, relation, scope)
         if not hidden:
-            return Relation(relation.name, dict(relation.columns), tuple(ordered), relation.materialized)
+            return Relation(
+                relation.name, dict(relation.columns), tuple(ordered), relation.materialized, relation.hidden
+            )
         number = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=ordered))
         staged = self.emit(
             self.select_from(relation, self.passthrough(relation) + hidden, keep_order=False), relation.columns
@@ -183,6 +202,9 @@ class OperatorCompiler:
     def op_top(self, op: ast.Top, relation: Relation, scope: Scope) -> Relation:
         count = self.constant(op.count, scope, "the row count of top")
         ordered, hidden = self.sort_keys(op.keys, relation, scope)
+        if relation.hidden:
+            staged = self.emit(self.select_from(relation, self.passthrough(relation) + hidden), relation.columns)
+            return self.first_rows_per_group(staged, int(count.literal or 0), ordered)
         select = self.select_from(relation, self.passthrough(relation) + hidden, keep_order=False)
         select = select.order_by(*ordered, copy=False).limit(exp.Literal.number(int(count.literal or 0)), copy=False)
         if not hidden:
@@ -194,6 +216,8 @@ class OperatorCompiler:
 
     def op_take(self, op: ast.Take, relation: Relation, scope: Scope) -> Relation:
         count = self.constant(op.count, scope, "the row count of take")
+        if relation.hidden:
+            return self.first_rows_per_group(relation, max(int(count.literal or 0), 0), relation.order_by())
         select = self.select_from(relation, self.passthrough(relation))
         order = relation.order_by()
         if order:
@@ -202,6 +226,19 @@ class OperatorCompiler:
         return self.emit(select, relation.columns, relation.order)
 
     op_sample = op_take
+
+    def first_rows_per_group(self, relation: Relation, count: int, order: list[exp.Ordered]) -> Relation:
+        """take/top inside mv-apply or partition: the first ``count`` rows of each group."""
+        number = exp.Window(
+            this=exp.RowNumber(),
+            partition_by=[col(h) for h in relation.hidden],
+            order=exp.Order(expressions=order) if order else None,
+        )
+        items = [*self.passthrough(relation), (ORDINAL, number)]
+        staged = self.emit(self.select_from(relation, items, keep_order=False), relation.columns, ORDINAL)
+        select = self.select_from(staged, self.passthrough(staged))
+        select = select.where(exp.LTE(this=col(ORDINAL), expression=exp.Literal.number(count)), copy=False)
+        return self.emit(select, relation.columns, ORDINAL)
 
     def op_serialize(self, op: ast.Serialize, relation: Relation, scope: Scope) -> Relation:
         if relation.order is None:
@@ -222,9 +259,9 @@ class OperatorCompiler:
         return self.emit(select, {n: relation.columns[n] for n in names})
 
     def op_count(self, op: ast.Count, relation: Relation, scope: Scope) -> Relation:
-        select = exp.select(exp.alias_(exp.Count(this=exp.Star()), ident("Count"))).from_(
-            self.relation_table(relation), copy=False
-        )
+        select = self.select_from(relation, [("Count", exp.Count(this=exp.Star()))], keep_order=False)
+        if relation.hidden:
+            select = select.group_by(*[col(h) for h in relation.hidden], copy=False)
         return self.emit(select, {"Count": KustoType.LONG})
 
     def op_as(self, op: ast.As, relation: Relation, scope: Scope) -> Relation:

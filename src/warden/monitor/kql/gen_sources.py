@@ -51,6 +51,8 @@ class SourceCompiler:
         if isinstance(node, ast.Find):
             raise self.binder.unsupported("the 'find' operator", node)
         if isinstance(node, ast.ImplicitSource):
+            if self.implicit is not None:
+                return self.implicit
             raise self.binder.unsupported("sub-queries over an implicit input (mv-apply, fork, facet, partition)", node)
         raise self.binder.unsupported(type(node).__name__, node)
 

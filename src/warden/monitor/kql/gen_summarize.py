@@ -81,6 +81,7 @@ class SummarizeCompiler:
         items = [(o.name, o.sql) for o in outputs if o.sql is not None]
         items += list(structs.items())
         select = self.select_from(relation, items, keep_order=False)
+        group_by += [col(h) for h in relation.hidden]
         if group_by:
             select = select.group_by(*group_by, copy=False)
         columns = {o.name: o.type for o in outputs}
@@ -120,7 +121,7 @@ class SummarizeCompiler:
         order = exp.Ordered(this=key.copy(), desc=extreme == "max", nulls_first=False)
         number = exp.Window(
             this=exp.RowNumber(),
-            partition_by=[g.copy() for g in group_by] or None,
+            partition_by=[g.copy() for g in group_by] + [col(h) for h in relation.hidden] or None,
             order=exp.Order(expressions=[order]),
         )
         items = [(o.name, o.sql if o.struct is None else o.value) for o in outputs]

@@ -20,6 +20,7 @@ from sqlglot import exp
 from . import ast
 from .bind_names import names_read
 from .binder import ORDINAL, Binder, Binding, Relation, Scope, sql_names
+from .gen_apply import ApplyCompiler
 from .gen_calls import CallCompiler
 from .gen_expand import ExpandCompiler
 from .gen_expressions import ExpressionCompiler, RowEnv
@@ -49,6 +50,7 @@ class Generator(
     SeriesCompiler,
     JoinCompiler,
     ExpandCompiler,
+    ApplyCompiler,
     PluginCompiler,
     SourceCompiler,
     CallCompiler,
@@ -75,6 +77,9 @@ class Generator(
         self.ctes: list[tuple[str, exp.Expression, bool]] = []
         self.visualization: dict[str, Any] | None = None
         self._count = 0
+        # The input of a sub-pipeline (mv-apply, partition) and the group-id columns it carries.
+        self.implicit: Relation | None = None
+        self.active_hidden: tuple[str, ...] = ()
 
     # -------------------------------------------------------------------------- CompileContext
 
@@ -139,12 +144,15 @@ class Generator(
         order: str | tuple[exp.Ordered, ...] | None = None,
         *,
         materialized: bool = False,
+        hidden: tuple[str, ...] | None = None,
     ) -> Relation:
-        """Add a CTE and return the relation it defines."""
+        """Add a CTE and return the relation it defines (its hidden columns: those it selects)."""
         self._count += 1
         name = f"__kql_{self._count}"
         self.ctes.append((name, select, materialized))
-        return Relation(name, dict(columns), order, materialized)
+        if hidden is None:
+            hidden = tuple(h for h in self.active_hidden if h in _selected(select)) if self.active_hidden else ()
+        return Relation(name, dict(columns), order, materialized, hidden)
 
     def project_items(self, items: list[tuple[str, exp.Expression]]) -> list[exp.Expression]:
         """SELECT items under the SQL names of a relation whose Kusto columns are the item names."""
@@ -159,12 +167,19 @@ class Generator(
         return out
 
     def select_from(
-        self, relation: Relation, items: list[tuple[str, exp.Expression]], *, keep_order: bool = True
+        self,
+        relation: Relation,
+        items: list[tuple[str, exp.Expression]],
+        *,
+        keep_order: bool = True,
+        keep_hidden: bool = True,
     ) -> exp.Select:
-        """``SELECT items [, ordinal] FROM relation``."""
+        """``SELECT items [, ordinal] [, hidden group ids] FROM relation``."""
         projections = self.project_items(items)
         if keep_order and relation.has_ordinal:
             projections.append(col(ORDINAL))
+        if keep_hidden:
+            projections.extend(col(h) for h in relation.hidden if h not in {name for name, _ in items})
         if not projections:
             projections = [exp.alias_(exp.Literal.number(1), ident("__kql_empty"))]
         return exp.select(*projections).from_(self.relation_table(relation), copy=False)
@@ -178,8 +193,8 @@ class Generator(
         if not isinstance(relation.order, tuple):
             return relation
         number = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=relation.order_by()))
-        select = exp.select(*[relation.ref(n) for n in relation.columns], exp.alias_(number, ident(ORDINAL)))
-        return self.emit(select.from_(self.relation_table(relation), copy=False), relation.columns, ORDINAL)
+        select = self.select_from(relation, [*self.passthrough(relation), (ORDINAL, number)], keep_order=False)
+        return self.emit(select, relation.columns, ORDINAL)
 
     def keep_order(self, relation: Relation, items: list[tuple[str, exp.Expression]]) -> Relation:
         """Prepare ``relation`` for a row-wise step producing ``items``: if its order keys do not
@@ -347,3 +362,10 @@ class Generator(
         if not value.is_constant:
             raise self.binder.semantic(f"{what} must be a constant", node)
         return value
+
+
+def _selected(select: exp.Expression) -> set[str]:
+    """The output column names of a SELECT (of a UNION's first branch)."""
+    while isinstance(select, exp.Union):
+        select = select.this
+    return set(select.named_selects) if isinstance(select, exp.Select) else set()
