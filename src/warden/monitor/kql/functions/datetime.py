@@ -321,9 +321,14 @@ def _make_timespan(ctx: CompileContext, args: list[Typed]) -> Typed:
         ("s", second, TICKS_PER_SECOND),
     ):
         if value is not None:
-            values[key] = coerce(value, K.REAL) if key == "s" else cast(value.sql, K.LONG, ctx.dialect)
+            if key == "s":
+                values[key] = coerce(value, K.REAL)
+            elif value.type in INTEGER:
+                values[key] = cast(value.sql, K.LONG, ctx.dialect)
+            else:
+                values[key] = sql(ctx.dialect, "TRY_CAST(trunc($v) AS BIGINT)", v=value)
             terms.append(f"${key} * {unit}")
-    body = f"CAST({' + '.join(terms)} AS BIGINT)"
+    body = f"TRY_CAST({' + '.join(terms)} AS BIGINT)"
     return typed(sql(ctx.dialect, body, **values), K.TIMESPAN)
 
 

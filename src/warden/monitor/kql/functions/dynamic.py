@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from ..typed import Typed
 from .common import INTEGER, NUMERIC, K, coerce, constant, duckdb_only, expect, fail, literal_typed, sql, typed
-from .conversion import to_json_value, to_string_typed
+from .conversion import timespan_text_sql, to_json_value, to_string_typed
 from .registry import CompileContext, scalar
 
 _LIST = "(CASE WHEN json_type($a) = 'ARRAY' THEN CAST($a AS JSON[]) END)"
@@ -77,36 +77,47 @@ def _repeat(ctx: CompileContext, args: list[Typed]) -> Typed:
     return _dynamic(ctx, sql(ctx.dialect, body, n=args[1], v=to_json_value(ctx, args[0])))
 
 
+_RANGE_LIMIT = 1_048_576  # Kusto's largest range() array
+
+
 @scalar("range", min_args=2, max_args=3)
 def _range(ctx: CompileContext, args: list[Typed]) -> Typed:
+    """``range(start, stop[, step])``: the array from ``start`` to ``stop`` inclusive; null for a zero
+    step or more than 1,048,576 values; datetimes and timespans step by a timespan (default 1d)."""
     duckdb_only(ctx, "range")
     start, stop = args[0], args[1]
-    if start.type is K.DATETIME:
-        expect("range", args, 1, K.DATETIME)
+    too_many = f"$t = 0 OR abs($n) / abs($t) >= {_RANGE_LIMIT}"
+    if start.type in (K.DATETIME, K.TIMESPAN):
+        expect("range", args, 1, start.type)
         step: Any = args[2] if len(args) > 2 else literal_typed(864000000000, K.TIMESPAN)
         expect("range", [*args[:2], step], 2, K.TIMESPAN)
-        body = (
-            "to_json(list_transform(generate_series($s, $e, to_microseconds(CAST($t / 10 AS BIGINT))),"
-            " lambda __d: strftime(__d, '%Y-%m-%dT%H:%M:%S.%f') || '0Z'))"
-        )
-        return _dynamic(ctx, sql(ctx.dialect, body, s=start, e=stop, t=step))
-    if start.type is K.TIMESPAN:
-        expect("range", args, 1, K.TIMESPAN)
-        step = args[2] if len(args) > 2 else literal_typed(864000000000, K.TIMESPAN)
-        from .conversion import timespan_text_sql
-
-        text = timespan_text_sql(ctx.dialect, exp.column("__t"))
-        body = "to_json(list_transform(generate_series($s, $e, $t), lambda __t: $x))"
-        return _dynamic(ctx, sql(ctx.dialect, body, s=start, e=stop, t=step, x=text))
+        if start.type is K.DATETIME:
+            span = sql(ctx.dialect, "(epoch_us($e) - epoch_us($s)) * 10", s=start, e=stop)
+            series = "generate_series($s, $e, to_microseconds(CAST($t / 10 AS BIGINT)))"
+            text = "strftime(__d, '%Y-%m-%dT%H:%M:%S.%f') || '0Z'"
+        else:
+            span = sql(ctx.dialect, "$e - $s", s=start, e=stop)
+            series = "generate_series($s, $e, $t)"
+            text = "$x"
+        body = f"CASE WHEN {too_many} THEN NULL ELSE to_json(list_transform({series}, lambda __d: {text})) END"
+        extra = {"x": timespan_text_sql(ctx.dialect, exp.column("__d"))} if start.type is K.TIMESPAN else {}
+        return _dynamic(ctx, sql(ctx.dialect, body, s=start, e=stop, t=step, n=span, **extra))
     for i in range(len(args)):
         expect("range", args, i, *NUMERIC)
     result = K.REAL if any(a.type is K.REAL for a in args) else K.LONG
     step_sql = coerce(args[2], result) if len(args) > 2 else exp.Literal.number(1)
+    first, last = coerce(start, result), coerce(stop, result)
     if result is K.REAL:
-        body = "to_json(list_transform(range(CAST(floor(($e - $s) / $t) AS BIGINT) + 1), lambda __i: $s + __i * $t))"
-    else:
-        body = "to_json(generate_series($s, $e, $t))"
-    return _dynamic(ctx, sql(ctx.dialect, body, s=coerce(start, result), e=coerce(stop, result), t=step_sql))
+        count = "TRY_CAST(floor(($e - $s) / $t) AS BIGINT)"
+        body = (
+            f"CASE WHEN $t = 0 THEN NULL ELSE list_transform([{count}], lambda __n: CASE WHEN __n IS NULL"
+            f" OR __n >= {_RANGE_LIMIT} THEN NULL WHEN __n < 0 THEN CAST('[]' AS JSON)"
+            " ELSE to_json(list_transform(range(__n + 1), lambda __i: $s + __i * $t)) END)[1] END"
+        )
+        return _dynamic(ctx, sql(ctx.dialect, body, s=first, e=last, t=step_sql))
+    body = f"CASE WHEN {too_many} THEN NULL ELSE to_json(generate_series($s, $e, $t)) END"
+    span = sql(ctx.dialect, "$e - $s", s=first, e=last)
+    return _dynamic(ctx, sql(ctx.dialect, body, s=first, e=last, t=step_sql, n=span))
 
 
 # ------------------------------------------------------------------------------------ arrays
