@@ -487,3 +487,12 @@ def test_partition_runs_the_subquery_per_key() -> None:
     assert as_set(got) == as_set([["a", 5], ["b", 9]])
     got = rows(data + "| partition by k (summarize n = count(), s = sum(v))")
     assert as_set(got) == as_set([[2, 6], [3, 15]])
+
+
+def test_list_operators_over_computed_arrays() -> None:
+    data = "let T = datatable(r:string, n:long)['a', 1, 'b', 2, 'c', 3];\n"
+    query = data + "let roles = toscalar(T | where n > 1 | summarize make_set(r)); T | where r in (roles) | project r"
+    assert rows(query) == [["b"], ["c"]]
+    assert rows(data + "T | where r !in~ (toscalar(T | where n > 1 | summarize make_set(r))) | project r") == [["a"]]
+    per_row = "datatable(s:string, a:dynamic)['x y', dynamic(['y']), 'x', dynamic(['z'])] | where s has_any (a)"
+    assert rows(per_row + " | project s") == [["x y"]]

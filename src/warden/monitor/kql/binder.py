@@ -68,6 +68,8 @@ class Relation:
     materialized: bool = False
     #: Hidden columns carried through every step (the row or partition id of mv-apply/partition).
     hidden: tuple[str, ...] = ()
+    #: An inline query to read instead of a named CTE/table (a dynamic array unnested per row).
+    inline: exp.Expression | None = None
     sql: dict[str, str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -221,7 +223,7 @@ class Binder:
         """The table names a (possibly wildcard) union/search table pattern denotes."""
         if "*" not in pattern:
             return [pattern]
-        return match_names(pattern, self.table_names(scope))
+        return match_names(pattern, list(self.schema))  # wildcards match the database's tables
 
     def table_schema(self, name: str, node: ast.Node) -> dict[str, KustoType]:
         columns = self.schema.get(name)

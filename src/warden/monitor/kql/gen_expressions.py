@@ -13,7 +13,7 @@ from .binder import Binding, Relation, Scope
 from .errors import KqlError
 from .gen_dynamic import dynamic_access
 from .gen_scalar_ops import ARITHMETIC, COMPARISONS, STRING_OPERATORS, ScalarOps, like_escape, re2_escape
-from .gen_sql import and_all, cast, col, lit_str, literal, or_all
+from .gen_sql import and_all, cast, col, fn, ident, lit_str, literal, or_all
 from .typed import Typed
 from .types import KustoType
 
@@ -203,11 +203,19 @@ class ExpressionCompiler(ScalarOps):
             if value.type is KustoType.DYNAMIC and value.is_constant:
                 items = value.literal if isinstance(value.literal, list) else [value.literal]
                 values.extend(self._json_literal(v) for v in items if v is not None)
+            elif value.type is KustoType.DYNAMIC and len(node.values) == 1:
+                return self._array_rows(value)
             elif value.type is KustoType.DYNAMIC:
-                raise self.binder.unsupported("a list operator over a non-constant dynamic array", item)
+                raise self.binder.unsupported("a list operator over several non-constant dynamic arrays", item)
             else:
                 values.append(value)
         return values
+
+    def _array_rows(self, array: Typed) -> Relation:
+        """A dynamic array computed at run time, as a one-column relation of its elements (as text)."""
+        elements = fn("json_extract_string", array.sql, lit_str("$[*]"))
+        inline = exp.select(exp.alias_(exp.Explode(this=elements), ident("v")))
+        return Relation("__kql_list", {"v": KustoType.STRING}, inline=inline)
 
     def _json_literal(self, value: Any) -> Typed:
         if isinstance(value, bool):

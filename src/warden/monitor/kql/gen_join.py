@@ -267,6 +267,8 @@ class JoinCompiler:
             return self._any_column(
                 op + ("_cs" if sensitive else ""), literal(KustoType.STRING, term, self.dialect), env
             )
+        if isinstance(node, ast.Star):  # search *: every row
+            return Typed(exp.true(), KustoType.BOOL)
         if isinstance(node, ast.BinaryOp) and isinstance(node.left, ast.Star):
             return self._any_column(node.op, self.expr(node.right, env), env)
         return self._as_bool(self.expr(node, env))

@@ -134,7 +134,9 @@ class Generator(
 
     # ------------------------------------------------------------------------------- relations
 
-    def relation_table(self, relation: Relation, alias: str | None = None) -> exp.Table:
+    def relation_table(self, relation: Relation, alias: str | None = None) -> exp.Expression:
+        if relation.inline is not None:
+            return exp.Subquery(this=relation.inline.copy(), alias=exp.TableAlias(this=ident(alias or relation.name)))
         return table(relation.name, alias)
 
     def emit(
