@@ -166,3 +166,18 @@ def test_gettype_of_typed_values(value: object, expected: str) -> None:
 )
 def test_gettype_of_dynamic_values(json_text: str, expected: str) -> None:
     assert evaluate("gettype", Raw(f"CAST('{json_text}' AS JSON)", "dynamic")) == expected
+
+
+def test_jaccard_extractjson_dynamic_to_json() -> None:
+    from sqlglot import exp
+
+    from monitor.kql.function_harness import Typed
+    from warden.monitor.kql.types import KustoType as K
+
+    assert evaluate("jaccard_index", [1, 2, 3], [1, 2, 3, 4]) == 0.75
+    hosts = '{"hosts": [{"location": "a"}, {"location": "b"}]}'
+    assert evaluate("extractjson", "$.hosts[1].location", hosts) == "b"
+    assert evaluate("extractjson", "$.missing", hosts) == ""
+    as_long = Typed(exp.Literal.string("long"), K.STRING, K.LONG)
+    assert evaluate("extractjson", "$['a']", '{"a": 5}', as_long) == 5
+    assert evaluate("dynamic_to_json", {"b": 1, "a": [2, 3]}) == '{"a":[2,3],"b":1}'

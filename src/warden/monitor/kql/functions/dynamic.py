@@ -417,3 +417,64 @@ def _bag_zip(ctx: CompileContext, args: list[Typed]) -> Typed:
     )
     body = f"CASE WHEN $k IS NULL OR $v IS NULL THEN NULL ELSE to_json(map_from_entries({entries})) END"
     return _dynamic(ctx, sql(ctx.dialect, body, k=keys, v=values))
+
+
+@scalar("jaccard_index", min_args=2, max_args=2)
+def _jaccard_index(ctx: CompileContext, args: list[Typed]) -> Typed:
+    """|A and B| / |A or B| over the distinct elements of two arrays (null unless both are arrays)."""
+    first, second = _arrays("jaccard_index", ctx, args)
+    body = (
+        "CASE WHEN $a IS NULL OR $b IS NULL THEN NULL WHEN len(list_distinct(list_concat($a, $b))) = 0 THEN NULL"
+        " ELSE len(list_filter(list_distinct($a), lambda __e: list_contains($b, __e)))"
+        " / len(list_distinct(list_concat($a, $b))) END"
+    )
+    return typed(sql(ctx.dialect, f"CAST({body} AS DOUBLE)", a=first, b=second), K.REAL)
+
+
+def _json_path(path: str) -> str:
+    """A Kusto JSONPath (``$.a``, ``$['a']``, ``$.a[0]``) in DuckDB's spelling."""
+    import re
+
+    return re.sub(r"\[\s*'([^']*)'\s*\]|\[\s*\"([^\"]*)\"\s*\]", lambda m: '."' + (m[1] or m[2] or "") + '"', path)
+
+
+@scalar("extractjson", "extract_json", min_args=2, max_args=3)
+def _extractjson(ctx: CompileContext, args: list[Typed]) -> Typed:
+    """``extractjson(path, text[, typeof(T)])``: the value at a JSONPath of JSON text, as a string
+    (``''`` when absent) or converted to ``T``."""
+    duckdb_only(ctx, "extractjson")
+    path = constant("extractjson", args, 0, K.STRING)
+    if not isinstance(path, str) or not path.startswith("$"):
+        raise fail("extractjson", "the path must be a constant JSONPath starting with '$'")
+    source = to_string_typed(ctx, args[1])
+    text = sql(ctx.dialect, "json_extract_string(TRY_CAST($s AS JSON), $p)", s=source, p=_json_path(path))
+    if len(args) == 3:
+        from ..types import KustoType, lookup_type
+        from .conversion import convert
+
+        literal = args[2].literal if args[2].is_constant else None
+        target = literal if isinstance(literal, KustoType) else lookup_type(str(literal)) if literal else None
+        if target is None:
+            raise fail("extractjson", "the last argument must be a type literal such as typeof(long)")
+        return convert(ctx, Typed(text, K.STRING), target)
+    return typed(sql(ctx.dialect, "COALESCE($t, '')", t=text), K.STRING)
+
+
+@scalar("dynamic_to_json", min_args=1, max_args=1)
+def _dynamic_to_json(ctx: CompileContext, args: list[Typed]) -> Typed:
+    """Canonical JSON text (keys sorted). Constants are canonicalised at every depth; computed
+    values have their top-level keys sorted (nested bags keep their order)."""
+    value = args[0]
+    if value.type is not K.DYNAMIC:
+        return to_string_typed(ctx, value)
+    if value.is_constant:
+        import json
+
+        text = "" if value.literal is None else json.dumps(value.literal, sort_keys=True, separators=(",", ":"))
+        return typed(exp.Literal.string(text), K.STRING, text)
+    duckdb_only(ctx, "dynamic_to_json")
+    body = (
+        "CASE WHEN json_type($v) = 'OBJECT' THEN CAST(to_json(map_from_entries(list_sort(map_entries("
+        "CAST($v AS MAP(VARCHAR, JSON)))))) AS VARCHAR) ELSE COALESCE(CAST($v AS VARCHAR), '') END"
+    )
+    return typed(sql(ctx.dialect, body, v=value), K.STRING)
