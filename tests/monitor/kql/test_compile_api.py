@@ -114,16 +114,58 @@ def test_errors_are_always_kql_errors() -> None:
             compile(query, SCHEMA)
 
 
+CLICKHOUSE_DATA = """let T = datatable(Name:string, Value:long, Flag:bool, Ts:datetime)
+['Alice', 10, true, datetime(2020-01-01 01:00), 'bob', 20, false, datetime(2020-01-01 02:30),
+ 'Carol', long(null), true, datetime(2020-01-02), 'alice', 5, false, datetime(2020-01-03)];
+"""
+CLICKHOUSE_SHARED = [
+    "T | where Name == 'alice'",
+    "T | where Name =~ 'alice' | project Name, Value",
+    "T | where Name has 'bob' or Name contains 'ROL' | project Name",
+    "T | where Name !has 'bob' and Name !contains 'x' | project Name",
+    "T | where Name in ('bob', 'Carol') | count",
+    "T | where Name in~ ('BOB', 'carol') | project Name",
+    "T | where Name startswith 'a' | project Name",
+    "T | where Value between (5 .. 10) | project Name",
+    "T | extend V2 = Value * 2, V3 = Value % 3 | project Name, V2, V3",
+    "T | summarize c = count(), s = sum(Value) by Flag",
+    "T | summarize count() by tolower(Name)",
+    "T | summarize arg_max(Value, Name)",
+    "T | sort by Value asc | project Name",
+    "T | top 2 by Value",
+    "T | project-away Flag, Ts | take 1",
+    "T | distinct Flag",
+    "T | join kind=inner (T | project Name, X = Value) on Name | project Name, X",
+    "T | join kind=leftanti (T | where Value > 9) on Name | project Name",
+    "T | union (T | where Value > 10) | count",
+    "T | where Ts > datetime(2020-01-01 02:00) | project Name, d = Ts - datetime(2020-01-01), e = Ts + 1h",
+    "print a = 14 % 12, b = -14 % 12, c = 7 / 2, d = 1.5 * 2",
+    "range x from 1 to 5 step 2",
+]
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec("chdb") is None, reason="chdb (the optional ClickHouse extra) is not installed"
 )
-def test_clickhouse_results_match_duckdb_on_chdb() -> None:  # pragma: no cover - needs chdb
-    import chdb
-
-    query = "datatable(x:long, s:string)[1, 'a', 2, 'b', 3, 'a'] | where s == 'a' | summarize n = count(), t = sum(x)"
-    expected = run(query).rows
-    sql = compile(query, {}, "clickhouse")
-    got = chdb.query(sql, "JSONCompact")
+@pytest.mark.parametrize("query", CLICKHOUSE_SHARED)
+def test_clickhouse_results_match_duckdb_on_chdb(query: str) -> None:  # pragma: no cover - needs chdb
     import json
 
-    assert json.loads(str(got))["data"] == expected
+    import chdb
+
+    from warden.monitor.kql.compiler import compile_query
+    from warden.monitor.kql.conformance import compare
+    from warden.monitor.kql.values import encode_value
+
+    text = CLICKHOUSE_DATA + query
+    expected = run(text)
+    sql, _, types = compile_query(text, {}, dialect="clickhouse")
+    data = json.loads(str(chdb.query(sql, "JSONCompact")))["data"]
+    got = {
+        "columns": expected.columns,
+        "types": [str(t) for t in types],
+        "rows": [[encode_value(t, v) for t, v in zip(types, row, strict=True)] for row in data],
+    }
+    reference = {"columns": expected.columns, "column_types": [str(t) for t in expected.types], "rows": expected.rows}
+    ok, why = compare(reference, got, text)
+    assert ok, why
