@@ -174,6 +174,6 @@ def test_constant_folding_sets_the_literal() -> None:
 
 
 def test_clickhouse_conversions() -> None:
-    assert "toInt64OrNull" in sql_of("tolong", Raw("x", "string"), dialect="clickhouse")
+    assert "accurateCastOrNull" in sql_of("tolong", Raw("x", "string"), dialect="clickhouse")
     with pytest.raises(KqlUnsupportedError):
         sql_of("totimespan", Raw("x", "string"), dialect="clickhouse")

@@ -271,8 +271,8 @@ def from_text(ctx: CompileContext, text: exp.Expression, target: K) -> exp.Expre
     dialect = ctx.dialect
     if dialect == "clickhouse":
         functions = {
-            K.LONG: "toInt64OrNull(trunc(toFloat64OrNull(trim($s))))",
-            K.INT: "toInt32OrNull(toString(trunc(toFloat64OrNull(trim($s)))))",
+            K.LONG: "accurateCastOrNull(trunc(toFloat64OrNull(trim($s))), 'Int64')",
+            K.INT: "accurateCastOrNull(trunc(toFloat64OrNull(trim($s))), 'Int32')",
             K.REAL: "toFloat64OrNull(trim($s))",
             K.GUID: "toUUIDOrNull(trim($s))",
         }

@@ -257,7 +257,15 @@ def floor_multiple(ctx: CompileContext, value: exp.Expression, size: exp.Express
 
 def bin_datetime(ctx: CompileContext, value: Typed, ticks: Typed, origin_micros: exp.Expression | None = None) -> Typed:
     """``bin(datetime, timespan)``: the multiple of the span since 0001-01-01 (or ``origin``) below."""
-    duckdb_only(ctx, "bin of a datetime")
+    if ctx.dialect == "clickhouse":
+        if origin_micros is not None:
+            duckdb_only(ctx, "bin_at of a datetime")
+        micros = sql(ctx.dialect, "intDiv($t, 10)", t=ticks)
+        offset = sql(ctx.dialect, f"toUnixTimestamp64Micro($v) + {UNIX_EPOCH_MICROS}", v=value)
+        floored = floor_multiple(ctx, offset, micros)
+        return typed(
+            sql(ctx.dialect, f"fromUnixTimestamp64Micro($f - {UNIX_EPOCH_MICROS}, 'UTC')", f=floored), K.DATETIME
+        )
     if origin_micros is None and ticks.is_constant and ticks.literal in _TRUNC_UNITS:
         unit = _TRUNC_UNITS[ticks.literal]
         return typed(sql(ctx.dialect, f"date_trunc('{unit}', $v)", v=value), K.DATETIME)
