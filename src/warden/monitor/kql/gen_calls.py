@@ -169,4 +169,5 @@ _SPECIAL = {
     "prev",
     "next",
     "pack_all",
+    "estimate_data_size",
 }

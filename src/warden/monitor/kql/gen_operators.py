@@ -73,6 +73,11 @@ class OperatorCompiler:
         env = self.row_env(relation, scope, in_filter=True)
         predicate = self._as_bool(self.expr(op.predicate, env))
         source = self.apply_hoisted(relation, env)
+        if source is relation:
+            # Same columns in, same out (ordinal and group ids included): no need to list them.
+            select = exp.select(exp.Star()).from_(self.relation_table(relation), copy=False)
+            select = select.where(predicate.sql, copy=False)
+            return self.emit(select, relation.columns, relation.order, hidden=relation.hidden)
         select = self.select_from(source, self.passthrough(relation)).where(predicate.sql, copy=False)
         return self.emit(select, relation.columns, relation.order)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlglot import exp
@@ -52,8 +53,14 @@ def lit_str(text: str) -> exp.Literal:
     return exp.Literal.string(text)
 
 
+@lru_cache(maxsize=64)
+def _sql_type(kusto_type: KustoType, dialect: str) -> exp.DataType:
+    return to_sqlglot(kusto_type, dialect)
+
+
 def sql_type(kusto_type: KustoType | str, dialect: str) -> exp.DataType:
-    return to_sqlglot(KustoType(kusto_type), dialect)
+    """The engine's storage type of a Kusto type (a fresh node: parsing the type name once)."""
+    return _sql_type(KustoType(kusto_type), dialect).copy()
 
 
 def cast(value: exp.Expression, kusto_type: KustoType | str, dialect: str, *, safe: bool = False) -> exp.Expression:

@@ -184,3 +184,32 @@ class WindowCompiler:
             exp.Cast(this=fn("to_json", fn("map_from_entries", filtered)), to=exp.DataType.build("JSON")),
             KustoType.DYNAMIC,
         )
+
+    def _fn_estimate_data_size(self, node: ast.Call, env: RowEnv) -> Typed:
+        """``estimate_data_size(*)`` or of columns: the bytes a row's values take (8 per long, real,
+        datetime or timespan, 4 per int, 1 per bool, 16 per guid, a string's UTF-8 length)."""
+        values: list[Typed] = []
+        for arg in node.args:
+            if isinstance(arg, ast.Star):
+                values += [Typed(col(env.sql.get(n, n), env.table), t) for n, t in env.columns.items()]
+            else:
+                values.append(self.expr(arg, env.but(in_filter=False)))
+        sizes: list[exp.Expression] = []
+        for value in values:
+            if value.type is KustoType.STRING:
+                size: exp.Expression = fn("octet_length", fn("encode", value.sql))
+            elif value.type is KustoType.DYNAMIC:
+                size = fn("octet_length", fn("encode", exp.Cast(this=value.sql, to=exp.DataType.build("VARCHAR"))))
+            else:
+                width = {KustoType.INT: 4, KustoType.BOOL: 1, KustoType.GUID: 16, KustoType.DECIMAL: 16}.get(
+                    value.type, 8
+                )
+                size = exp.Case(
+                    ifs=[exp.If(this=exp.Is(this=value.sql, expression=exp.Null()), true=exp.Literal.number(0))],
+                    default=exp.Literal.number(width),
+                )
+            sizes.append(exp.Coalesce(this=size, expressions=[exp.Literal.number(0)]))
+        total: exp.Expression = exp.Literal.number(0)
+        for size in sizes:
+            total = exp.Add(this=total, expression=size)
+        return Typed(exp.Cast(this=exp.Paren(this=total), to=exp.DataType.build("BIGINT")), KustoType.LONG)
