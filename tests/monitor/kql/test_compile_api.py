@@ -8,6 +8,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 import sqlglot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from warden.monitor.kql import KqlError, KqlSemanticError, KqlSyntaxError, KqlUnsupportedError, compile, run
 
@@ -169,3 +171,38 @@ def test_clickhouse_results_match_duckdb_on_chdb(query: str) -> None:  # pragma:
     reference = {"columns": expected.columns, "column_types": [str(t) for t in expected.types], "rows": expected.rows}
     ok, why = compare(reference, got, text)
     assert ok, why
+
+
+# ------------------------------------------------------------------------------ robustness
+
+_SEEDS = [
+    "Syslog | where SyslogMessage has 'failed' and TimeGenerated > ago(1d) | summarize count() by HostName",
+    "Syslog | extend p = Props.a.b[0], n = strlen(HostName) | project-away Props | top 3 by n",
+    "Syslog | join kind=leftouter (Syslog | summarize arg_max(TimeGenerated, *) by HostName) on HostName",
+    "let f = (x:long, y:string = 'a') { x + 1 }; Syslog | mv-expand t = Props.tags | extend z = f(2)",
+    "Syslog | parse SyslogMessage with 'user ' user:string ' from ' ip | make-series count() on TimeGenerated step 1h",
+    "union Syslog, (Syslog | where HostName in~ ('a', 'b')) | sort by TimeGenerated asc | take 5",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.sampled_from(_SEEDS), data=st.data())
+def test_mutated_queries_fail_only_with_kql_errors(seed: str, data: st.DataObject) -> None:
+    tokens = seed.split(" ")
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        index = data.draw(st.integers(min_value=0, max_value=len(tokens) - 1))
+        action = data.draw(st.sampled_from(["drop", "repeat", "swap", "replace"]))
+        if action == "drop" and len(tokens) > 1:
+            del tokens[index]
+        elif action == "repeat":
+            tokens.insert(index, tokens[index])
+        elif action == "swap":
+            other = data.draw(st.integers(min_value=0, max_value=len(tokens) - 1))
+            tokens[index], tokens[other] = tokens[other], tokens[index]
+        else:
+            tokens[index] = data.draw(st.sampled_from(["|", "(", ")", "*", "1h", "'x'", "by", "on", ",", "==", "T"]))
+    text = " ".join(tokens)
+    try:
+        compile(text, SCHEMA)
+    except KqlError as error:
+        assert not error.message.startswith("internal compiler error"), (text, error.message)
