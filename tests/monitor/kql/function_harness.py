@@ -234,3 +234,33 @@ def _python_to_literal(value: Any, kusto_type: KustoType) -> Any:
     if kusto_type is K.TIMESPAN and isinstance(value, dt.timedelta):
         return timedelta_to_ticks(value)
     return value
+
+
+def evaluate_clickhouse(name: str, *values: Any) -> Any:
+    """``name(values...)`` compiled for ClickHouse and run on chDB (the optional extra)."""
+    import chdb
+
+    result = compile_call(name, [_argument(v) for v in values], Ctx(dialect="clickhouse"))
+    text = f"SELECT {result.sql.sql(dialect='clickhouse')} AS v"
+    data = json.loads(str(chdb.query(text, "JSONCompact")))["data"]
+    return decode(result.type, data[0][0])
+
+
+def aggregate_clickhouse(
+    name: str, kusto_type: KustoType | str, values: Sequence[Any], *args: Any, column: bool = True
+) -> Any:
+    """The aggregate ``name(x, args...)`` (``name(args...)`` without ``column``) over one ClickHouse
+    column ``x`` of ``values`` (on chDB)."""
+    import chdb
+
+    kusto_type = K(kusto_type)
+    first = [Typed(exp.column("x"), kusto_type)] if column else []
+    function = lookup_aggregate(name)
+    result = function.impl(Ctx(dialect="clickhouse"), [*first, *(_argument(a) for a in args)])
+    cells = ", ".join(
+        literal_typed(_python_to_literal(v, kusto_type), kusto_type, "clickhouse").sql.sql(dialect="clickhouse")
+        for v in values
+    )
+    text = f"SELECT {result.sql.sql(dialect='clickhouse')} AS v FROM (SELECT arrayJoin([{cells}]) AS x)"
+    data = json.loads(str(chdb.query(text, "JSONCompact")))["data"]
+    return decode(result.type, data[0][0])

@@ -182,7 +182,12 @@ def _extreme(name: str, function: str) -> None:
         if len(values) == 1:
             return typed(values[0], result)
         if ctx.dialect == "clickhouse":
-            raise fail(name, "is not supported on clickhouse")
+            # ClickHouse's least/greatest return NULL for any NULL argument: pair them up so that a
+            # null loses (least(coalesce(m, v), coalesce(v, m))).
+            folded = values[0]
+            for value in values[1:]:
+                folded = sql(ctx.dialect, f"{function}(coalesce($m, $v), coalesce($v, $m))", m=folded, v=value)
+            return typed(folded, result)
         return typed(exp.Anonymous(this=function, expressions=values), result)
 
 
