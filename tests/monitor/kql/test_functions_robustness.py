@@ -5,6 +5,7 @@ NaN, negative numbers, empty strings, arrays and bags): no other exception, no r
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import random
 
 import duckdb
@@ -13,6 +14,7 @@ from sqlglot import exp
 
 from monitor.kql.function_harness import Ctx, typed_constant
 from warden.monitor.kql.errors import KqlError
+from warden.monitor.kql.functions.common import literal_typed
 from warden.monitor.kql.functions.registry import AGGREGATES, SCALARS
 from warden.monitor.kql.typed import Typed
 from warden.monitor.kql.types import KustoType as K
@@ -96,3 +98,44 @@ def test_clickhouse_compiles_or_refuses(table: duckdb.DuckDBPyConnection) -> Non
             except KqlError:
                 continue
             assert result.sql.sql(dialect="clickhouse")
+
+
+_CLICKHOUSE_TABLE = """CREATE TABLE src (s String, l Nullable(Int64), i Nullable(Int32), r Nullable(Float64),
+ b Nullable(Bool), d Nullable(DateTime64(6, 'UTC')), t Nullable(Int64), j Nullable(String), g Nullable(UUID),
+ m Nullable(Decimal(38, 18))) ENGINE = Memory"""
+_CLICKHOUSE_ROWS = """INSERT INTO src VALUES
+ ('abc 10.0.0.1', 5, -3, 2.5, true, '2020-01-02 03:04:05', 36000000000, '{"a":[1,2]}', generateUUIDv4(), 1.5),
+ ('', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ ('x', -7, 0, nan, false, '1969-12-31 23:59:59', -5, '[1,"a",null]', generateUUIDv4(), -2)"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("chdb") is None, reason="chdb is not installed")
+def test_clickhouse_translations_run_on_chdb() -> None:
+    from chdb import session
+
+    clickhouse = session.Session()
+    clickhouse.query("CREATE DATABASE IF NOT EXISTS kql_functions ENGINE = Atomic")
+    clickhouse.query("USE kql_functions")
+    clickhouse.query("DROP TABLE IF EXISTS src")
+    clickhouse.query(_CLICKHOUSE_TABLE)
+    clickhouse.query(_CLICKHOUSE_ROWS)
+    # Constants as the generator writes them for ClickHouse (dynamic is JSON text in a String).
+    pool = [a for a in _POOL if not a.is_constant] + [
+        literal_typed(v, t, "clickhouse")
+        for v, t in (("a", K.STRING), (3, K.LONG), (1.5, K.REAL), (True, K.BOOL), ([1, 2], K.DYNAMIC))
+    ]
+    failures = []
+    for functions in (SCALARS, AGGREGATES):
+        for name, function, _args in _calls(functions, seed=5, tries=4):
+            args = [random.Random(hash((name, len(failures)))).choice(pool) for _ in _args]
+            try:
+                result = function.impl(Ctx(dialect="clickhouse"), args)
+            except KqlError:
+                continue
+            text = result.sql.sql(dialect="clickhouse")
+            try:
+                clickhouse.query(f"SELECT {text} FROM src", "JSONCompact")
+            except Exception as error:
+                failures.append((name, [a.type.value for a in args], str(error).splitlines()[0][:200]))
+    clickhouse.close()
+    assert not failures, failures[:10]

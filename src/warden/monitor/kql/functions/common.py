@@ -44,6 +44,7 @@ _ATOMIC = (
     exp.Array,
     exp.Struct,
 )
+_NEVER_NULLABLE = {exp.DataType.Type.ARRAY, exp.DataType.Type.MAP, exp.DataType.Type.STRUCT}
 _COMPOUND = (exp.Binary, exp.Unary, exp.Predicate, exp.Connector, exp.Not, exp.Neg, exp.Between, exp.In, exp.Is)
 
 
@@ -99,6 +100,10 @@ def sql(dialect: str, template: str, **parts: Any) -> exp.Expression:
     def substitute(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column) and not node.table and node.name.startswith("__kqlp_"):
             return atom(to_sql(parts[node.name[7:]]).copy())
+        plain_cast = isinstance(node, exp.Cast) and not node.to.args.get("nullable")
+        if dialect == "clickhouse" and plain_cast and node.to.this not in _NEVER_NULLABLE:
+            # A ClickHouse CAST to a plain type fails on NULL: templates' casts are to Nullable(T).
+            node.to.set("nullable", True)
         return node
 
     return tree.transform(substitute)

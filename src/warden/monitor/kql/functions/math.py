@@ -226,21 +226,21 @@ def _tohex(ctx: CompileContext, args: list[Typed]) -> Typed:
     return typed(exp.Coalesce(this=result, expressions=[exp.Literal.string("")]), K.STRING)
 
 
-def _binary(name: str, operator: str, arity: int = 2) -> None:
+def _binary(name: str, operator: str, house: str, arity: int = 2) -> None:
     @scalar(name, min_args=arity, max_args=arity)
     def impl(ctx: CompileContext, args: list[Typed]) -> Typed:
         for i in range(arity):
             expect(name, args, i, *INTEGER)
         values = {f"v{i}": coerce(a, K.LONG) for i, a in enumerate(args)}
-        return typed(sql(ctx.dialect, operator, **values), K.LONG)
+        return typed(sql(ctx.dialect, operator if ctx.dialect == "duckdb" else house, **values), K.LONG)
 
 
-_binary("binary_and", "$v0 & $v1")
-_binary("binary_or", "$v0 | $v1")
-_binary("binary_xor", "xor($v0, $v1)")
-_binary("binary_not", "~$v0", 1)
-_binary("binary_shift_left", "$v0 << $v1")
-_binary("binary_shift_right", "$v0 >> $v1")
+_binary("binary_and", "$v0 & $v1", "bitAnd($v0, $v1)")
+_binary("binary_or", "$v0 | $v1", "bitOr($v0, $v1)")
+_binary("binary_xor", "xor($v0, $v1)", "bitXor($v0, $v1)")
+_binary("binary_not", "~$v0", "bitNot($v0)", 1)
+_binary("binary_shift_left", "$v0 << $v1", "bitShiftLeft($v0, $v1)")
+_binary("binary_shift_right", "$v0 >> $v1", "bitShiftRight($v0, $v1)")
 
 
 # --------------------------------------------------------------------------------------- bin

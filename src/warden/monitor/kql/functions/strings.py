@@ -65,8 +65,14 @@ def _strcat_delim(ctx: CompileContext, args: list[Typed]) -> Typed:
     parts = [text(ctx, a) for a in args]
     if all(p.is_constant for p in parts):
         return string_literal(parts[0].literal.join(p.literal for p in parts[1:]))
-    function = "concat_ws" if ctx.dialect == "duckdb" else "concatWithSeparator"
-    return _string_result(exp.Anonymous(this=function, expressions=[p.sql for p in parts]))
+    if ctx.dialect == "duckdb":
+        return _string_result(exp.Anonymous(this="concat_ws", expressions=[p.sql for p in parts]))
+    # ClickHouse's concatWithSeparator wants a constant separator: interleave it instead.
+    delimiter, values = parts[0], parts[1:]
+    interleaved = [values[0].sql]
+    for value in values[1:]:
+        interleaved += [delimiter.sql.copy(), value.sql]
+    return _string_result(exp.Anonymous(this="concat", expressions=interleaved))
 
 
 @scalar("strcat_array", min_args=2, max_args=2)
@@ -490,4 +496,6 @@ def _codepoints_to(ctx: CompileContext, args: list[Typed]) -> Typed:
 @scalar("isascii", min_args=1, max_args=1)
 def _isascii(ctx: CompileContext, args: list[Typed]) -> Typed:
     value = text(ctx, args[0])
+    if ctx.dialect == "clickhouse":
+        return typed(sql(ctx.dialect, "match($v, '^[\\x00-\\x7F]*$')", v=value), K.BOOL)
     return typed(sql(ctx.dialect, "regexp_full_match($v, '[\\x00-\\x7F]*')", v=value), K.BOOL)
