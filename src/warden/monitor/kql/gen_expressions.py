@@ -182,10 +182,23 @@ class ExpressionCompiler(ScalarOps):
             high = self.shift(low, high, negate=False)
         if value.type is KustoType.DYNAMIC:
             value = self.coerce(value, low.type if low.type is not KustoType.DYNAMIC else KustoType.REAL)
+        for bound in (low, high):
+            if not self._comparable(value, bound):
+                raise self.binder.semantic(f"between cannot compare {value.type} with {bound.type}", node)
+        value, low = self._unify(value, low)
+        value, high = self._unify(value, high)
         sql: exp.Expression = exp.Between(this=value.sql, low=low.sql, high=high.sql)
         if node.negated:
             sql = exp.Not(this=exp.Paren(this=sql))
         return Typed(sql, KustoType.BOOL)
+
+    @staticmethod
+    def _comparable(a: Typed, b: Typed) -> bool:
+        if a.type == b.type or KustoType.DYNAMIC in (a.type, b.type):
+            return True
+        if (a.is_constant and a.literal is None) or (b.is_constant and b.literal is None):
+            return True
+        return a.type.is_numeric and b.type.is_numeric
 
     # -------------------------------------------------------------------------------- in, has_any
 
