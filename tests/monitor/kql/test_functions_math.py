@@ -99,6 +99,10 @@ def test_binary_functions() -> None:
     assert evaluate("binary_not", 5) == -6
     assert evaluate("binary_shift_left", 1, 4) == 16
     assert evaluate("binary_shift_right", 16, 4) == 1
+    assert evaluate("binary_shift_left", 5, 62) == 4611686018427387904  # wraps like .NET
+    assert evaluate("binary_shift_left", 3, 63) == -9223372036854775808
+    assert evaluate("binary_shift_left", 1, 65) == 2  # the count is taken modulo 64
+    assert evaluate("binary_shift_right", -5, 1) == -3
 
 
 @pytest.mark.parametrize(

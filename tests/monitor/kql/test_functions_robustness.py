@@ -127,7 +127,8 @@ def test_clickhouse_translations_run_on_chdb() -> None:
     failures = []
     for functions in (SCALARS, AGGREGATES):
         for name, function, _args in _calls(functions, seed=5, tries=4):
-            args = [random.Random(hash((name, len(failures)))).choice(pool) for _ in _args]
+            chooser = random.Random(f"{name}/{len(_args)}/{len(failures)}")
+            args = [chooser.choice(pool) for _ in _args]
             try:
                 result = function.impl(Ctx(dialect="clickhouse"), args)
             except KqlError:

@@ -239,8 +239,15 @@ _binary("binary_and", "$v0 & $v1", "bitAnd($v0, $v1)")
 _binary("binary_or", "$v0 | $v1", "bitOr($v0, $v1)")
 _binary("binary_xor", "xor($v0, $v1)", "bitXor($v0, $v1)")
 _binary("binary_not", "~$v0", "bitNot($v0)", 1)
-_binary("binary_shift_left", "$v0 << $v1", "bitShiftLeft($v0, $v1)")
-_binary("binary_shift_right", "$v0 >> $v1", "bitShiftRight($v0, $v1)")
+# Shifts take the count modulo 64 and a left shift wraps, as .NET's (DuckDB's << raises on overflow:
+# shift the low bits that stay, then restore the sign from the bit that lands on bit 63).
+_binary(
+    "binary_shift_left",
+    "CASE WHEN $v1 & 63 = 0 THEN $v0 ELSE (($v0 & ((CAST(1 AS BIGINT) << (63 - ($v1 & 63))) - 1)) << ($v1 & 63))"
+    " + (CASE WHEN (($v0 >> (63 - ($v1 & 63))) & 1) = 1 THEN -9223372036854775807 - 1 ELSE 0 END) END",
+    "bitShiftLeft($v0, bitAnd($v1, 63))",
+)
+_binary("binary_shift_right", "$v0 >> ($v1 & 63)", "bitShiftRight($v0, bitAnd($v1, 63))")
 
 
 # --------------------------------------------------------------------------------------- bin
