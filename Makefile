@@ -10,7 +10,7 @@ DATA_DIR ?= $(CURDIR)/.warden
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,clickhouse]'
 	touch $(STAMP)
 
 run: $(STAMP)
