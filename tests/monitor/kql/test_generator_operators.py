@@ -496,3 +496,39 @@ def test_list_operators_over_computed_arrays() -> None:
     assert rows(data + "T | where r !in~ (toscalar(T | where n > 1 | summarize make_set(r))) | project r") == [["a"]]
     per_row = "datatable(s:string, a:dynamic)['x y', dynamic(['y']), 'x', dynamic(['z'])] | where s has_any (a)"
     assert rows(per_row + " | project s") == [["x y"]]
+
+
+def test_scan_cumulative_and_sessions() -> None:
+    query = "range x from 1 to 5 step 1 | scan declare (c:long = 0) with (step s1: true => c = x + s1.c;)"
+    assert rows(query) == [[1, 1], [2, 3], [3, 6], [4, 10], [5, 15]]
+    events = """datatable(Ts:timespan, Event:string)[0m, 'A', 1m, 'A', 2m, 'B', 32m, 'B', 36m, 'C', 75m, 'A']
+| sort by Ts asc
+| scan with_match_id=session_id declare (sessionStart: timespan) with (
+    step inSession: true => sessionStart = iff(isnull(inSession.sessionStart), Ts, inSession.sessionStart);
+    step endSession output=none: Ts - inSession.sessionStart > 30m;
+)"""
+    assert [r[2:] for r in rows(events)] == [
+        ["00:00:00", 0],
+        ["00:00:00", 0],
+        ["00:00:00", 0],
+        ["00:32:00", 1],
+        ["00:32:00", 1],
+        ["01:15:00", 2],
+    ]
+
+
+def test_scan_sequences_per_partition() -> None:
+    query = """datatable(T:datetime, user:long, kind:string)
+[datetime(2024-01-01 08:00), 1, 'login', datetime(2024-01-01 08:30), 2, 'login',
+ datetime(2024-01-01 09:00), 1, 'logout', datetime(2024-01-01 10:00), 2, 'logout']
+| partition by user (
+    sort by T asc
+    | scan declare (start: datetime, duration: timespan) with (
+        step s1 output=none: kind == 'login' => start = T;
+        step s2: kind == 'logout' => start = s1.start, duration = T - s1.start;
+    )
+)
+| project user, start, duration"""
+    assert as_set(rows(query)) == as_set(
+        [[1, "2024-01-01T08:00:00Z", "01:00:00"], [2, "2024-01-01T08:30:00Z", "01:30:00"]]
+    )

@@ -45,6 +45,8 @@ class RowEnv:
     # Window expressions computed in steps before the current one: (level, column, SQL).
     hoisted: list[tuple[int, str, exp.Expression]] = field(default_factory=list)
     hoisted_levels: dict[str, int] = field(default_factory=dict)
+    # scan: the values ``step.field`` reads in the current step's context.
+    steps: dict[str, dict[str, Typed]] | None = None
 
     def but(self, **changes: Any) -> RowEnv:
         return dataclasses.replace(self, **changes)
@@ -68,6 +70,12 @@ class ExpressionCompiler(ScalarOps):
             return self.binary(node, env)
         if isinstance(node, ast.Call):
             return self.call(node, env)
+        if isinstance(node, ast.MemberAccess) and env.steps and isinstance(node.target, ast.NameRef):
+            values = env.steps.get(node.target.name)
+            if values is not None and node.target.name not in env.columns:
+                if node.member not in values:
+                    raise self.binder.semantic(f"step '{node.target.name}' has no value '{node.member}'", node)
+                return self._copy(values[node.member])
         if isinstance(node, ast.MemberAccess):
             return dynamic_access(self.expr(node.target, env.but(in_filter=False)), node.member, self.dialect)
         if isinstance(node, ast.Index):

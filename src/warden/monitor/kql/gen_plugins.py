@@ -49,9 +49,7 @@ class PluginCompiler:
             raise self.binder.unsupported(
                 "a plugin whose columns depend on the data (without an output schema) outside run()", node
             )
-        query = select
-        for name, cte, materialized in self.ctes:
-            query = query.with_(ident(name), as_=cte.copy(), materialized=materialized or None, copy=False)
+        query = self.attach_ctes(select, copy=True)
         return self.probe(query.sql(dialect=self.dialect, identify=True))
 
     # ------------------------------------------------------------------------------ bag_unpack

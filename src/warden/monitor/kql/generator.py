@@ -27,6 +27,7 @@ from .gen_expressions import ExpressionCompiler, RowEnv
 from .gen_join import JoinCompiler
 from .gen_operators import OperatorCompiler
 from .gen_plugins import PluginCompiler
+from .gen_scan import ScanCompiler
 from .gen_series import SeriesCompiler
 from .gen_sources import SourceCompiler
 from .gen_sql import col, ident, literal, table
@@ -51,6 +52,7 @@ class Generator(
     JoinCompiler,
     ExpandCompiler,
     ApplyCompiler,
+    ScanCompiler,
     PluginCompiler,
     SourceCompiler,
     CallCompiler,
@@ -80,6 +82,7 @@ class Generator(
         # The input of a sub-pipeline (mv-apply, partition) and the group-id columns it carries.
         self.implicit: Relation | None = None
         self.active_hidden: tuple[str, ...] = ()
+        self.recursive = False  # a CTE refers to itself (scan)
 
     # -------------------------------------------------------------------------- CompileContext
 
@@ -128,8 +131,15 @@ class Generator(
             select = select.order_by(*order, copy=False)
         if not relation.columns:
             select = select.where(exp.false(), copy=False)
+        return self.attach_ctes(select)
+
+    def attach_ctes(self, select: exp.Select, *, copy: bool = False) -> exp.Select:
+        """``WITH`` every CTE compiled so far ``select`` (``WITH RECURSIVE`` when scan needs it)."""
         for name, query, materialized in self.ctes:
+            query = query.copy() if copy else query
             select = select.with_(ident(name), as_=query, materialized=materialized or None, copy=False)
+        if self.recursive and select.args.get("with_") is not None:
+            select.args["with_"].set("recursive", True)
         return select
 
     # ------------------------------------------------------------------------------- relations
