@@ -15,7 +15,9 @@ from sqlglot import exp
 from . import ast
 from .bind_names import expression_name
 from .binder import Relation, Scope, UniqueNames
+from .functions import registry
 from .gen_dynamic import as_json, dynamic_access
+from .gen_expressions import RowEnv
 from .gen_sql import col, fn, ident, lit_str
 from .typed import Typed
 from .types import KustoType
@@ -42,6 +44,8 @@ class PluginCompiler:
             return self.bag_unpack(op, relation, scope)
         if name == "pivot":
             return self.pivot(op, relation, scope)
+        if name == "ipv4_lookup":
+            return self.ipv4_lookup(op, relation, scope)
         raise self.binder.unsupported(f"the '{name}' plugin", op)
 
     def probe_rows(self, select: exp.Select, node: ast.Node) -> list[tuple[Any, ...]]:
@@ -116,6 +120,47 @@ class PluginCompiler:
                 found = {KustoType.REAL}
             result.append((key, found.pop() if len(found) == 1 and None not in found else KustoType.DYNAMIC))
         return result
+
+    # ------------------------------------------------------------------------------ ipv4_lookup
+
+    def ipv4_lookup(self, op: ast.Evaluate, relation: Relation, scope: Scope) -> Relation:
+        """``ipv4_lookup(Table, source_ip, range_column [, extra keys...] [, return_unmatched])``: each
+        row joined with the lookup rows whose IPv4 range (CIDR) holds its address."""
+        call = op.plugin
+        args = list(call.args)
+        named = {n.name: n.value for n in call.named_args}
+        keep_unmatched = False
+        if args and isinstance(args[-1], ast.Literal) and args[-1].type is KustoType.BOOL:
+            keep_unmatched = bool(args.pop().value)
+        if "return_unmatched" in named:
+            keep_unmatched = bool(self.constant(named["return_unmatched"], scope, "return_unmatched").literal)
+        if len(args) < 3:
+            raise self.binder.semantic("ipv4_lookup() expects a table, the source IP column and the range column", call)
+        lookup = self.table_of(args[0], scope)
+        found = registry.SCALARS.get("ipv4_is_in_range")
+        if found is None:
+            raise self.binder.unsupported("ipv4_lookup without ipv4_is_in_range()", call)
+        left_env = RowEnv(columns=dict(relation.columns), scope=scope, table="L", sql=relation.sql)
+        right_env = RowEnv(columns=dict(lookup.columns), scope=scope, table="R", sql=lookup.sql)
+        address = self.to_string(self.expr(args[1], left_env))
+        network = self.to_string(self.expr(args[2], right_env))
+        conditions = [self.invoke(found, [address, network], call).sql]
+        for extra in args[3:]:
+            a, b = self._unify(self.expr(extra, left_env), self.expr(extra, right_env))
+            conditions.append(exp.EQ(this=a.sql, expression=b.sql))
+        names = UniqueNames(list(relation.columns))
+        pairs = [(n, relation.ref(n, "L")) for n in relation.columns]
+        columns = dict(relation.columns)
+        for name, kusto_type in lookup.columns.items():
+            new = names.add(name)
+            columns[new] = kusto_type
+            pairs.append((new, lookup.ref(name, "R")))
+        select = exp.select(*self.project_items(pairs)).from_(self.relation_table(relation, "L"), copy=False)
+        on = conditions[0] if len(conditions) == 1 else exp.and_(*conditions)
+        select = select.join(
+            self.relation_table(lookup, "R"), on=on, join_type="LEFT OUTER" if keep_unmatched else "INNER", copy=False
+        )
+        return self.emit(select, columns)
 
     # ---------------------------------------------------------------------------------- pivot
 
