@@ -532,3 +532,18 @@ def test_scan_sequences_per_partition() -> None:
     assert as_set(rows(query)) == as_set(
         [[1, "2024-01-01T08:00:00Z", "01:00:00"], [2, "2024-01-01T08:30:00Z", "01:30:00"]]
     )
+
+
+def test_evaluate_ipv4_lookup() -> None:
+    query = """let Ranges = datatable(network:string, country:string)['5.8.0.0/19', 'RU', '2.20.183.0/24', 'GB'];
+datatable(ip:string)['2.20.183.12', '5.8.1.2', '192.165.12.17']"""
+    got = result(query + " | evaluate ipv4_lookup(Ranges, ip, network)")
+    assert got.columns == ["ip", "network", "country"]
+    assert as_set(got.rows) == as_set([["2.20.183.12", "2.20.183.0/24", "GB"], ["5.8.1.2", "5.8.0.0/19", "RU"]])
+    assert len(rows(query + " | evaluate ipv4_lookup(Ranges, ip, network, return_unmatched = true)")) == 3
+
+
+def test_query_parameters() -> None:
+    assert rows("declare query_parameters(n:long = 2); range x from 1 to n step 1") == [[1], [2]]
+    with pytest.raises(KqlSemanticError, match="no value"):
+        run("declare query_parameters(n:long); range x from 1 to n step 1")

@@ -141,6 +141,8 @@ class ExpressionCompiler(ScalarOps):
                 finally:
                     binding.busy = False
             return self._copy(binding.value)
+        if binding.kind == "unset":
+            raise self.binder.semantic(f"query parameter '{getattr(node, 'name', '')}' has no value", node)
         what = "a function" if binding.kind == "function" else "a tabular value"
         raise self.binder.semantic(f"'{getattr(node, 'name', '')}' is {what}, not a scalar", node)
 
