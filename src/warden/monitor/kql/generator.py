@@ -3,10 +3,13 @@
 Each tabular operator reads the previous step's CTE and becomes a new CTE; the query's result is
 the last one, with its columns listed in order and its row order (``sort``, ``top``, a
 ``datatable``'s row order) restored by the final ``ORDER BY``. sqlglot then prints the tree for
-DuckDB or ClickHouse. The work is split over mixins: expressions (``gen_expressions``,
-``gen_scalar_ops``, ``gen_calls``), row-wise operators (``gen_operators``), ``summarize`` and its
-relatives (``gen_summarize``), joins and unions (``gen_join``), sources (``gen_sources``),
-``mv-expand``/``parse`` (``gen_expand``).
+DuckDB or ClickHouse. The work is split over mixins, one module each: scalar expressions
+(``gen_expressions``, ``gen_scalar_ops``, ``gen_lists``, ``gen_calls``, ``gen_windows``,
+``gen_dynamic``), pipelines and tabular names (``gen_tables``), row-wise operators
+(``gen_operators``), ``summarize`` (``gen_summarize``), ``make-series``/``top-nested``
+(``gen_series``), joins, unions and search (``gen_join``), ``mv-expand``/``parse``
+(``gen_expand``), ``mv-apply``/``partition`` (``gen_apply``), ``scan`` (``gen_scan``),
+``evaluate`` plugins (``gen_plugins``) and sources (``gen_sources``).
 """
 
 from __future__ import annotations
