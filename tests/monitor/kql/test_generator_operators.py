@@ -547,3 +547,16 @@ def test_query_parameters() -> None:
     assert rows("declare query_parameters(n:long = 2); range x from 1 to n step 1") == [[1], [2]]
     with pytest.raises(KqlSemanticError, match="no value"):
         run("declare query_parameters(n:long); range x from 1 to n step 1")
+
+
+def test_bin_auto_column_names_of_and_assert() -> None:
+    query = """set query_bin_auto_size=1h;
+set query_bin_auto_at=datetime(2017-01-01 00:05);
+range Timestamp from datetime(2017-01-01 00:05) to datetime(2017-01-01 02:00) step 1m
+| summarize count() by bin_auto(Timestamp)"""
+    assert result(query).columns == ["Timestamp", "count_"]
+    assert rows(query) == [["2017-01-01T00:05:00Z", 60], ["2017-01-01T01:05:00Z", 56]]
+    assert rows("let f = () { print A = '', B = 1 }; print c = column_names_of(f())") == [['["A","B"]']]
+    assert rows("print x = assert(1 < 2, 'fine')") == [[True]]
+    with pytest.raises(KqlSemanticError, match="assertion failed: nope"):
+        run("print x = assert(2 < 1, 'nope')")

@@ -17,7 +17,7 @@ __all__ = ["FIRST_ARGUMENT", "PREFIXED", "expression_name", "function_name", "na
 #: Functions named after their first argument (``bin(TimeGenerated, 1h)`` -> ``TimeGenerated``).
 FIRST_ARGUMENT = frozenset(
     """
-    abs acos asin atan atan2 bin bin_at binary_all_and binary_all_or binary_all_xor binary_and
+    abs acos asin atan atan2 bin bin_at bin_auto binary_all_and binary_all_or binary_all_xor binary_and
     binary_not binary_or binary_shift_left binary_shift_right binary_xor bitset_count_ones ceiling
     cos erf erfc exp exp10 exp2 floor format_bytes format_datetime format_timespan gamma log log10
     log2 loggamma parse_csv parse_json parse_xml parsejson passthrough pow rand round

@@ -12,7 +12,7 @@ from .errors import KqlError
 from .functions import registry
 from .gen_builtins import FALLBACK_AGGREGATES, FALLBACK_SCALARS
 from .gen_expressions import RowEnv
-from .gen_sql import literal
+from .gen_sql import fn, literal
 from .typed import Typed
 from .types import KustoType
 
@@ -149,6 +149,43 @@ class CallCompiler:
 
     _fn_columnifexists = _fn_column_ifexists
 
+    def _fn_bin_auto(self, node: ast.Call, env: RowEnv) -> Typed:
+        """``bin_auto(x)``: ``bin_at(x, size, at)`` with the ``query_bin_auto_size``/``_at`` options."""
+        self._arity(node, 1, 1)
+        size = self.options.get("query_bin_auto_size")
+        if size is None:
+            raise self.binder.semantic("bin_auto() needs 'set query_bin_auto_size = ...'", node)
+        at = self.options.get("query_bin_auto_at")
+        found = registry.SCALARS.get("bin_at") if at is not None else registry.SCALARS.get("bin")
+        if found is None:
+            raise self.binder.unsupported("bin_auto() without bin_at()", node)
+        value = self.expr(node.args[0], env.but(in_filter=False))
+        empty = RowEnv(columns={}, scope=env.scope)
+        args = [value, self.expr(size, empty)] + ([self.expr(at, empty)] if at is not None else [])
+        return self.invoke(found, args, node)
+
+    def _fn_column_names_of(self, node: ast.Call, env: RowEnv) -> Typed:
+        """``column_names_of(T)``: the column names of a tabular expression, a dynamic array."""
+        self._arity(node, 1, 1)
+        relation = self.maybe_table(node.args[0], env)
+        if relation is None:
+            raise self.binder.semantic("column_names_of() expects a tabular expression", node)
+        return literal(KustoType.DYNAMIC, list(relation.columns), self.dialect)
+
+    def _fn_assert(self, node: ast.Call, env: RowEnv) -> Typed:
+        """``assert(condition, message)``: true, or the query fails with ``message``."""
+        self._arity(node, 2, 2)
+        condition = self._as_bool(self.expr(node.args[0], env.but(in_filter=False)))
+        message = self.expr(node.args[1], env.but(in_filter=False))
+        if not (message.is_constant and isinstance(message.literal, str)):
+            raise self.binder.semantic("assert() expects a constant message", node)
+        if condition.is_constant:
+            if condition.literal is False:
+                raise self.binder.semantic(f"assertion failed: {message.literal}", node)
+            return literal(KustoType.BOOL, True, self.dialect)
+        failure = fn("error", exp.Literal.string(f"assertion failed: {message.literal}"))
+        return Typed(exp.Case(ifs=[exp.If(this=condition.sql, true=exp.true())], default=failure), KustoType.BOOL)
+
     def _arity(self, node: ast.Call, low: int, high: int) -> None:
         given = len(node.args) + len(node.named_args)
         if not low <= given <= high:
@@ -170,4 +207,7 @@ _SPECIAL = {
     "next",
     "pack_all",
     "estimate_data_size",
+    "bin_auto",
+    "column_names_of",
+    "assert",
 }

@@ -239,6 +239,9 @@ class ScalarOps:
 
     def compare(self, op: str, left: Typed, right: Typed, *, in_filter: bool) -> Typed:
         left, right = self._unify(left, right)
+        folded = _fold_comparison(op, left, right)
+        if folded is not None:
+            return literal(KustoType.BOOL, folded, self.dialect)
         a, b = left.sql, right.sql
         if op in {"<", "<=", ">", ">="}:
             node = {"<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[op]
@@ -320,3 +323,29 @@ class ScalarOps:
         if escaped and self.dialect != "clickhouse":
             return exp.Escape(this=node, expression=lit_str("\\"))
         return node
+
+
+_PYTHON_COMPARE = {
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _fold_comparison(op: str, left: Typed, right: Typed) -> bool | None:
+    """The value of a comparison of two non-null constants of the same kind, else None."""
+    if not (left.is_constant and right.is_constant) or left.literal is None or right.literal is None:
+        return None
+    a, b = left.literal, right.literal
+    numbers = (int, float)
+    same = (
+        (isinstance(a, str)
+        and isinstance(b, str))
+        or (isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool))
+    )
+    if not same or left.type is KustoType.DYNAMIC or right.type is KustoType.DYNAMIC:
+        return None
+    return _PYTHON_COMPARE[op](a, b)

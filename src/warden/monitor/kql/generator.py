@@ -89,6 +89,7 @@ class Generator(
         self.implicit: Relation | None = None
         self.active_hidden: tuple[str, ...] = ()
         self.recursive = False  # a CTE refers to itself (scan)
+        self.options: dict[str, ast.Expr] = {}  # set statements (query_bin_auto_size...)
 
     # -------------------------------------------------------------------------- CompileContext
 
@@ -100,6 +101,7 @@ class Generator(
     def compile_query(self, query: ast.Query) -> tuple[exp.Select, Relation]:
         """Return the whole query's SELECT and its result relation (columns and Kusto types)."""
         scope = Scope()
+        self.options = {option.name: option.value for option in query.options if option.value is not None}
         for statement in query.statements:
             if isinstance(statement, ast.LetStatement):
                 scope = self.bind_let(scope, statement)
