@@ -560,3 +560,34 @@ range Timestamp from datetime(2017-01-01 00:05) to datetime(2017-01-01 02:00) st
     assert rows("print x = assert(1 < 2, 'fine')") == [[True]]
     with pytest.raises(KqlSemanticError, match="assertion failed: nope"):
         run("print x = assert(2 < 1, 'nope')")
+
+
+def test_user_analytics_plugins() -> None:
+    data = """let T = datatable(UserId:string, Timestamp:datetime)
+['A', datetime(2017-08-01), 'D', datetime(2017-08-01), 'B', datetime(2017-08-01),
+ 'C', datetime(2017-08-02), 'A', datetime(2017-08-02), 'A', datetime(2017-08-04)];
+"""
+    metrics = (
+        data + "T | evaluate activity_counts_metrics(UserId, Timestamp, datetime(2017-08-01), datetime(2017-08-04), 1d)"
+    )
+    got = result(metrics)
+    assert got.columns == ["Timestamp", "count", "dcount", "new_dcount", "aggregated_dcount"]
+    assert as_set(got.rows) == as_set(
+        [
+            ["2017-08-01T00:00:00Z", 3, 3, 3, 3],
+            ["2017-08-02T00:00:00Z", 2, 2, 1, 4],
+            ["2017-08-04T00:00:00Z", 1, 1, 0, 4],
+        ]
+    )
+    window = (
+        data
+        + "T | evaluate sliding_window_counts(UserId, Timestamp, datetime(2017-08-01), datetime(2017-08-04), 2d, 1d)"
+    )
+    assert as_set(rows(window)) == as_set(
+        [
+            ["2017-08-01T00:00:00Z", 3, 3],
+            ["2017-08-02T00:00:00Z", 5, 4],
+            ["2017-08-03T00:00:00Z", 2, 2],
+            ["2017-08-04T00:00:00Z", 1, 1],
+        ]
+    )

@@ -46,6 +46,10 @@ class PluginCompiler:
             return self.pivot(op, relation, scope)
         if name == "ipv4_lookup":
             return self.ipv4_lookup(op, relation, scope)
+        if name == "sliding_window_counts":
+            return self.sliding_window_counts(op, relation, scope)
+        if name in ("activity_counts_metrics", "activity-counts-metrics"):
+            return self.activity_counts_metrics(op, relation, scope)
         raise self.binder.unsupported(f"the '{name}' plugin", op)
 
     def probe_rows(self, select: exp.Select, node: ast.Node) -> list[tuple[Any, ...]]:

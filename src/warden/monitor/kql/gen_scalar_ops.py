@@ -341,10 +341,8 @@ def _fold_comparison(op: str, left: Typed, right: Typed) -> bool | None:
         return None
     a, b = left.literal, right.literal
     numbers = (int, float)
-    same = (
-        (isinstance(a, str)
-        and isinstance(b, str))
-        or (isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool))
+    same = (isinstance(a, str) and isinstance(b, str)) or (
+        isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool)
     )
     if not same or left.type is KustoType.DYNAMIC or right.type is KustoType.DYNAMIC:
         return None

@@ -22,6 +22,7 @@ from sqlglot import exp
 
 from . import ast
 from .binder import ORDINAL, Binder, Binding, Relation, Scope, sql_names
+from .gen_analytics import AnalyticsPlugins
 from .gen_apply import ApplyCompiler
 from .gen_calls import CallCompiler
 from .gen_expand import ExpandCompiler
@@ -59,6 +60,7 @@ class Generator(
     ApplyCompiler,
     ScanCompiler,
     PluginCompiler,
+    AnalyticsPlugins,
     SourceCompiler,
     CallCompiler,
     WindowCompiler,

@@ -1,0 +1,191 @@
+"""User-analytics ``evaluate`` plugins: ``sliding_window_counts`` and ``activity_counts_metrics``.
+
+Both bin the timeline from ``Start`` in steps of the bin/window (records from ``Start`` up to
+the bin that holds ``End``) and aggregate ids per bin and dimension:
+
+* sliding_window_counts: for each bin, the count and distinct count of ids over the bins within
+  the lookback window ending with it (``Count``, ``Dcount``);
+* activity_counts_metrics: for each window, the records (``count``), distinct ids (``dcount``),
+  ids first seen in it (``new_dcount``) and ids seen so far (``aggregated_dcount``).
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from . import ast
+from .binder import Relation, Scope
+from .gen_sql import and_all, cast, col, fn
+from .typed import Typed
+from .types import KustoType
+
+__all__ = ["AnalyticsPlugins"]
+
+
+class AnalyticsPlugins:
+    """Mixin of the generator: user-analytics plugins."""
+
+    def _timeline_bins(
+        self, call: ast.Call, relation: Relation, scope: Scope, names: list[str]
+    ) -> tuple[dict[str, Typed], Typed, Typed, Typed, Typed, list[tuple[str, Typed]]]:
+        """The common arguments: (named values, id, timeline, start, end, dimensions)."""
+        env = self.row_env(relation, scope)
+        if len(call.args) < len(names):
+            raise self.binder.semantic(f"{call.name}() expects {', '.join(names)}", call)
+        constants = {}
+        for node, name in zip(call.args[2 : len(names)], names[2:], strict=True):
+            constants[name] = self.constant(node, scope, f"the {name} of {call.name}()")
+        ident_value = self.expr(call.args[0], env)
+        timeline = self.expr(call.args[1], env)
+        if timeline.type is not KustoType.DATETIME:
+            raise self.binder.unsupported(f"{call.name}() over a {timeline.type} timeline", call)
+        for name, value in constants.items():
+            if name in ("Start", "End") and value.type is not KustoType.DATETIME:
+                raise self.binder.semantic(f"{call.name}(): {name} must be a datetime", call)
+            if name not in ("Start", "End") and value.type is not KustoType.TIMESPAN:
+                raise self.binder.unsupported(f"{call.name}() with a {value.type} {name}", call)
+        dims = []
+        for node in call.args[len(names) :]:
+            dims.append(
+                (
+                    node.name if isinstance(node, ast.NameRef) else self.binder.default_column_name({}),
+                    self.expr(node, env),
+                )
+            )
+        return constants, ident_value, timeline, constants["Start"], constants["End"], dims
+
+    def _bin_of(self, timeline: Typed, start: Typed, step: Typed) -> exp.Expression:
+        """The start of the ``step``-wide bin (counted from ``start``) holding ``timeline``."""
+        width = exp.Literal.number(int(step.literal) // 10)
+        origin = self.epoch_us(start.sql)
+        offset = exp.Sub(this=self.epoch_us(timeline.sql), expression=origin.copy())
+        floored = exp.Mul(
+            this=fn("floor", exp.Div(this=exp.Paren(this=offset), expression=width)), expression=width.copy()
+        )
+        return fn("make_timestamp", cast(exp.Add(this=origin, expression=floored), KustoType.LONG, self.dialect))
+
+    def sliding_window_counts(self, op: ast.Evaluate, relation: Relation, scope: Scope) -> Relation:
+        names = ["IdColumn", "TimelineColumn", "Start", "End", "LookbackWindow", "Bin"]
+        values, ident_value, timeline, start, end, dims = self._timeline_bins(op.plugin, relation, scope, names)
+        step, lookback = values["Bin"], values["LookbackWindow"]
+        in_range = and_all(
+            [
+                exp.GTE(this=timeline.sql, expression=start.sql),
+                exp.LT(this=timeline.sql, expression=self.shift(end, step, negate=False).sql),
+            ]
+        )
+        data_items = [("__kql_b", self._bin_of(timeline, start, step)), ("__kql_id", ident_value.sql)]
+        data_items += [(f"__kql_d{i}", d.sql) for i, (_, d) in enumerate(dims)]
+        data = self.emit(
+            exp.select(*self.project_items(data_items))
+            .from_(self.relation_table(relation), copy=False)
+            .where(in_range, copy=False),
+            {},
+        )
+        # every bin from Start to End, with or without records of its own
+        count = (int(end.literal) - int(start.literal)) // int(step.literal) + 1
+        index = exp.Explode(this=fn("range", exp.Literal.number(0), exp.Literal.number(max(count, 0))))
+        numbers = self.emit(exp.select(exp.alias_(index, "__kql_n")), {})
+        offset = Typed(
+            exp.Mul(this=col("__kql_n"), expression=exp.Literal.number(int(step.literal))), KustoType.TIMESPAN
+        )
+        bin_start = self.shift(start, offset, negate=False).sql
+        bins_rel = self.emit(
+            exp.select(exp.alias_(bin_start, "__kql_t")).from_(self.relation_table(numbers), copy=False), {}
+        )
+        low = self.shift(Typed(col("__kql_t", "B"), KustoType.DATETIME), lookback, negate=True).sql
+        on = and_all(
+            [
+                exp.GT(this=col("__kql_b", "D"), expression=low),
+                exp.LTE(this=col("__kql_b", "D"), expression=col("__kql_t", "B")),
+            ]
+        )
+        timeline_name = op.plugin.args[1].name if isinstance(op.plugin.args[1], ast.NameRef) else "Timestamp"
+        items = [(timeline_name, col("__kql_t", "B"))] + [(n, col(f"__kql_d{i}", "D")) for i, (n, _) in enumerate(dims)]
+        items += [
+            ("Count", exp.Count(this=exp.Star())),
+            ("Dcount", exp.Count(this=exp.Distinct(expressions=[col("__kql_id", "D")]))),
+        ]
+        select = exp.select(*self.project_items(items)).from_(self.relation_table(bins_rel, "B"), copy=False)
+        select = select.join(self.relation_table(data, "D"), on=on, join_type="INNER", copy=False)
+        select = select.group_by(col("__kql_t", "B"), *[col(f"__kql_d{i}", "D") for i in range(len(dims))], copy=False)
+        columns = {
+            timeline_name: KustoType.DATETIME,
+            **{n: d.type for n, d in dims},
+            "Count": KustoType.LONG,
+            "Dcount": KustoType.LONG,
+        }
+        return self.emit(select, columns)
+
+    def activity_counts_metrics(self, op: ast.Evaluate, relation: Relation, scope: Scope) -> Relation:
+        names = ["IdColumn", "TimelineColumn", "Start", "End", "Window"]
+        values, ident_value, timeline, start, end, dims = self._timeline_bins(op.plugin, relation, scope, names)
+        step = values["Window"]
+        in_range = and_all(
+            [
+                exp.GTE(this=timeline.sql, expression=start.sql),
+                exp.LT(this=timeline.sql, expression=self.shift(end, step, negate=False).sql),
+            ]
+        )
+        dim_cols = [f"__kql_d{i}" for i in range(len(dims))]
+        data_items = [("__kql_b", self._bin_of(timeline, start, step)), ("__kql_id", ident_value.sql)]
+        data_items += [(c, d.sql) for c, (_, d) in zip(dim_cols, dims, strict=True)]
+        data = self.emit(
+            exp.select(*self.project_items(data_items))
+            .from_(self.relation_table(relation), copy=False)
+            .where(in_range, copy=False),
+            {},
+        )
+        first = exp.select(
+            col("__kql_id"), *[col(c) for c in dim_cols], exp.alias_(exp.Min(this=col("__kql_b")), "__kql_f")
+        )
+        first = first.from_(self.relation_table(data), copy=False).group_by(
+            col("__kql_id"), *[col(c) for c in dim_cols], copy=False
+        )
+        first_rel = self.emit(first, {})
+        fresh = exp.select(
+            exp.alias_(col("__kql_f"), "__kql_b"),
+            *[col(c) for c in dim_cols],
+            exp.alias_(exp.Count(this=exp.Star()), "__kql_new"),
+        )
+        fresh = fresh.from_(self.relation_table(first_rel), copy=False).group_by(
+            col("__kql_f"), *[col(c) for c in dim_cols], copy=False
+        )
+        fresh_rel = self.emit(fresh, {})
+        counts = exp.select(
+            col("__kql_b"),
+            *[col(c) for c in dim_cols],
+            exp.alias_(exp.Count(this=exp.Star()), "__kql_count"),
+            exp.alias_(exp.Count(this=exp.Distinct(expressions=[col("__kql_id")])), "__kql_dcount"),
+        ).from_(self.relation_table(data), copy=False)
+        counts_rel = self.emit(counts.group_by(col("__kql_b"), *[col(c) for c in dim_cols], copy=False), {})
+        match = [exp.EQ(this=col("__kql_b", "C"), expression=col("__kql_b", "N"))]
+        match += [exp.NullSafeEQ(this=col(c, "C"), expression=col(c, "N")) for c in dim_cols]
+        new = exp.Coalesce(this=col("__kql_new", "N"), expressions=[exp.Literal.number(0)])
+        running = exp.Window(
+            this=exp.Sum(this=new.copy()),
+            partition_by=[col(c, "C") for c in dim_cols] or None,
+            order=exp.Order(expressions=[exp.Ordered(this=col("__kql_b", "C"))]),
+        )
+        timeline_name = op.plugin.args[1].name if isinstance(op.plugin.args[1], ast.NameRef) else "Timestamp"
+        items = [(timeline_name, col("__kql_b", "C"))] + [
+            (n, col(c, "C")) for (n, _), c in zip(dims, dim_cols, strict=True)
+        ]
+        items += [
+            ("count", col("__kql_count", "C")),
+            ("dcount", col("__kql_dcount", "C")),
+            ("new_dcount", cast(new, KustoType.LONG, self.dialect)),
+            ("aggregated_dcount", cast(running, KustoType.LONG, self.dialect)),
+        ]
+        select = exp.select(*self.project_items(items)).from_(self.relation_table(counts_rel, "C"), copy=False)
+        select = select.join(self.relation_table(fresh_rel, "N"), on=and_all(match), join_type="LEFT OUTER", copy=False)
+        columns = {timeline_name: KustoType.DATETIME, **{n: d.type for n, d in dims}}
+        columns.update(
+            {
+                "count": KustoType.LONG,
+                "dcount": KustoType.LONG,
+                "new_dcount": KustoType.LONG,
+                "aggregated_dcount": KustoType.LONG,
+            }
+        )
+        return self.emit(select, columns)
