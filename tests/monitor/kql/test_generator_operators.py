@@ -591,3 +591,14 @@ def test_user_analytics_plugins() -> None:
             ["2017-08-04T00:00:00Z", 1, 1],
         ]
     )
+
+
+def test_rolling_percentile() -> None:
+    query = """range idx from 0 to 71 step 1
+| project Timestamp = datetime(2018-01-01) + 1h * idx, val = idx + 1
+| evaluate rolling_percentile(val, 50, Timestamp, 1d, 2)"""
+    got = result(query)
+    assert got.columns == ["Timestamp", "rolling_2_percentile_val_50"]
+    assert as_set(got.rows) == as_set(
+        [["2018-01-01T00:00:00Z", 12], ["2018-01-02T00:00:00Z", 24], ["2018-01-03T00:00:00Z", 48]]
+    )

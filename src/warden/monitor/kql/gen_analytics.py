@@ -1,7 +1,8 @@
 """User-analytics ``evaluate`` plugins: ``sliding_window_counts`` and ``activity_counts_metrics``.
 
 Both bin the timeline from ``Start`` in steps of the bin/window (records from ``Start`` up to
-the bin that holds ``End``) and aggregate ids per bin and dimension:
+the bin that holds ``End``) and aggregate ids per bin and dimension (``rolling_percentile``
+bins its index from the epoch, as ``bin()`` does):
 
 * sliding_window_counts: for each bin, the count and distinct count of ids over the bins within
   the lookback window ending with it (``Count``, ``Dcount``);
@@ -15,6 +16,7 @@ from sqlglot import exp
 
 from . import ast
 from .binder import Relation, Scope
+from .functions import registry
 from .gen_sql import and_all, cast, col, fn
 from .typed import Typed
 from .types import KustoType
@@ -188,4 +190,66 @@ class AnalyticsPlugins:
                 "aggregated_dcount": KustoType.LONG,
             }
         )
+        return self.emit(select, columns)
+
+    def rolling_percentile(self, op: ast.Evaluate, relation: Relation, scope: Scope) -> Relation:
+        """``rolling_percentile(value, percentile, index, bin, bins_back [, dims...])``: for each bin of
+        the index that has records, the percentile of the values of that bin and the ones before it."""
+        call = op.plugin
+        if len(call.args) < 5:
+            raise self.binder.semantic(
+                "rolling_percentile() expects value, percentile, index, bin size, lookback", call
+            )
+        env = self.row_env(relation, scope)
+        value = self.expr(call.args[0], env)
+        percent = self.constant(call.args[1], scope, "the percentile")
+        index = self.expr(call.args[2], env)
+        size = self.constant(call.args[3], scope, "the bin size")
+        back = self.constant(call.args[4], scope, "the bins to look back")
+        found = registry.AGGREGATES.get("percentile")
+        bin_function = registry.SCALARS.get("bin")
+        if found is None or bin_function is None:
+            raise self.binder.unsupported("rolling_percentile without percentile() and bin()", call)
+        dims = [
+            (d.name if isinstance(d, ast.NameRef) else f"dim{i}", self.expr(d, env))
+            for i, d in enumerate(call.args[5:])
+        ]
+        dim_cols = [f"__kql_d{i}" for i in range(len(dims))]
+        binned = self.invoke(bin_function, [index, size], call)
+        data_items = [("__kql_b", binned.sql), ("__kql_v", value.sql)] + [
+            (c, d.sql) for c, (_, d) in zip(dim_cols, dims, strict=True)
+        ]
+        data = self.emit(
+            exp.select(*self.project_items(data_items)).from_(self.relation_table(relation), copy=False), {}
+        )
+        bins = (
+            exp.select(col("__kql_b"), *[col(c) for c in dim_cols])
+            .distinct(copy=False)
+            .from_(self.relation_table(data), copy=False)
+        )
+        bins_rel = self.emit(bins, {})
+        span = Typed(exp.Literal.number(int(size.literal) * int(back.literal)), KustoType.TIMESPAN)
+        bin_value = Typed(col("__kql_b", "B"), binned.type)
+        if binned.type is KustoType.DATETIME:
+            low = self.shift(bin_value, span, negate=True).sql
+        else:
+            low = exp.Sub(this=bin_value.sql, expression=exp.Literal.number(size.literal * back.literal))
+        on = [
+            exp.GT(this=col("__kql_b", "D"), expression=low),
+            exp.LTE(this=col("__kql_b", "D"), expression=col("__kql_b", "B")),
+        ]
+        on += [exp.NullSafeEQ(this=col(c, "D"), expression=col(c, "B")) for c in dim_cols]
+        aggregate = self.invoke(found, [Typed(col("__kql_v", "D"), value.type), percent], call)
+        index_name = call.args[2].name if isinstance(call.args[2], ast.NameRef) else "Index"
+        value_name = call.args[0].name if isinstance(call.args[0], ast.NameRef) else "value"
+        fragment = str(percent.literal).replace(".", "_")
+        result_name = f"rolling_{back.literal}_percentile_{value_name}_{fragment}"
+        items = [(index_name, col("__kql_b", "B"))] + [
+            (n, col(c, "B")) for (n, _), c in zip(dims, dim_cols, strict=True)
+        ]
+        items.append((result_name, aggregate.sql))
+        select = exp.select(*self.project_items(items)).from_(self.relation_table(bins_rel, "B"), copy=False)
+        select = select.join(self.relation_table(data, "D"), on=and_all(on), join_type="INNER", copy=False)
+        select = select.group_by(col("__kql_b", "B"), *[col(c, "B") for c in dim_cols], copy=False)
+        columns = {index_name: binned.type, **{n: d.type for n, d in dims}, result_name: aggregate.type}
         return self.emit(select, columns)

@@ -46,6 +46,8 @@ class PluginCompiler:
             return self.pivot(op, relation, scope)
         if name == "ipv4_lookup":
             return self.ipv4_lookup(op, relation, scope)
+        if name == "rolling_percentile":
+            return self.rolling_percentile(op, relation, scope)
         if name == "sliding_window_counts":
             return self.sliding_window_counts(op, relation, scope)
         if name in ("activity_counts_metrics", "activity-counts-metrics"):
