@@ -214,16 +214,12 @@ class Binder:
 
     # ------------------------------------------------------------------------------- tables
 
-    def table_names(self, scope: Scope) -> list[str]:
-        """Every name a table reference may resolve to: tabular lets first, then the schema's tables."""
-        lets = [n for n in scope.all_names() if (b := scope.lookup(n)) is not None and b.kind != "scalar"]
-        return lets + [t for t in self.schema if t not in lets]
-
-    def expand_tables(self, pattern: str, scope: Scope, node: ast.Node) -> list[str]:
-        """The table names a (possibly wildcard) union/search table pattern denotes."""
+    def expand_tables(self, pattern: str, scope: Scope, node: ast.Node, lets: list[str] | None = None) -> list[str]:
+        """The table names a (possibly wildcard) union/search table pattern denotes: the database's
+        tables, then the given tabular let names (``union View*`` reads let-bound views too)."""
         if "*" not in pattern:
             return [pattern]
-        return match_names(pattern, list(self.schema))  # wildcards match the database's tables
+        return match_names(pattern, list(self.schema) + [n for n in lets or [] if n not in self.schema])
 
     def table_schema(self, name: str, node: ast.Node) -> dict[str, KustoType]:
         columns = self.schema.get(name)

@@ -172,7 +172,7 @@ class JoinCompiler:
         for index, pipeline in enumerate(op.tables):
             source = pipeline.source
             if not pipeline.operators and isinstance(source, ast.TableRef) and "*" in source.name:
-                for name in self.binder.expand_tables(source.name, scope, source):
+                for name in self.binder.expand_tables(source.name, scope, source, self.tabular_lets(scope)):
                     branches.append((name, self.table_ref(name, source, scope)))
                 continue
             label = source.name if isinstance(source, ast.TableRef) and not pipeline.operators else None

@@ -76,6 +76,22 @@ class TableCompiler:
                 return self.tabular_call(node, env.scope)
         return None
 
+    def tabular_lets(self, scope: Scope) -> list[str]:
+        """The let names in scope that denote tables (tabular values, views, tabular parameterless functions)."""
+        names = []
+        for name in scope.all_names():
+            binding = scope.lookup(name)
+            if binding is None or binding.param:
+                continue
+            if binding.kind == "tabular" or (binding.kind == "expr" and self._expr_is_tabular(binding)):
+                names.append(name)
+            elif binding.kind == "function":
+                fdef = binding.expr
+                callable_bare = all(p.default is not None for p in fdef.params)
+                if callable_bare and (isinstance(fdef.body.result, ast.Pipeline) or self._result_is_tabular(fdef)):
+                    names.append(name)
+        return names
+
     def _expr_is_tabular(self, binding: Binding) -> bool:
         expr = binding.expr
         if isinstance(binding.value, Relation):
