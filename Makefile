@@ -17,11 +17,11 @@ run: $(STAMP)
 	$(BIN)/warden up --data-dir $(DATA_DIR)
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check --no-cache src tests bench
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check --no-cache src tests bench
 
 bench: $(STAMP)
 	$(BIN)/python bench/rbac_check.py

@@ -139,6 +139,7 @@ def test_client_secrets_are_stored_hashed(platform, principal) -> None:  # type:
 
 def test_server_certificate_covers_the_configured_names(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from cryptography import x509
+
     from warden.bootstrap import initialize
 
     settings = Settings(data_dir=tmp_path, host="0.0.0.0", public_endpoint="https://warden.example.test:9443")
