@@ -1,4 +1,13 @@
-"""Golden scenarios: each case states the Azure documentation sentence it encodes."""
+"""Golden scenarios: each case states the Azure documentation sentence it encodes.
+
+Files: ``scenarios/*.json`` (YAML is not available in the environment; the shape is the same). Each has a
+``topology`` (virtualNetworks with peerings and gateway, subnets, networkInterfaces, networkSecurityGroups in
+ARM shape, routeTables) and cases: ``flows`` (IP flow verify parameters, expected access, ``ruleName`` and
+optionally the effective-rules name), ``nextHops`` (expected nextHopType, nextHopIpAddress, routeTableId) and
+``effectiveRoutes`` (rows that must be present / absent). Every case has ``doc``: ``url``, ``quote`` and
+``checked`` -- true where the quote was compared with a copy of the page while writing it, false where it
+was written from memory of the page and still needs a word-for-word check.
+"""
 
 from __future__ import annotations
 
