@@ -56,6 +56,11 @@ class RequestContext:
             self._body = parse_json_body(self.raw_body)
         return self._body
 
+    def replace_body(self, body: Any) -> None:
+        """Replace the request's JSON body (policy append/modify change it before the handler runs)."""
+        self._body = body
+        self.raw_body = json.dumps(body).encode()
+
     @property
     def tenant_id(self) -> str:
         return self.caller.tenant_id
