@@ -255,8 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
-    print(f"engine {result['engine_verdicts_per_s']:,}/s  naive {result['naive_verdicts_per_s']:,}/s  "
-          f"ratio {result['ratio']}x (target >= 20x)")  # fmt: skip
+    rates = f"engine {result['engine_verdicts_per_s']:,}/s  naive {result['naive_verdicts_per_s']:,}/s"
+    print(f"{rates}  ratio {result['ratio']}x (target >= 20x)")
     return 0 if mismatches == 0 else 1
 
 

@@ -235,3 +235,29 @@ def test_reserved_none_route_equal_and_including_spaces():
     assert ("10.0.0.0/8", "VnetLocal") in active and ("10.0.0.0/8", "None") not in active
     assert ("172.16.0.0/12", "None") not in {(r.address_prefix, r.next_hop_type) for r in routes}
     assert ("192.168.0.0/16", "None") in active and ("100.64.0.0/10", "None") in active
+
+
+def test_effective_security_rules_shape_and_tag_map():
+    nsg = NetworkSecurityGroup(
+        "/nsg/web",
+        (SecurityRule("AllowSSH", 100, "Inbound", "Allow", "Tcp", ("Internet",), ("*",), ("*",), ("22",)),),
+    )
+    topology = Topology().add(
+        VirtualNetwork("/v", ("10.0.0.0/16",)),
+        Subnet("/v/s", "/v", ("10.0.0.0/24",), "/nsg/web"),
+        NetworkInterface("/n", "/v/s", ("10.0.0.4",)),
+        nsg,
+    )
+    (group,) = Evaluator(topology).effective_security_rules("/n")
+    assert group["association"] == {"subnet": {"id": "/v/s"}}
+    names = [r["name"] for r in group["effectiveSecurityRules"]]
+    assert names[:2] == ["UserRule_AllowSSH", "DefaultRule_AllowVnetInBound"]
+    assert names[-1] == "DefaultRule_DenyAllOutBound" and len(names) == 7
+    ssh = group["effectiveSecurityRules"][0]
+    assert (ssh["protocol"], ssh["sourcePortRanges"], ssh["destinationPortRanges"]) == ("Tcp", ["0-65535"], ["22"])
+    assert {"10.0.0.0/16", "168.63.129.16/32"} <= set(group["tagMap"]["VirtualNetwork"])
+    assert set(group["tagMap"]) == {"AzureLoadBalancer", "Internet", "VirtualNetwork"}
+    internet = prefixes(group["tagMap"]["Internet"])
+    assert prefix_interval("52.1.2.3")[0] in internet and prefix_interval("10.0.0.9")[0] not in internet
+    deny_all = group["effectiveSecurityRules"][3]
+    assert deny_all["protocol"] == "All" and deny_all["sourceAddressPrefixes"] == ["0.0.0.0/0"]

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .addresses import IntervalSet, address_value, prefix_interval, prefixes
+from .addresses import IntervalSet, address_value, prefix_interval, prefixes, to_cidrs
 from .model import Flow, NetworkInterface, Route, SecurityRule, Subnet, Topology, VirtualNetwork, normalize_direction
-from .nsg import AddressContext, CompiledRules, compile_nsg, effective_rule_name, flow_key, ip_flow_verify_name
+from .nsg import (
+    AddressContext,
+    CompiledRules,
+    compile_nsg,
+    effective_rule,
+    effective_rule_name,
+    flow_key,
+    ip_flow_verify_name,
+)
 from .routes import SYSTEM_ROUTE, EffectiveRoute, NextHop, RouteLookup, build_effective_routes
-from .tags import AZURE_HOST_IP
+from .tags import AZURE_HOST_IP, canonical_tag
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,34 @@ class Evaluator:
         else:
             flow = Flow(protocol, local_ip, local_port, remote_ip, remote_port)
         return self.verdict(nic, direction, flow)
+
+    def effective_security_rules(self, nic_id: str) -> list[dict]:
+        """A NIC's ``effectiveNetworkSecurityGroups`` value: per associated NSG (subnet, then NIC) the rules in
+        evaluation order under their effective names (``UserRule_X`` / ``DefaultRule_X``), with the tag map."""
+        nic = self.topology.network_interfaces[nic_id.lower()]
+        subnet = self.topology.subnets[nic.subnet_id.lower()]
+        context = self.context(subnet.id)
+        out = []
+        levels = [
+            ("subnet", subnet.id, subnet.network_security_group_id),
+            ("networkInterface", nic.id, nic.network_security_group_id),
+        ]
+        for association, owner, nsg_id in levels:
+            if not nsg_id:
+                continue
+            nsg = self.topology.network_security_groups[nsg_id.lower()]
+            rules = [*nsg.rules("Inbound"), *nsg.rules("Outbound")]
+            named = {p for r in rules for p in (*r.source_address_prefixes, *r.destination_address_prefixes)}
+            tags = sorted(p for p in named if canonical_tag(p))
+            out.append(
+                {
+                    "networkSecurityGroup": {"id": nsg.id},
+                    "association": {association: {"id": owner}},
+                    "effectiveSecurityRules": [effective_rule(r, context) for r in rules],
+                    "tagMap": {tag: to_cidrs(context.tag(tag)) for tag in tags},
+                }
+            )
+        return out
 
     # ---- routes --------------------------------------------------------------------------------------------
     def effective_routes(self, subnet_id: str) -> list[EffectiveRoute]:

@@ -49,6 +49,16 @@ def _ids(items: Iterable[Any] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+_LIST_FIELDS = (
+    "source_address_prefixes",
+    "source_port_ranges",
+    "destination_address_prefixes",
+    "destination_port_ranges",
+    "source_asgs",
+    "destination_asgs",
+)
+
+
 @dataclass(frozen=True)
 class SecurityRule:
     """One NSG rule; prefixes and ports are the union of Azure's singular and plural fields."""
@@ -70,8 +80,7 @@ class SecurityRule:
         object.__setattr__(self, "protocol", normalize_protocol(self.protocol))
         object.__setattr__(self, "direction", normalize_direction(self.direction))
         object.__setattr__(self, "access", normalize_access(self.access))
-        for name in ("source_address_prefixes", "source_port_ranges", "destination_address_prefixes",
-                     "destination_port_ranges", "source_asgs", "destination_asgs"):  # fmt: skip
+        for name in _LIST_FIELDS:
             object.__setattr__(self, name, _as_tuple(getattr(self, name)))
 
     @classmethod

@@ -168,3 +168,27 @@ def expanded_prefixes(rule: SecurityRule, context: AddressContext) -> dict[str, 
         "expandedSourceAddressPrefix": to_cidrs(context.source(rule)),
         "expandedDestinationAddressPrefix": to_cidrs(context.destination(rule)),
     }
+
+
+def _effective_ports(ranges: Sequence[str]) -> list[str]:
+    return ["0-65535" if r.strip() == "*" else r.strip() for r in ranges]
+
+
+def _effective_addresses(items: Sequence[str], asgs: Sequence[str]) -> list[str]:
+    return ["0.0.0.0/0" if p.strip() == "*" else p.strip() for p in items] + list(asgs)
+
+
+def effective_rule(rule: SecurityRule, context: AddressContext) -> dict:
+    """One ``EffectiveNetworkSecurityRule``: ``*`` shown as ``0.0.0.0/0`` and ``0-65535``, protocol ``All``."""
+    return {
+        "name": effective_rule_name(rule),
+        "protocol": "All" if rule.protocol == "*" else rule.protocol,
+        "sourcePortRanges": _effective_ports(rule.source_port_ranges),
+        "destinationPortRanges": _effective_ports(rule.destination_port_ranges),
+        "sourceAddressPrefixes": _effective_addresses(rule.source_address_prefixes, rule.source_asgs),
+        "destinationAddressPrefixes": _effective_addresses(rule.destination_address_prefixes, rule.destination_asgs),
+        **expanded_prefixes(rule, context),
+        "access": rule.access,
+        "priority": rule.priority,
+        "direction": rule.direction,
+    }

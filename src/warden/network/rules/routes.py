@@ -11,7 +11,7 @@ service endpoints, are preferred routes, even if BGP routes are more specific."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .addresses import V6_BASE, prefix_interval, value_address
 
@@ -112,10 +112,7 @@ def build_effective_routes(
 
 
 def _invalid(route: EffectiveRoute) -> EffectiveRoute:
-    return EffectiveRoute(
-        route.source, "Invalid", route.address_prefix, route.next_hop_type, route.next_hop_ip_address,
-        route.name, route.route_table_id,
-    )  # fmt: skip
+    return replace(route, state="Invalid")
 
 
 class RouteLookup:
