@@ -15,7 +15,7 @@ from .nsg import (
     flow_key,
     ip_flow_verify_name,
 )
-from .routes import SYSTEM_ROUTE, EffectiveRoute, NextHop, RouteLookup, build_effective_routes
+from .routes import EffectiveRoute, NextHop, RouteLookup, build_effective_routes
 from .tags import AZURE_HOST_IP, canonical_tag
 
 
@@ -226,11 +226,7 @@ class Evaluator:
         key = subnet_id.lower()
         if key not in self._lookups:
             self._lookups[key] = RouteLookup(self.effective_routes(subnet_id))
-        route = self._lookups[key].lookup(address_value(destination_ip))
-        if route is None:
-            return NextHop("None", None, SYSTEM_ROUTE)
-        table = route.route_table_id if route.source == "User" else SYSTEM_ROUTE
-        return NextHop(route.next_hop_type, route.next_hop_ip_address, table, route)
+        return self._lookups[key].next_hop(address_value(destination_ip))
 
     def next_hop_from_nic(self, nic_id: str, destination_ip: str) -> NextHop:
         nic = self.topology.network_interfaces[nic_id.lower()]

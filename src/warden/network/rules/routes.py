@@ -142,10 +142,14 @@ class RouteLookup:
                 return found
         return None
 
+    def next_hop(self, address: int) -> NextHop:
+        """Network Watcher's next hop: the route table id is the user route's table, else ``System Route``."""
+        route = self.lookup(address)
+        if route is None:
+            return NextHop("None", None, SYSTEM_ROUTE)
+        table = route.route_table_id if route.source == "User" else SYSTEM_ROUTE
+        return NextHop(route.next_hop_type, route.next_hop_ip_address, table, route)
+
 
 def next_hop(routes: Sequence[EffectiveRoute], address: int) -> NextHop:
-    route = RouteLookup(routes).lookup(address)
-    if route is None:
-        return NextHop("None", None, SYSTEM_ROUTE)
-    table = route.route_table_id if route.source == "User" else SYSTEM_ROUTE
-    return NextHop(route.next_hop_type, route.next_hop_ip_address, table, route)
+    return RouteLookup(routes).next_hop(address)
