@@ -107,6 +107,7 @@ FIXED_OPERATIONS = (
 
 def _register_services(platform: Platform) -> None:
     from warden.authz.provider import register as register_authorization
+    from warden.governance.compliance import register as register_policy_insights
     from warden.governance.enforcement import intercept as enforce_policy
     from warden.governance.resources import register as register_policy
     from warden.identity.managed_identities import register as register_managed_identities
@@ -119,5 +120,6 @@ def _register_services(platform: Platform) -> None:
     register_managed_identities(platform.registry)
     register_tags(platform.registry)
     register_policy(platform.registry)
+    register_policy_insights(platform.registry)
     platform.write_interceptors.append(enforce_policy)
     platform.jobs.register(DELETE_JOB, lambda payload: delete_group_job(platform, payload))

@@ -305,3 +305,42 @@ def test_policy_resources_read_and_list(policies, prefix, arm, warden_server) ->
         json={"properties": {"policyDefinitionId": definition}},  # 'allowed' has no default
     )
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "InvalidPolicyParameters"
+
+
+def test_summarize_reports_non_compliant_resources(sdk, policies, prefix, arm, warden_server) -> None:  # type: ignore[no-untyped-def]
+    definition = policies.definition(f"{prefix}-loc", _allowed_locations_rule(prefix), LOCATION_PARAMETERS)
+    assignment = policies.assign(
+        f"{prefix}-loc", definition, parameters={"allowed": {"value": ["westeurope"]}, "effect": {"value": "Audit"}}
+    )
+    try:
+        sdk.resource_groups.create_or_update(f"{prefix}-east", {"location": "eastus"})
+        sdk.resource_groups.create_or_update(f"{prefix}-west", {"location": "westeurope"})
+        insights = f"{warden_server.sub_scope()}/providers/Microsoft.PolicyInsights/policyStates/latest"
+        response = arm.post(f"{insights}/summarize", params={"api-version": "2019-10-01"})
+        assert response.status_code == 200, response.text
+        summary = response.json()["value"][0]
+        mine = [a for a in summary["policyAssignments"] if a["policyAssignmentId"] == assignment]
+        assert len(mine) == 1
+        results = mine[0]["results"]
+        assert results["nonCompliantResources"] == 1 and results["nonCompliantPolicies"] == 1
+        assert {"complianceState": "compliant", "count": 1} in results["resourceDetails"]
+        assert mine[0]["policyDefinitions"][0]["effect"] == "audit"
+        states = arm.post(f"{insights}/queryResults", params={"api-version": "2019-10-01"}).json()["value"]
+        east = [
+            s for s in states if s["resourceId"].endswith(f"{prefix}-east") and s["policyAssignmentId"] == assignment
+        ]
+        assert east[0]["complianceState"] == "NonCompliant" and east[0]["isCompliant"] is False
+        # Exempting the group makes it Exempt, and the exemption is not listed as one of its resources.
+        group = f"{warden_server.sub_scope()}/resourceGroups/{prefix}-east"
+        policies.put(
+            f"{group}/providers/Microsoft.Authorization/policyExemptions/waive",
+            {"policyAssignmentId": assignment, "exemptionCategory": "Waiver"},
+        )
+        states = arm.post(f"{insights}/queryResults", params={"api-version": "2019-10-01"}).json()["value"]
+        east = [
+            s for s in states if s["resourceId"].endswith(f"{prefix}-east") and s["policyAssignmentId"] == assignment
+        ]
+        assert east[0]["complianceState"] == "Exempt"
+        assert arm.get(f"{group}/resources", params=RG_API).json()["value"] == []
+    finally:
+        _delete_groups(sdk, prefix)

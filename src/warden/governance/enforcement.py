@@ -140,7 +140,7 @@ def intercept(ctx: RequestContext, endpoint: Endpoint) -> None:
         return  # the handler answers 404
     document = _after_write(ctx.method, endpoint.scope, resource_type, body, existing)
     exemptions = _exemptions(ctx, ancestors)
-    definitions = _definitions(ctx, assignments)
+    definitions = load_definitions(ctx, assignments)
     outcomes = list(_evaluate(assignments, definitions, exemptions, document))
     changed = _apply_changes(document, [o for o in outcomes if o.enforced])
     if changed:
@@ -173,7 +173,6 @@ def _applicable_assignments(ctx: RequestContext, target: str, ancestors: list[st
 
 
 def _exemptions(ctx: RequestContext, ancestors: list[str]) -> dict[str, list[set[str]]]:
-    """Live exemptions by assignment key: each a set of reference IDs (empty: the whole assignment)."""
     assert ctx.conn is not None
     rows = ctx.conn.execute(
         select(resources).where(
@@ -182,9 +181,17 @@ def _exemptions(ctx: RequestContext, ancestors: list[str]) -> dict[str, list[set
             resources.c.parent_key.in_(ancestors),
         )
     ).all()
+    return live_exemptions(rows, set(ancestors))
+
+
+def live_exemptions(rows: Any, ancestors: set[str]) -> dict[str, list[set[str]]]:
+    """Unexpired exemptions scoped at one of ``ancestors``, by assignment key: each a set of
+    lower-cased reference IDs (empty: the whole assignment is exempt)."""
     now = datetime.now(UTC)
     found: dict[str, list[set[str]]] = {}
     for row in rows:
+        if row.parent_key not in ancestors:
+            continue
         properties = row.body.get("properties", {})
         expires = properties.get("expiresOn")
         if expires is not None and parse_time(expires, "expiresOn") <= now:
@@ -194,7 +201,7 @@ def _exemptions(ctx: RequestContext, ancestors: list[str]) -> dict[str, list[set
     return found
 
 
-def _definitions(ctx: RequestContext, assignments: list[Any]) -> dict[str, Any]:
+def load_definitions(ctx: RequestContext, assignments: list[Any]) -> dict[str, Any]:
     """Definition and initiative rows the assignments need (members of initiatives included), by key."""
     assert ctx.conn is not None
     wanted = {key(a.body["properties"]["policyDefinitionId"]) for a in assignments}

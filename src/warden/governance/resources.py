@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from warden.authz.engine import scope_ancestors
 from warden.governance.policy import (
@@ -237,6 +237,24 @@ class PolicyResourceHandler(GenericResourceHandler):
         if row is None or row.type_key != self.type_name.lower():
             raise NotFound(f"The {self.label} '{rid.name}' could not be found.", code=self.not_found_code)
         return Reply(200, resource_json(row), {"ETag": row.etag})
+
+    def put(self, ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
+        return self._hidden(ctx, rid, super().put(ctx, rid, body))
+
+    def patch(self, ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
+        return self._hidden(ctx, rid, super().patch(ctx, rid, body))
+
+    def _hidden(self, ctx: RequestContext, rid: ResourceId, reply: Reply) -> Reply:
+        """Policy resources are not resources of the group they are scoped to: ARM's
+        ``/resources`` listings (which select on ``resource_group_key``) must not show them.
+        They still go with their group, whose deletion removes everything below its ID."""
+        assert ctx.conn is not None
+        ctx.conn.execute(
+            update(resources)
+            .where(resources.c.tenant_id == ctx.tenant_id, resources.c.key == rid.key)
+            .values(resource_group_key=None)
+        )
+        return reply
 
     def list(self, ctx: RequestContext, scope: str, parent: ResourceId | None) -> list[dict[str, Any]]:
         assert ctx.conn is not None
