@@ -18,6 +18,7 @@ ALLOWED = {
     "warden.monitor.kql": {"warden.monitor.kql"},
     "warden.governance.expressions": {"warden.governance.expressions"},
     "warden.governance.policy": {"warden.governance.policy", "warden.governance.expressions"},
+    "warden.network.rules": {"warden.network.rules"},
     "warden.authz.roles": {"warden.authz.engine"},
     "warden.authz.store": {"warden.authz", "warden.kernel"},
     "warden.kernel": {"warden.kernel", "warden.authz.engine", "warden.authz.roles", "warden.authz.store"},
