@@ -20,6 +20,7 @@ from sqlglot import exp
 from . import ast
 from .gen_dynamic import dynamic_to
 from .gen_sql import cast, fn, lit_str, literal
+from .tokens import STRING_OPERATOR_STEMS
 from .typed import Typed
 from .types import KustoType
 
@@ -30,23 +31,7 @@ _TERM = r"[^\pL\pN]"
 _REGEX_SPECIAL = set("\\.^$|?*+()[]{}")
 COMPARISONS = {"==", "!=", "<>", "<", "<=", ">", ">="}
 ARITHMETIC = {"+", "-", "*", "/", "%"}
-STRING_OPERATORS = {
-    "=~",
-    "!~",
-    "has",
-    "has_cs",
-    "hasprefix",
-    "hasprefix_cs",
-    "hassuffix",
-    "hassuffix_cs",
-    "contains",
-    "contains_cs",
-    "startswith",
-    "startswith_cs",
-    "endswith",
-    "endswith_cs",
-    "matches regex",
-}
+STRING_OPERATORS = {"=~", "!~", *STRING_OPERATOR_STEMS, "matches regex"}
 
 
 def re2_escape(text: str) -> str:

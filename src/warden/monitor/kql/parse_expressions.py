@@ -12,28 +12,14 @@ from typing import Any
 from . import ast
 from .literals import dynamic_member_value, typed_literal_value
 from .parse_base import TokenStream
-from .tokens import TokenKind
+from .tokens import STRING_OPERATOR_STEMS, TokenKind
 from .types import KustoType
 
 COMPARISON_OPERATORS = frozenset({"==", "!=", "<>", "<", "<=", ">", ">=", "=~", "!~"})
-_STRING_OPERATOR_STEMS = (
-    "has",
-    "has_cs",
-    "hasprefix",
-    "hasprefix_cs",
-    "hassuffix",
-    "hassuffix_cs",
-    "contains",
-    "contains_cs",
-    "startswith",
-    "startswith_cs",
-    "endswith",
-    "endswith_cs",
-)
 # Legacy spellings Kusto still accepts.
 _LEGACY_STRING_OPERATORS = ("containscs", "notcontains", "notcontainscs", "like", "notlike", "likecs", "notlikecs")
 STRING_OPERATORS = frozenset(
-    [*_STRING_OPERATOR_STEMS, *(f"!{stem}" for stem in _STRING_OPERATOR_STEMS), *_LEGACY_STRING_OPERATORS]
+    [*STRING_OPERATOR_STEMS, *(f"!{stem}" for stem in STRING_OPERATOR_STEMS), *_LEGACY_STRING_OPERATORS]
 )
 LIST_OPERATORS = frozenset({"in", "!in", "in~", "!in~", "has_any", "has_all"})
 # Functions whose call followed by ".name" is a qualified table reference.

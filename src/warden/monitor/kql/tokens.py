@@ -93,25 +93,24 @@ DASHED_KEYWORDS = frozenset(
 )
 _DASH_PREFIXES = frozenset(k.split("-")[0] for k in DASHED_KEYWORDS)
 
-# Word operators that take a leading "!" (negation), spelled as one OP token.
-NEGATABLE_OPERATORS = frozenset(
-    {
-        "has",
-        "has_cs",
-        "hasprefix",
-        "hasprefix_cs",
-        "hassuffix",
-        "hassuffix_cs",
-        "contains",
-        "contains_cs",
-        "startswith",
-        "startswith_cs",
-        "endswith",
-        "endswith_cs",
-        "in",
-        "between",
-    }
+# KQL's word-shaped string operators; each also has a negated form with a leading "!".
+STRING_OPERATOR_STEMS = (
+    "has",
+    "has_cs",
+    "hasprefix",
+    "hasprefix_cs",
+    "hassuffix",
+    "hassuffix_cs",
+    "contains",
+    "contains_cs",
+    "startswith",
+    "startswith_cs",
+    "endswith",
+    "endswith_cs",
 )
+
+# Word operators that take a leading "!" (negation), spelled as one OP token.
+NEGATABLE_OPERATORS = frozenset({*STRING_OPERATOR_STEMS, "in", "between"})
 
 # Types whose literal body stays raw text: datetime(2018-07-01 12:00), guid(74be27de-...), real(nan).
 _RAW_LITERAL_TYPES = frozenset(
