@@ -344,3 +344,55 @@ def test_summarize_reports_non_compliant_resources(sdk, policies, prefix, arm, w
         assert arm.get(f"{group}/resources", params=RG_API).json()["value"] == []
     finally:
         _delete_groups(sdk, prefix)
+
+
+def test_initiative_members_enforced_and_exempted_by_reference(sdk, policies, prefix, warden_server) -> None:  # type: ignore[no-untyped-def]
+    location = policies.definition(f"{prefix}-loc", _allowed_locations_rule(prefix), LOCATION_PARAMETERS)
+    tag_rule = {
+        "if": {"allOf": [{"field": "name", "like": f"{prefix}*"}, {"field": "tags['owner']", "exists": False}]},
+        "then": {
+            "effect": "modify",
+            "details": {
+                "roleDefinitionIds": ["/providers/Microsoft.Authorization/roleDefinitions/x"],
+                "operations": [{"operation": "add", "field": "tags['owner']", "value": "platform"}],
+            },
+        },
+    }
+    tag = policies.definition(f"{prefix}-tag", tag_rule)
+    initiative = policies.put(
+        f"{warden_server.sub_scope()}/providers/Microsoft.Authorization/policySetDefinitions/{prefix}-set",
+        {
+            "displayName": "Baseline",
+            "parameters": {"regions": {"type": "Array"}},
+            "policyDefinitions": [
+                {
+                    "policyDefinitionId": location,
+                    "policyDefinitionReferenceId": "where",
+                    "parameters": {"allowed": {"value": "[parameters('regions')]"}},
+                },
+                {"policyDefinitionId": tag, "policyDefinitionReferenceId": "owner"},
+            ],
+        },
+    )["id"]
+    assignment = policies.assign(f"{prefix}-set", initiative, parameters={"regions": {"value": ["westeurope"]}})
+    try:
+        with pytest.raises(HttpResponseError) as refused:
+            sdk.resource_groups.create_or_update(f"{prefix}-east", {"location": "eastus"})
+        assert refused.value.error.code == "RequestDisallowedByPolicy"
+        assert initiative in refused.value.error.message  # the identifiers name the initiative too
+        assert sdk.resource_groups.create_or_update(f"{prefix}-west", {"location": "westeurope"}).tags == {
+            "owner": "platform"
+        }
+        policies.put(
+            f"{warden_server.sub_scope()}/providers/Microsoft.Authorization/policyExemptions/{prefix}-where",
+            {
+                "policyAssignmentId": assignment,
+                "exemptionCategory": "Mitigated",
+                "policyDefinitionReferenceIds": ["where"],
+            },
+        )
+        # The location member is lifted; the tag member still applies.
+        group = sdk.resource_groups.create_or_update(f"{prefix}-east", {"location": "eastus"})
+        assert group.location == "eastus" and group.tags == {"owner": "platform"}
+    finally:
+        _delete_groups(sdk, prefix)

@@ -141,11 +141,12 @@ def intercept(ctx: RequestContext, endpoint: Endpoint) -> None:
     document = _after_write(ctx.method, endpoint.scope, resource_type, body, existing)
     exemptions = _exemptions(ctx, ancestors)
     definitions = load_definitions(ctx, assignments)
-    outcomes = list(_evaluate(assignments, definitions, exemptions, document))
+    request = {"apiVersion": ctx.api_version or ""}
+    outcomes = list(_evaluate(assignments, definitions, exemptions, document, request))
     changed = _apply_changes(document, [o for o in outcomes if o.enforced])
     if changed:
         ctx.replace_body(_new_body(ctx.method, body, document, changed))
-        outcomes = list(_evaluate(assignments, definitions, exemptions, document))
+        outcomes = list(_evaluate(assignments, definitions, exemptions, document, request))
     denials = [o for o in outcomes if o.result.effect is Effect.DENY and o.enforced]
     if denials:
         raise _disallowed(document, denials)
@@ -222,7 +223,11 @@ def load_definitions(ctx: RequestContext, assignments: list[Any]) -> dict[str, A
 
 
 def _evaluate(
-    assignments: list[Any], definitions: dict[str, Any], exemptions: dict[str, list[set[str]]], document: dict
+    assignments: list[Any],
+    definitions: dict[str, Any],
+    exemptions: dict[str, list[set[str]]],
+    document: dict,
+    request: dict[str, Any] | None = None,
 ) -> Iterator[Outcome]:
     for assignment in assignments:
         properties = assignment.body["properties"]
@@ -245,10 +250,14 @@ def _evaluate(
                         continue
                     values = member_parameters(policy, reference, properties.get("parameters"))
                     member_info = {**info, "setDefinitionId": row.id, "definitionReferenceId": reference.reference_id}
-                    result = evaluate(compiled(member), document, values, policy_info=member_info, explain=False)
+                    result = evaluate(
+                        compiled(member), document, values, request, policy_info=member_info, explain=False
+                    )
                     yield Outcome(assignment, member, row, reference.reference_id, result)
             else:
-                result = evaluate(policy, document, properties.get("parameters"), policy_info=info, explain=False)
+                result = evaluate(
+                    policy, document, properties.get("parameters"), request, policy_info=info, explain=False
+                )
                 yield Outcome(assignment, row, None, None, result)
         except PolicyError:
             # A stored definition or assignment the engine no longer accepts: skip it rather than
