@@ -169,6 +169,23 @@ def save_resource(
     return get_row(ctx.conn, ctx.tenant_id, resource_id)
 
 
+def update_resource(
+    ctx: RequestContext, row: Any, *, tags: dict[str, str] | None = None, body: dict[str, Any] | None = None
+) -> Any:
+    """Rewrite a stored resource with new tags and/or body (fresh ETag and systemData); return the row."""
+    return save_resource(
+        ctx,
+        resource_id=row.id,
+        name=row.name,
+        type_=row.type,
+        parent=row.parent_key,
+        location=row.location,
+        tags=(row.tags or {}) if tags is None else tags,
+        body=row.body if body is None else body,
+        existing=row,
+    )
+
+
 def delete_tree(conn: Connection, tenant_id: str, resource_id: str) -> int:
     """Delete a resource, everything beneath it, and the locks, role and deny assignments scoped there."""
     count = 0
@@ -280,17 +297,7 @@ class GenericResourceHandler:
             if self.on_write:
                 properties = self.on_write(ctx, rid, properties, existing)
             properties["provisioningState"] = "Succeeded"
-        row = save_resource(
-            ctx,
-            resource_id=existing.id,
-            name=existing.name,
-            type_=existing.type,
-            parent=rid.parent,
-            location=existing.location,
-            tags=tags,
-            body={**existing.body, "properties": properties},
-            existing=existing,
-        )
+        row = update_resource(ctx, existing, tags=tags, body={**existing.body, "properties": properties})
         return Reply(200, resource_json(row), {"ETag": row.etag})
 
     def delete(self, ctx: RequestContext, rid: ResourceId) -> Reply:

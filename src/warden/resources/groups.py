@@ -27,6 +27,7 @@ from warden.kernel.resources import (
     normalize_location,
     require_object,
     save_resource,
+    update_resource,
     validate_tags,
 )
 from warden.kernel.schema import below, resources
@@ -182,17 +183,7 @@ def _patch(ctx: RequestContext, group_id: str) -> Reply:
     stored = dict(existing.body)
     if "managedBy" in body:
         stored["managedBy"] = body["managedBy"]
-    row = save_resource(
-        ctx,
-        resource_id=existing.id,
-        name=existing.name,
-        type_=RESOURCE_GROUP_TYPE,
-        parent=existing.parent_key,
-        location=existing.location,
-        tags=tags,
-        body=stored,
-        existing=existing,
-    )
+    row = update_resource(ctx, existing, tags=tags, body=stored)
     return Reply(200, group_json(row))
 
 
@@ -202,17 +193,7 @@ def _delete(ctx: RequestContext, subscription_id: str, group_id: str) -> Reply:
     if existing is None:
         return Reply(204)
     if existing.body.get("properties", {}).get("provisioningState") != "Deleting":
-        save_resource(
-            ctx,
-            resource_id=existing.id,
-            name=existing.name,
-            type_=RESOURCE_GROUP_TYPE,
-            parent=existing.parent_key,
-            location=existing.location,
-            tags=existing.tags or {},
-            body={**existing.body, "properties": {"provisioningState": "Deleting"}},
-            existing=existing,
-        )
+        update_resource(ctx, existing, body={**existing.body, "properties": {"provisioningState": "Deleting"}})
     operation_id = operations.start_operation(
         ctx.conn,
         tenant_id=ctx.tenant_id,

@@ -12,7 +12,7 @@ from warden.kernel.errors import BadRequest, NotFound
 from warden.kernel.ids import ResourceId
 from warden.kernel.providers import EXTENSION, ProviderRegistry, ResourceType
 from warden.kernel.reply import Reply
-from warden.kernel.resources import check_preconditions, get_row, require_object, save_resource, validate_tags
+from warden.kernel.resources import check_preconditions, get_row, require_object, update_resource, validate_tags
 
 TYPE = "Microsoft.Resources/tags"
 OPERATIONS = ("merge", "replace", "delete")
@@ -74,17 +74,7 @@ class TagsHandler:
     def _write(self, ctx: RequestContext, rid: ResourceId, tags: dict[str, str]) -> Reply:
         row = self._target(ctx, rid)
         check_preconditions(ctx.headers, row.etag)
-        row = save_resource(
-            ctx,
-            resource_id=row.id,
-            name=row.name,
-            type_=row.type,
-            parent=row.parent_key,
-            location=row.location,
-            tags=tags,
-            body=row.body,
-            existing=row,
-        )
+        row = update_resource(ctx, row, tags=tags)
         return Reply(200, _tags_json(row.id, row.tags or {}))
 
 
