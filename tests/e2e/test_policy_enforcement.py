@@ -396,3 +396,15 @@ def test_initiative_members_enforced_and_exempted_by_reference(sdk, policies, pr
         assert group.location == "eastus" and group.tags == {"owner": "platform"}
     finally:
         _delete_groups(sdk, prefix)
+
+
+def test_definition_in_use_cannot_be_deleted(policies, prefix, arm) -> None:  # type: ignore[no-untyped-def]
+    definition = policies.definition(f"{prefix}-loc", _allowed_locations_rule(prefix), LOCATION_PARAMETERS)
+    assignment = policies.assign(f"{prefix}-loc", definition, parameters={"allowed": {"value": ["westeurope"]}})
+    refused = arm.delete(definition, params=API)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["code"] == "InvalidDeletePolicyDefinitionRequest"
+    assert assignment in refused.json()["error"]["message"]
+    assert arm.get(definition, params=API).status_code == 200
+    assert arm.delete(assignment, params=API).status_code == 200
+    assert arm.delete(definition, params=API).status_code == 200

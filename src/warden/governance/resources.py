@@ -244,6 +244,36 @@ class PolicyResourceHandler(GenericResourceHandler):
     def patch(self, ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
         return self._hidden(ctx, rid, super().patch(ctx, rid, body))
 
+    def delete(self, ctx: RequestContext, rid: ResourceId) -> Reply:
+        if self.type_name in (DEFINITIONS, SET_DEFINITIONS):
+            self._refuse_if_referenced(ctx, rid)
+        return super().delete(ctx, rid)
+
+    def _refuse_if_referenced(self, ctx: RequestContext, rid: ResourceId) -> None:
+        """Azure refuses to delete a definition an assignment or an initiative still names."""
+        assert ctx.conn is not None
+        wanted = rid.key
+        types = [ASSIGNMENTS.lower()] + ([SET_DEFINITIONS.lower()] if self.type_name == DEFINITIONS else [])
+        rows = ctx.conn.execute(
+            select(resources).where(resources.c.tenant_id == ctx.tenant_id, resources.c.type_key.in_(types))
+        )
+        for row in rows:
+            properties = row.body.get("properties", {})
+            if row.type_key == ASSIGNMENTS.lower():
+                named = [properties.get("policyDefinitionId", "")]
+            else:
+                named = [m.get("policyDefinitionId", "") for m in properties.get("policyDefinitions") or []]
+            if any(isinstance(n, str) and key(n) == wanted for n in named):
+                what = "policy assignment" if row.type_key == ASSIGNMENTS.lower() else "policy set definition"
+                code = "InvalidDeletePolicyDefinitionRequest"
+                if self.type_name == SET_DEFINITIONS:
+                    code = "InvalidDeletePolicySetDefinitionRequest"
+                raise BadRequest(
+                    f"The {self.label} '{rid.name}' cannot be deleted. It is referenced by the {what} "
+                    f"'{row.id}'. Please delete all {what}s referencing the policy.",
+                    code=code,
+                )
+
     def _hidden(self, ctx: RequestContext, rid: ResourceId, reply: Reply) -> Reply:
         """Policy resources are not resources of the group they are scoped to: ARM's
         ``/resources`` listings (which select on ``resource_group_key``) must not show them.
