@@ -330,6 +330,15 @@ def test_summarize_reports_non_compliant_resources(sdk, policies, prefix, arm, w
             s for s in states if s["resourceId"].endswith(f"{prefix}-east") and s["policyAssignmentId"] == assignment
         ]
         assert east[0]["complianceState"] == "NonCompliant" and east[0]["isCompliant"] is False
+        non_compliant = arm.post(
+            f"{insights}/queryResults",
+            params={
+                "api-version": "2019-10-01",
+                "$filter": f"complianceState eq 'NonCompliant' and policyAssignmentId eq '{assignment}'",
+            },
+        ).json()["value"]
+        assert [s["resourceId"].rsplit("/", 1)[-1] for s in non_compliant] == [f"{prefix}-east"]
+        assert arm.post(f"{insights}/triggerEvaluation", params={"api-version": "2019-10-01"}).status_code == 200
         # Exempting the group makes it Exempt, and the exemption is not listed as one of its resources.
         group = f"{warden_server.sub_scope()}/resourceGroups/{prefix}-east"
         policies.put(

@@ -26,6 +26,7 @@ from warden.governance.resources import ASSIGNMENTS, EXEMPTIONS
 from warden.kernel.context import RequestContext
 from warden.kernel.errors import MethodNotAllowed, NotFound
 from warden.kernel.ids import ResourceId, key
+from warden.kernel.odata import InvalidFilter, parse_filter
 from warden.kernel.providers import EXTENSION, Action, ProviderRegistry, ResourceType
 from warden.kernel.reply import Reply
 from warden.kernel.resources import RESOURCE_GROUP_TYPE, resource_json
@@ -167,10 +168,44 @@ def _counts(states: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+_FILTERABLE = (
+    "complianceState",
+    "resourceId",
+    "resourceType",
+    "resourceLocation",
+    "policyAssignmentId",
+    "policyAssignmentName",
+    "policyDefinitionId",
+    "policyDefinitionName",
+    "policyDefinitionAction",
+    "policySetDefinitionId",
+    "policyDefinitionReferenceId",
+)
+_FIELDS = {name.lower(): name for name in _FILTERABLE}
+
+
+def filtered_states(ctx: RequestContext, scope: str) -> list[dict[str, Any]]:
+    """The scope's policy states matching ``$filter`` (``eq``/``ne`` on state fields, ``and``ed)."""
+    tests = []
+    for clause in parse_filter(ctx.query.get("$filter")):
+        field = _FIELDS.get(clause.name.lower())
+        if field is None or clause.op not in ("eq", "ne"):
+            raise InvalidFilter(f"The $filter clause '{clause.name} {clause.op}' is not supported for policy states.")
+        wanted, equal = (clause.value or "").lower(), clause.op == "eq"
+        tests.append(lambda s, f=field, w=wanted, e=equal: (str(s.get(f, "")).lower() == w) == e)
+    return [s for s in evaluate_scope(ctx, scope) if all(test(s) for test in tests)]
+
+
+def trigger_evaluation(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
+    """Evaluation happens on every query, so a triggered scan has nothing left to do."""
+    _require_latest(rid)
+    return Reply(200)
+
+
 def summarize(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
     """Azure's ``SummarizeResults``: totals for the scope, per assignment and per definition."""
     _require_latest(rid)
-    states = evaluate_scope(ctx, rid.scope)
+    states = filtered_states(ctx, rid.scope)
     by_assignment: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for state in states:
         by_assignment[state["policyAssignmentId"]].append(state)
@@ -216,7 +251,7 @@ def summarize(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
 def query_results(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
     """Azure's ``PolicyStatesQueryResults``: one record per (resource, assignment, definition)."""
     _require_latest(rid)
-    states = evaluate_scope(ctx, rid.scope)
+    states = filtered_states(ctx, rid.scope)
     top = ctx.query.get("$top")
     if top and top.isdigit():
         states = states[: int(top)]
@@ -262,3 +297,6 @@ def register(registry: ProviderRegistry) -> None:
     )
     states.add_action(Action("summarize", summarize, changes_state=False, description="Summarize policy states"))
     states.add_action(Action("queryResults", query_results, changes_state=False, description="Query policy states"))
+    states.add_action(
+        Action("triggerEvaluation", trigger_evaluation, changes_state=False, description="Evaluate policy states")
+    )
