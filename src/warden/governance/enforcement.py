@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from warden.authz.engine import scope_ancestors
 from warden.governance.policy import (
@@ -44,6 +44,7 @@ from warden.governance.policy import (
 from warden.governance.policy.fields import parse_field, resolve_path
 from warden.governance.resources import (
     ASSIGNMENTS,
+    DEFINITIONS,
     EXEMPTIONS,
     SET_DEFINITIONS,
     parse_time,
@@ -129,7 +130,8 @@ def intercept(ctx: RequestContext, endpoint: Endpoint) -> None:
         ancestors = scope_ancestors(key(endpoint.scope))
     except ValueError:
         return
-    assignments = _applicable_assignments(ctx, endpoint.scope, ancestors)
+    policies = snapshot(ctx)
+    assignments = applicable(policies.assignments, endpoint.scope, set(ancestors))
     if not assignments:
         return
     body = ctx.body
@@ -139,8 +141,8 @@ def intercept(ctx: RequestContext, endpoint: Endpoint) -> None:
     if ctx.method == "PATCH" and existing is None:
         return  # the handler answers 404
     document = _after_write(ctx.method, endpoint.scope, resource_type, body, existing)
-    exemptions = _exemptions(ctx, ancestors)
-    definitions = load_definitions(ctx, assignments)
+    exemptions = live_exemptions(policies.exemptions, set(ancestors))
+    definitions = policies.definitions
     request = {"apiVersion": ctx.api_version or ""}
     outcomes = list(_evaluate(assignments, definitions, exemptions, document, request))
     changed = _apply_changes(document, [o for o in outcomes if o.enforced])
@@ -155,34 +157,56 @@ def intercept(ctx: RequestContext, endpoint: Endpoint) -> None:
             _record_audit(ctx, endpoint, outcome)
 
 
-def _applicable_assignments(ctx: RequestContext, target: str, ancestors: list[str]) -> list[Any]:
+@dataclass(frozen=True)
+class Snapshot:
+    """A tenant's policy rows: assignments, exemptions, and definitions/initiatives by key."""
+
+    assignments: tuple[Any, ...]
+    exemptions: tuple[Any, ...]
+    definitions: dict[str, Any]
+
+
+_POLICY_TYPES = tuple(t.lower() for t in (ASSIGNMENTS, EXEMPTIONS, DEFINITIONS, SET_DEFINITIONS))
+_snapshots: dict[str, tuple[tuple[Any, ...], Snapshot]] = {}
+
+
+def snapshot(ctx: RequestContext) -> Snapshot:
+    """The tenant's policy rows, reloaded only when their fingerprint (count, newest change)
+    moved: every create, update and delete of a policy resource changes one or the other."""
     assert ctx.conn is not None
-    rows = ctx.conn.execute(
-        select(resources).where(
-            resources.c.tenant_id == ctx.tenant_id,
-            resources.c.type_key == ASSIGNMENTS.lower(),
-            resources.c.parent_key.in_(ancestors),
+    in_tenant = (resources.c.tenant_id == ctx.tenant_id) & resources.c.type_key.in_(_POLICY_TYPES)
+    fingerprint = tuple(
+        ctx.conn.execute(select(func.count(), func.max(resources.c.modified_at)).where(in_tenant)).one()
+    )
+    cached = _snapshots.get(ctx.tenant_id)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    if fingerprint[0] == 0:
+        loaded = Snapshot((), (), {})
+    else:
+        rows = ctx.conn.execute(select(resources).where(in_tenant)).all()
+        loaded = Snapshot(
+            tuple(r for r in rows if r.type_key == ASSIGNMENTS.lower()),
+            tuple(r for r in rows if r.type_key == EXEMPTIONS.lower()),
+            {r.key: r for r in rows if r.type_key in (DEFINITIONS.lower(), SET_DEFINITIONS.lower())},
         )
-    ).all()
+    if len(_snapshots) >= _CACHE_LIMIT:
+        _snapshots.clear()
+    _snapshots[ctx.tenant_id] = (fingerprint, loaded)
+    return loaded
+
+
+def applicable(assignments: Any, target: str, ancestors: set[str]) -> list[Any]:
+    """The assignments at ``target``'s scope or above whose ``notScopes`` don't cover it."""
     target_key = key(target)
     result = []
-    for row in rows:
+    for row in assignments:
+        if row.parent_key not in ancestors:
+            continue
         not_scopes = [key(s) for s in row.body.get("properties", {}).get("notScopes") or []]
         if not any(target_key == s or target_key.startswith(s.rstrip("/") + "/") for s in not_scopes):
             result.append(row)
     return result
-
-
-def _exemptions(ctx: RequestContext, ancestors: list[str]) -> dict[str, list[set[str]]]:
-    assert ctx.conn is not None
-    rows = ctx.conn.execute(
-        select(resources).where(
-            resources.c.tenant_id == ctx.tenant_id,
-            resources.c.type_key == EXEMPTIONS.lower(),
-            resources.c.parent_key.in_(ancestors),
-        )
-    ).all()
-    return live_exemptions(rows, set(ancestors))
 
 
 def live_exemptions(rows: Any, ancestors: set[str]) -> dict[str, list[set[str]]]:
