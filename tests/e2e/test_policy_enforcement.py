@@ -417,3 +417,39 @@ def test_definition_in_use_cannot_be_deleted(policies, prefix, arm) -> None:  # 
     assert arm.get(definition, params=API).status_code == 200
     assert arm.delete(assignment, params=API).status_code == 200
     assert arm.delete(definition, params=API).status_code == 200
+
+
+def test_tags_api_writes_are_governed(sdk, policies, prefix, warden_server) -> None:  # type: ignore[no-untyped-def]
+    required = {
+        "if": {"allOf": [{"field": "name", "like": f"{prefix}*"}, {"field": "tags['owner']", "exists": False}]},
+        "then": {"effect": "deny"},
+    }
+    policies.assign(f"{prefix}-owner", policies.definition(f"{prefix}-owner", required))
+    stamp = {
+        "if": {"field": "name", "like": f"{prefix}*"},
+        "then": {
+            "effect": "modify",
+            "details": {
+                "roleDefinitionIds": ["/providers/Microsoft.Authorization/roleDefinitions/x"],
+                "operations": [{"operation": "addOrReplace", "field": "tags['managed']", "value": "warden"}],
+            },
+        },
+    }
+    policies.assign(f"{prefix}-stamp", policies.definition(f"{prefix}-stamp", stamp))
+    scope = f"{warden_server.sub_scope()}/resourceGroups/{prefix}-a"
+    try:
+        sdk.resource_groups.create_or_update(f"{prefix}-a", {"location": "westeurope", "tags": {"owner": "me"}})
+        with pytest.raises(HttpResponseError) as refused:
+            sdk.tags.begin_update_at_scope(
+                scope, {"operation": "Delete", "properties": {"tags": {"owner": ""}}}
+            ).result()
+        assert refused.value.error.code == "RequestDisallowedByPolicy"
+        assert sdk.resource_groups.get(f"{prefix}-a").tags == {"owner": "me", "managed": "warden"}
+        result = sdk.tags.begin_create_or_update_at_scope(scope, {"properties": {"tags": {"owner": "you"}}}).result()
+        assert result.properties.tags == {"owner": "you", "managed": "warden"}
+        result = sdk.tags.begin_update_at_scope(
+            scope, {"operation": "Merge", "properties": {"tags": {"x": "1"}}}
+        ).result()
+        assert result.properties.tags == {"owner": "you", "managed": "warden", "x": "1"}
+    finally:
+        _delete_groups(sdk, prefix)

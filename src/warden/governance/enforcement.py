@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 AUDIT_OPERATION = "Microsoft.Authorization/policies/audit/action"
 # Policy does not govern its own resources, access management, or subscriptions (as in Azure).
+TAGS_TYPE = "microsoft.resources/tags"
 _UNGOVERNED_NAMESPACES = ("microsoft.authorization/", "microsoft.subscription/", "microsoft.policyinsights/")
 # The type policy rules see for a resource group (ARM's JSON says Microsoft.Resources/resourceGroups).
 POLICY_GROUP_TYPE = "Microsoft.Resources/subscriptions/resourceGroups"
@@ -120,41 +121,78 @@ def intercept(ctx: RequestContext, endpoint: Endpoint) -> None:
     (with its body modified by append/modify policies and audit events recorded)."""
     if ctx.method not in ("PUT", "PATCH") or not endpoint.operation.lower().endswith("/write"):
         return
-    resource_type = target_type(endpoint.scope)
+    target = endpoint.scope
+    resource_type = target_type(target)
     if resource_type is None or resource_type.lower().startswith(_UNGOVERNED_NAMESPACES):
         return
+    tags_write = resource_type.lower() == TAGS_TYPE
+    if tags_write:  # the Tags API changes the tags of the resource (or group) it hangs from
+        target = parse_resource_id(target).scope
+        resource_type = target_type(target) or ""
+        if not resource_type or resource_type.lower().startswith(_UNGOVERNED_NAMESPACES):
+            return
     if resource_type.lower().startswith("microsoft.resources/") and resource_type != RESOURCE_GROUP_TYPE:
         return
     assert ctx.conn is not None
     try:
-        ancestors = scope_ancestors(key(endpoint.scope))
+        ancestors = scope_ancestors(key(target))
     except ValueError:
         return
     policies = snapshot(ctx)
-    assignments = applicable(policies.assignments, endpoint.scope, set(ancestors))
+    assignments = applicable(policies.assignments, target, set(ancestors))
     if not assignments:
         return
     body = ctx.body
     if not isinstance(body, dict):
         return  # the handler refuses it with its own error
-    existing = get_row(ctx.conn, ctx.tenant_id, endpoint.scope)
-    if ctx.method == "PATCH" and existing is None:
+    existing = get_row(ctx.conn, ctx.tenant_id, target)
+    if (ctx.method == "PATCH" or tags_write) and existing is None:
         return  # the handler answers 404
-    document = _after_write(ctx.method, endpoint.scope, resource_type, body, existing)
+    if tags_write:
+        new_tags = _tags_after(ctx.method, body, existing.tags or {})
+        if new_tags is None:
+            return  # malformed: the handler reports it
+        document = _after_write("PATCH", target, resource_type, {"tags": new_tags}, existing)
+    else:
+        document = _after_write(ctx.method, target, resource_type, body, existing)
     exemptions = live_exemptions(policies.exemptions, set(ancestors))
     definitions = policies.definitions
     request = {"apiVersion": ctx.api_version or ""}
     outcomes = list(_evaluate(assignments, definitions, exemptions, document, request))
     changed = _apply_changes(document, [o for o in outcomes if o.enforced])
+    if tags_write:
+        changed &= {"tags"}
     if changed:
-        ctx.replace_body(_new_body(ctx.method, body, document, changed))
+        if tags_write:
+            new_body = {"operation": "Replace", "properties": {"tags": document.get("tags") or {}}}
+            ctx.replace_body(new_body if ctx.method == "PATCH" else {"properties": new_body["properties"]})
+        else:
+            ctx.replace_body(_new_body(ctx.method, body, document, changed))
         outcomes = list(_evaluate(assignments, definitions, exemptions, document, request))
     denials = [o for o in outcomes if o.result.effect is Effect.DENY and o.enforced]
     if denials:
         raise _disallowed(document, denials)
     for outcome in outcomes:
         if outcome.result.effect in (Effect.AUDIT, Effect.DENY):
-            _record_audit(ctx, endpoint, outcome)
+            _record_audit(ctx, target, outcome)
+
+
+def _tags_after(method: str, body: dict, current: dict[str, str]) -> dict[str, str] | None:
+    """The tags a Tags API write leaves on its resource, or ``None`` for a body it will refuse."""
+    properties = body.get("properties", {})
+    given = properties.get("tags", {}) if isinstance(properties, dict) else None
+    if not isinstance(given, dict):
+        return None
+    if method == "PUT":
+        return dict(given)
+    operation = str(body.get("operation", "")).lower()
+    if operation == "merge":
+        return {**current, **given}
+    if operation == "replace":
+        return dict(given)
+    if operation == "delete":
+        return {k: v for k, v in current.items() if not (k in given and given[k] in ("", v))}
+    return None
 
 
 @dataclass(frozen=True)
@@ -506,14 +544,14 @@ def _disallowed(document: dict, denials: list[Outcome]) -> RequestDisallowedByPo
     )
 
 
-def _record_audit(ctx: RequestContext, endpoint: Endpoint, outcome: Outcome) -> None:
+def _record_audit(ctx: RequestContext, target: str, outcome: Outcome) -> None:
     assert ctx.conn is not None
     ctx.platform.activity.record(
         ctx.conn,
         EventInput(
             tenant_id=ctx.tenant_id,
             operation_name=AUDIT_OPERATION,
-            resource_id=endpoint.scope,
+            resource_id=target,
             status="Succeeded",
             sub_status="",
             http_status=None,
