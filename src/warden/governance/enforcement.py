@@ -205,7 +205,8 @@ class Snapshot:
 
 
 _POLICY_TYPES = tuple(t.lower() for t in (ASSIGNMENTS, EXEMPTIONS, DEFINITIONS, SET_DEFINITIONS))
-_snapshots: dict[str, tuple[tuple[Any, ...], Snapshot]] = {}
+# Keyed by database as well as tenant: several platforms (tests, tools) may share one process.
+_snapshots: dict[tuple[str, str], tuple[tuple[Any, ...], Snapshot]] = {}
 
 
 def snapshot(ctx: RequestContext) -> Snapshot:
@@ -216,7 +217,8 @@ def snapshot(ctx: RequestContext) -> Snapshot:
     fingerprint = tuple(
         ctx.conn.execute(select(func.count(), func.max(resources.c.modified_at)).where(in_tenant)).one()
     )
-    cached = _snapshots.get(ctx.tenant_id)
+    cache_key = (str(ctx.conn.engine.url), ctx.tenant_id)
+    cached = _snapshots.get(cache_key)
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
     if fingerprint[0] == 0:
@@ -230,7 +232,7 @@ def snapshot(ctx: RequestContext) -> Snapshot:
         )
     if len(_snapshots) >= _CACHE_LIMIT:
         _snapshots.clear()
-    _snapshots[ctx.tenant_id] = (fingerprint, loaded)
+    _snapshots[cache_key] = (fingerprint, loaded)
     return loaded
 
 
