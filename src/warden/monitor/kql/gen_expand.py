@@ -93,7 +93,7 @@ class ExpandCompiler:
         relation = self.with_ordinal(relation)
         env = self.row_env(relation, scope)
         bag_mode = (op.bag_expansion or "bag").lower()
-        limit = self.constant(op.limit, scope, "the mv-expand limit") if op.limit is not None else None
+        limit = self.constant_count(op.limit, scope, "the mv-expand limit") if op.limit is not None else None
         # (name, target type or None for dynamic, the value as JSON, elements as text?)
         expanded: list[tuple[str, KustoType | None, exp.Expression, bool]] = []
         for item in op.columns:

@@ -205,7 +205,7 @@ class OperatorCompiler:
         return self.emit(select, relation.columns, ORDINAL)
 
     def op_top(self, op: ast.Top, relation: Relation, scope: Scope) -> Relation:
-        count = self.constant(op.count, scope, "the row count of top")
+        count = self.constant_count(op.count, scope, "the row count of top")
         ordered, hidden = self.sort_keys(op.keys, relation, scope)
         if relation.hidden:
             staged = self.emit(self.select_from(relation, self.passthrough(relation) + hidden), relation.columns)
@@ -220,7 +220,7 @@ class OperatorCompiler:
         return self.emit(final, relation.columns, ORDINAL)
 
     def op_take(self, op: ast.Take, relation: Relation, scope: Scope) -> Relation:
-        count = self.constant(op.count, scope, "the row count of take")
+        count = self.constant_count(op.count, scope, "the row count of take")
         if relation.hidden:
             return self.first_rows_per_group(relation, max(int(count.literal or 0), 0), relation.order_by())
         select = self.select_from(relation, self.passthrough(relation))

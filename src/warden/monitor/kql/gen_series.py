@@ -205,7 +205,7 @@ class SeriesCompiler:
                 self.relation_table(ranked_rel), copy=False
             )
             if level.count is not None:
-                count = self.constant(level.count, scope, "the top-nested count")
+                count = self.constant_count(level.count, scope, "the top-nested count")
                 kept = kept.where(
                     exp.LTE(this=col("__kql_rank"), expression=exp.Literal.number(int(count.literal or 0))), copy=False
                 )

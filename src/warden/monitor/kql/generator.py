@@ -260,6 +260,13 @@ class Generator(
             raise self.binder.semantic(f"{what} must be a constant", node)
         return value
 
+    def constant_count(self, node: ast.Expr, scope: Scope, what: str) -> Typed:
+        """A constant whole number (a row count, a limit); a null count means zero."""
+        value = self.constant(node, scope, what)
+        if value.type not in (KustoType.INT, KustoType.LONG) or isinstance(value.literal, bool):
+            raise self.binder.semantic(f"{what} must be a whole number, not {value.type}", node)
+        return value
+
 
 def _selected(select: exp.Expression) -> set[str]:
     """The output column names of a SELECT (of a UNION's first branch)."""
