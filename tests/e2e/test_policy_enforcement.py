@@ -453,3 +453,16 @@ def test_tags_api_writes_are_governed(sdk, policies, prefix, warden_server) -> N
         assert result.properties.tags == {"owner": "you", "managed": "warden", "x": "1"}
     finally:
         _delete_groups(sdk, prefix)
+
+
+def test_readers_may_query_policy_states(warden_server, resource_group) -> None:  # type: ignore[no-untyped-def]
+    from support.server import READER
+
+    reader = warden_server.new_principal()
+    warden_server.assign(reader, READER, resource_group)
+    base = f"{resource_group}/providers/Microsoft.PolicyInsights/policyStates/latest"
+    with warden_server.client(reader) as http:
+        summary = http.post(f"{base}/summarize", params={"api-version": "2019-10-01"})
+        assert summary.status_code == 200, summary.text
+        evaluation = http.post(f"{base}/triggerEvaluation", params={"api-version": "2019-10-01"})
+        assert evaluation.status_code == 403  # triggering an evaluation is an action, not a read

@@ -133,7 +133,7 @@ def _provider_route(platform: Platform, method: str, segs: list[str], low: list[
         )
     rid = ResourceId(scope, namespace, types[:-1], names)
     return Endpoint(
-        owner.operation(f"{action.name}/action"),
+        owner.operation(f"{action.name}/{action.verb}"),
         str(rid),
         lambda ctx: action.run(ctx, rid, ctx.body),
         write=True,

@@ -295,8 +295,12 @@ def register(registry: ProviderRegistry) -> None:
             writable=False,
         )
     )
-    states.add_action(Action("summarize", summarize, changes_state=False, description="Summarize policy states"))
-    states.add_action(Action("queryResults", query_results, changes_state=False, description="Query policy states"))
+    states.add_action(
+        Action("summarize", summarize, changes_state=False, description="Summarize policy states", verb="read")
+    )
+    states.add_action(
+        Action("queryResults", query_results, changes_state=False, description="Query policy states", verb="read")
+    )
     states.add_action(
         Action("triggerEvaluation", trigger_evaluation, changes_state=False, description="Evaluate policy states")
     )

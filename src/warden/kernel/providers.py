@@ -40,6 +40,9 @@ class Action:
     run: Callable[[RequestContext, ResourceId, Any], Reply]
     changes_state: bool = True  # a ReadOnly lock blocks actions that change state
     description: str = ""
+    # The RBAC operation's last segment: "action" for most, "read" where Azure names a POST a read
+    # (e.g. Microsoft.PolicyInsights/policyStates/summarize/read, so Readers may call it).
+    verb: str = "action"
 
 
 @dataclass
@@ -123,7 +126,7 @@ class ProviderRegistry:
             for verb, text in verbs:
                 result.append(_operation(resource_type, resource_type.operation(verb), label, text))
             for action in resource_type.actions.values():
-                name = resource_type.operation(f"{action.name}/action")
+                name = resource_type.operation(f"{action.name}/{action.verb}")
                 result.append(_operation(resource_type, name, label, action.description or action.name))
         return result + self._extra.get(namespace.lower(), [])
 
