@@ -81,6 +81,11 @@ def list_locks(
         render(client.list(f"{path}/{PROVIDER}", API), output, COLUMNS)
 
 
+def _lock_id(client: WardenClient, name: str, scope: str | None, resource_group: str | None) -> str:
+    """A lock's full ID from its name (at ``--scope`` / ``--resource-group``) or the ID itself."""
+    return name if name.startswith("/") else f"{lock_scope(client, scope, resource_group)}/{PROVIDER}/{name}"
+
+
 @app.command("show")
 @handle_errors
 def show(
@@ -93,7 +98,7 @@ def show(
 ) -> None:
     """Show one lock."""
     with WardenClient.from_data_dir(data_dir, subscription) as client:
-        lock_id = name if name.startswith("/") else f"{lock_scope(client, scope, resource_group)}/{PROVIDER}/{name}"
+        lock_id = _lock_id(client, name, scope, resource_group)
         render(client.get(lock_id, API), output, COLUMNS)
 
 
@@ -109,7 +114,7 @@ def delete(
 ) -> None:
     """Delete a lock."""
     with WardenClient.from_data_dir(data_dir, subscription) as client:
-        lock_id = name if name.startswith("/") else f"{lock_scope(client, scope, resource_group)}/{PROVIDER}/{name}"
+        lock_id = _lock_id(client, name, scope, resource_group)
         response = client.request("DELETE", lock_id, api_version=API)
     if response.status_code == 204:
         note(f"Lock {name} does not exist; nothing to delete.")

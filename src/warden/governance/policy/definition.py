@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..expressions import Call, Literal
 from ..expressions import Node as ExprNode
@@ -17,6 +17,8 @@ from .details import ExistenceSpec, details_value, evaluate_details, validate_de
 from .effects import Effect, parse_effect
 from .errors import PolicyDefinitionError
 from .parameters import Parameter, parse_parameters
+
+T = TypeVar("T")
 
 __all__ = [
     "EffectSpec",
@@ -86,6 +88,17 @@ def read_document(source: Any) -> tuple[Any, str]:
     return source, ""
 
 
+def load_document(source: Any, load: Callable[[Any], T]) -> T:
+    """``load(document)`` for a source :func:`read_document` accepts; errors name the file read."""
+    document, label = read_document(source)
+    try:
+        return load(document)
+    except PolicyDefinitionError as exc:
+        if label:
+            raise PolicyDefinitionError(exc.path, f"{exc.reason} (in {label})") from None
+        raise
+
+
 def _lower_keys(obj: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
     return {k.lower(): (k, v) for k, v in obj.items()}
 
@@ -109,13 +122,7 @@ def load_definition(source: Any) -> PolicyDefinition:
     path to such a file, or its JSON text. Raises :class:`PolicyDefinitionError` whose ``path``
     names the JSON path of the problem (e.g. ``properties.policyRule.if.allOf[2].equalz``).
     """
-    document, label = read_document(source)
-    try:
-        return _load(document)
-    except PolicyDefinitionError as exc:
-        if label:
-            raise PolicyDefinitionError(exc.path, f"{exc.reason} (in {label})") from None
-        raise
+    return load_document(source, _load)
 
 
 def _load(document: Any) -> PolicyDefinition:

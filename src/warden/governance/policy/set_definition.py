@@ -10,7 +10,7 @@ from typing import Any
 from ..expressions import ExpressionContext, ExpressionEvaluationError, evaluate_value
 from .compiler import Compiler
 from .conditions import Value
-from .definition import PolicyDefinition, _lower_keys, read_document, unwrap
+from .definition import PolicyDefinition, _lower_keys, load_document, unwrap
 from .errors import PolicyDefinitionError, PolicyParameterError
 from .evaluator import EvaluationResult, evaluate
 from .parameters import Parameter, bind_parameters, parse_parameters
@@ -67,13 +67,7 @@ def load_set_definition(source: Any) -> PolicySetDefinition:
 
     Raises :class:`PolicyDefinitionError` naming the JSON path of the first problem.
     """
-    document, label = read_document(source)
-    try:
-        return _load(document)
-    except PolicyDefinitionError as exc:
-        if label:
-            raise PolicyDefinitionError(exc.path, f"{exc.reason} (in {label})") from None
-        raise
+    return load_document(source, _load)
 
 
 def _load(document: Any) -> PolicySetDefinition:
