@@ -7,6 +7,7 @@ import os
 import typer
 
 from warden.cli import activity, admin, groups, kql, locks, resources, roles, sp, subscriptions
+from warden.cli import policy as policy_cli
 
 app = typer.Typer(
     name="warden",
@@ -34,6 +35,7 @@ app.add_typer(activity.app, name="activity")
 app.add_typer(sp.app, name="sp")
 app.add_typer(subscriptions.app, name="subscription")
 app.command("kql")(kql.kql)
+app.add_typer(policy_cli.app, name="policy")
 
 
 if __name__ == "__main__":
