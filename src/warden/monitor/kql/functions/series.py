@@ -1,0 +1,220 @@
+"""Series (numeric array) functions: the element-wise ``series_add``/``subtract``/``multiply``/
+``divide``/``pow``, the comparisons ``series_greater``/``greater_equals``/``less``/``less_equals``/
+``equals``/``not_equals``, the element-wise math ``series_abs``/``acos``/``asin``/``atan``/
+``ceiling``/``cos``/``exp``/``floor``/``log``/``sign``/``sin``/``sqrt``/``tan``, the reductions
+``series_sum``/``series_magnitude``/``series_dot_product``/``series_cosine_similarity``/
+``series_stats_dynamic``, the gap fillers ``series_fill_forward``/``series_fill_backward``/
+``series_fill_const`` and the filter ``series_iir``.
+
+Kusto's rules (its docs): a series is a dynamic array; an element that is not a number, or that
+is missing because the other array is shorter, yields a null element; a plain number given instead
+of an array applies to every element (``series_multiply(10, s)``). Results are arrays of reals
+(comparisons: of bools). Anything that is not an array gives null.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from ..typed import Typed
+from .common import NUMERIC, K, constant, duckdb_only, expect, fail, sql, typed
+from .dynamic import json_list
+from .registry import CompileContext, scalar
+
+# A JSON element as a DOUBLE: null unless it is a JSON number.
+_NUMBER = "CASE WHEN json_type({e}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST({e} AS DOUBLE) END"
+
+
+def _numbers(ctx: CompileContext, function: str, arg: Typed, index: int) -> exp.Expression:
+    """``DOUBLE[]`` of a dynamic array (non-numbers as NULL); null for a non-array."""
+    expect(function, [arg], 0, K.DYNAMIC)
+    element = _NUMBER.format(e="__n")
+    return sql(ctx.dialect, f"list_transform($l, lambda __n: {element})", l=json_list(ctx, arg))
+
+
+def _dynamic(ctx: CompileContext, list_sql: exp.Expression) -> Typed:
+    return typed(sql(ctx.dialect, "to_json($l)", l=list_sql), K.DYNAMIC)
+
+
+def _operand(ctx: CompileContext, function: str, args: list[Typed], index: int) -> tuple[exp.Expression, bool]:
+    """The SQL of operand ``index`` and whether it is an array (else a number broadcast to all)."""
+    arg = args[index]
+    if arg.type in NUMERIC:
+        return sql(ctx.dialect, "CAST($v AS DOUBLE)", v=arg), False
+    if arg.type is not K.DYNAMIC:
+        raise fail(function, f"argument #{index + 1} must be a dynamic array or a number, not {arg.type}")
+    return _numbers(ctx, function, arg, index), True
+
+
+def _binary(name: str, operation: str, result: str = "DOUBLE") -> None:
+    """Register ``name(s1, s2)``: ``operation`` over ``{a}``/``{b}`` (DOUBLE) element by element."""
+
+    @scalar(name, min_args=2, max_args=2)
+    def impl(ctx: CompileContext, args: list[Typed]) -> Typed:
+        duckdb_only(ctx, name)
+        (left, left_array), (right, right_array) = (_operand(ctx, name, args, i) for i in range(2))
+        if not (left_array or right_array):
+            raise fail(name, "at least one argument must be a dynamic array")
+        a = "$a[__i + 1]" if left_array else "$a"
+        b = "$b[__i + 1]" if right_array else "$b"
+        lengths = [f"len({v})" for v, is_array in (("$a", left_array), ("$b", right_array)) if is_array]
+        # Arrays of different lengths: the result is as long as the longer, missing elements null.
+        longest = lengths[0] if len(lengths) == 1 else f"greatest({lengths[0]}, {lengths[1]})"
+        nulls = " OR ".join(f"{v} IS NULL" for v, is_array in (("$a", left_array), ("$b", right_array)) if is_array)
+        element = f"CAST({operation.format(a=a, b=b)} AS {result})"
+        body = f"CASE WHEN {nulls} THEN NULL ELSE list_transform(range({longest}), lambda __i: {element}) END"
+        return _dynamic(ctx, sql(ctx.dialect, body, a=left, b=right))
+
+
+for _name, _operation in (
+    ("series_add", "{a} + {b}"),
+    ("series_subtract", "{a} - {b}"),
+    ("series_multiply", "{a} * {b}"),
+    # Division by zero follows IEEE (inf or NaN), as in Kusto's real arithmetic.
+    ("series_divide", "{a} / {b}"),
+    ("series_pow", "pow({a}, {b})"),
+):
+    _binary(_name, _operation)
+
+for _name, _operation in (
+    ("series_greater", "{a} > {b}"),
+    ("series_greater_equals", "{a} >= {b}"),
+    ("series_less", "{a} < {b}"),
+    ("series_less_equals", "{a} <= {b}"),
+    ("series_equals", "{a} = {b}"),
+    ("series_not_equals", "{a} <> {b}"),
+):
+    _binary(_name, _operation, "BOOLEAN")
+
+
+def _unary(name: str, operation: str) -> None:
+    """Register ``name(s)``: ``operation`` over ``{x}`` (DOUBLE) for every element."""
+
+    @scalar(name, min_args=1, max_args=1)
+    def impl(ctx: CompileContext, args: list[Typed]) -> Typed:
+        duckdb_only(ctx, name)
+        numbers = _numbers(ctx, name, args[0], 0)
+        element = operation.format(x="__x")
+        return _dynamic(ctx, sql(ctx.dialect, f"list_transform($l, lambda __x: {element})", l=numbers))
+
+
+for _name, _operation in (
+    ("series_abs", "abs({x})"),
+    ("series_acos", "acos({x})"),
+    ("series_asin", "asin({x})"),
+    ("series_atan", "atan({x})"),
+    ("series_ceiling", "ceil({x})"),
+    ("series_cos", "cos({x})"),
+    ("series_exp", "exp({x})"),
+    ("series_floor", "floor({x})"),
+    # Kusto's log of a negative number is null and log(0) is -inf (as its scalar log()).
+    ("series_log", "CASE WHEN {x} < 0 THEN NULL WHEN {x} = 0 THEN CAST('-Infinity' AS DOUBLE) ELSE ln({x}) END"),
+    ("series_sign", "CAST(sign({x}) AS DOUBLE)"),
+    ("series_sin", "sin({x})"),
+    ("series_sqrt", "CASE WHEN {x} < 0 THEN NULL ELSE sqrt({x}) END"),
+    ("series_tan", "tan({x})"),
+):
+    _unary(_name, _operation)
+
+
+# -------------------------------------------------------------------------------- reductions
+
+
+def _reduction(name: str, body: str, arity: int = 1) -> None:
+    """Register ``name(s...) -> real`` from ``body`` over the DOUBLE[] lists ``$a`` (and ``$b``)."""
+
+    @scalar(name, min_args=arity, max_args=arity)
+    def impl(ctx: CompileContext, args: list[Typed]) -> Typed:
+        duckdb_only(ctx, name)
+        lists = {key: _numbers(ctx, name, args[i], i) for i, key in enumerate("ab"[:arity])}
+        nulls = " OR ".join(f"${key} IS NULL" for key in lists)
+        return typed(sql(ctx.dialect, f"CASE WHEN {nulls} THEN NULL ELSE {body} END", **lists), K.REAL)
+
+
+_DOT = "list_sum(list_transform(range(least(len($a), len($b))), lambda __i: $a[__i + 1] * $b[__i + 1]))"
+# Sums skip null elements (Kusto ignores non-numeric elements in its series reductions).
+_reduction("series_sum", "CAST(COALESCE(list_sum($a), 0) AS DOUBLE)")
+_reduction("series_magnitude", "sqrt(COALESCE(list_sum(list_transform($a, lambda __x: __x * __x)), 0))")
+_reduction("series_dot_product", f"COALESCE({_DOT}, 0)", arity=2)
+_reduction(
+    "series_cosine_similarity",
+    f"{_DOT} / (sqrt(list_sum(list_transform($a, lambda __x: __x * __x)))"
+    " * sqrt(list_sum(list_transform($b, lambda __x: __x * __x))))",
+    arity=2,
+)
+
+
+@scalar("series_stats_dynamic", min_args=1, max_args=2)
+def _series_stats_dynamic(ctx: CompileContext, args: list[Typed]) -> Typed:
+    """A bag of ``min``, ``min_idx``, ``max``, ``max_idx``, ``avg``, ``stdev``, ``variance`` (sample),
+    ``sum`` and ``len`` over the numeric elements (``ignore_nonfinite`` drops NaN and infinities)."""
+    duckdb_only(ctx, "series_stats_dynamic")
+    numbers = _numbers(ctx, "series_stats_dynamic", args[0], 0)
+    ignore = bool(constant("series_stats_dynamic", args, 1, K.BOOL)) if len(args) > 1 else False
+    keep = "__x IS NOT NULL AND isfinite(__x)" if ignore else "__x IS NOT NULL"
+    body = (
+        f"list_transform([list_filter($l, lambda __x: {keep})], lambda __v: json_object("
+        "'min', list_min(__v), 'min_idx', list_position($l, list_min(__v)) - 1,"
+        " 'max', list_max(__v), 'max_idx', list_position($l, list_max(__v)) - 1,"
+        " 'avg', list_avg(__v), 'stdev', list_stddev_samp(__v), 'variance', list_var_samp(__v),"
+        " 'sum', CAST(list_sum(__v) AS DOUBLE), 'len', len(__v)))[1]"
+    )
+    return typed(sql(ctx.dialect, f"CASE WHEN $l IS NULL THEN NULL ELSE {body} END", l=numbers), K.DYNAMIC)
+
+
+# ------------------------------------------------------------------------------------ filling
+
+
+def _fill(name: str, backward: bool) -> None:
+    @scalar(name, min_args=1, max_args=2)
+    def impl(ctx: CompileContext, args: list[Typed]) -> Typed:
+        """Nulls replaced by the nearest earlier (forward) or later (backward) non-null element;
+        nulls with none stay null. ``missing_value_placeholder`` other than null is refused."""
+        duckdb_only(ctx, name)
+        if len(args) > 1 and not (args[1].is_constant and args[1].literal is None):
+            raise fail(name, "only null is supported as the missing value placeholder")
+        expect(name, args, 0, K.DYNAMIC)
+        items = json_list(ctx, args[0])
+        missing = "COALESCE(json_type({e}) = 'NULL', TRUE)"
+        if backward:
+            seek = f"list_filter(list_slice($l, __i, len($l)), lambda __e: NOT {missing.format(e='__e')})[1]"
+        else:
+            seek = f"list_filter(list_reverse(list_slice($l, 1, __i)), lambda __e: NOT {missing.format(e='__e')})[1]"
+        element = f"CASE WHEN {missing.format(e='$l[__i]')} THEN {seek} ELSE $l[__i] END"
+        body = f"to_json(list_transform(range(1, len($l) + 1), lambda __i: {element}))"
+        return typed(sql(ctx.dialect, f"CASE WHEN $l IS NULL THEN NULL ELSE {body} END", l=items), K.DYNAMIC)
+
+
+_fill("series_fill_forward", backward=False)
+_fill("series_fill_backward", backward=True)
+
+
+@scalar("series_fill_const", min_args=1, max_args=3)
+def _series_fill_const(ctx: CompileContext, args: list[Typed]) -> Typed:
+    """Null elements replaced by ``constant_value`` (default 0)."""
+    duckdb_only(ctx, "series_fill_const")
+    expect("series_fill_const", args, 0, K.DYNAMIC)
+    if len(args) > 2 and not (args[2].is_constant and args[2].literal is None):
+        raise fail("series_fill_const", "only null is supported as the missing value placeholder")
+    value = sql(ctx.dialect, "to_json($v)", v=args[1]) if len(args) > 1 else sql(ctx.dialect, "to_json(0)")
+    element = "CASE WHEN COALESCE(json_type(__e) = 'NULL', TRUE) THEN $v ELSE __e END"
+    body = f"CASE WHEN $l IS NULL THEN NULL ELSE to_json(list_transform($l, lambda __e: {element})) END"
+    return typed(sql(ctx.dialect, body, l=json_list(ctx, args[0]), v=value), K.DYNAMIC)
+
+
+@scalar("series_iir", min_args=3, max_args=3)
+def _series_iir(ctx: CompileContext, args: list[Typed]) -> Typed:
+    """The infinite impulse response filter: ``y[i] = (sum_k b[k]*x[i-k] - sum_{k>=1} a[k]*y[i-k]) / a[0]``
+    (missing earlier elements count as 0), as Kusto's ``series_iir(x, numerators, denominators)``."""
+    duckdb_only(ctx, "series_iir")
+    x, b, a = (_numbers(ctx, "series_iir", args[i], i) for i in range(3))
+    # The output so far is the reduce state (a list); each step appends y[i].
+    feed = "list_sum(list_transform(range(least(len($b), __i + 1)), lambda __k: $b[__k + 1] * $x[__i - __k + 1]))"
+    back = (
+        "COALESCE(list_sum(list_transform(range(1, least(len($a), __i + 1)),"
+        " lambda __k: $a[__k + 1] * __y[__i - __k + 1])), 0)"
+    )
+    step = f"list_append(__y, ({feed} - {back}) / $a[1])"
+    body = f"list_reduce(range(len($x)), lambda __y, __i: {step}, CAST([] AS DOUBLE[]))"
+    guarded = f"CASE WHEN $x IS NULL OR $a IS NULL OR $b IS NULL THEN NULL ELSE {body} END"
+    return _dynamic(ctx, sql(ctx.dialect, guarded, x=x, b=b, a=a))
