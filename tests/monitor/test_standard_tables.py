@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import json
-import pathlib
 import re
 from importlib import resources
 
@@ -110,7 +109,6 @@ def test_every_table_names_its_source_page():
 
 # --- real queries: every simple `Table | where Column <op> ...` column should be in the catalogue ---------------
 
-CORPUS = pathlib.Path(__file__).resolve().parents[3] / "shared" / "corpus" / "kql" / "real"
 _STRINGS_AND_COMMENTS = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|//[^\n]*')
 _OPERATORS = (r"(?:==|!=|=~|!~|>=|<=|>|<|!?has_any|!?has_all|!?has_cs|!?has|!?contains_cs|!?contains"
               r"|!?startswith|!?endswith|!?in~|!?in|!?between|matches\s+regex|!?hasprefix|!?hassuffix)")
@@ -140,10 +138,13 @@ def test_where_clause_extraction_finds_columns_and_skips_strings():
     assert list(_where_columns(query)) == [("Syslog", "Facility"), ("Syslog", "SyslogMessage")]
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared KQL corpus (../shared/corpus/kql/real) is absent")
-def test_real_queries_reference_catalogued_columns():
+def test_real_queries_reference_catalogued_columns(corpus_dir):
+    """Skips (via the fixture) when ../shared/corpus is absent."""
+    real = corpus_dir / "kql" / "real"
+    if not real.is_dir():
+        pytest.skip(f"no real-world KQL at {real}")
     hits, misses = 0, collections.Counter()
-    for path in sorted(CORPUS.rglob("*.kql")):
+    for path in sorted(real.rglob("*.kql")):
         for table, column in _where_columns(path.read_text(errors="replace")):
             if column in _types(table):
                 hits += 1
