@@ -30,6 +30,7 @@ from .errors import (
     PolicyParameterError,
 )
 from .evaluator import EvaluationResult, RelatedQuery, evaluate
+from .index import TypeIndex
 from .parameters import Parameter, bind_parameters
 from .samples import sample_parameters, sample_resource, target_types
 from .set_definition import (
@@ -62,6 +63,7 @@ __all__ = [
     "PolicySetDefinition",
     "Reason",
     "RelatedQuery",
+    "TypeIndex",
     "bind_parameters",
     "check_references",
     "default_aliases",
