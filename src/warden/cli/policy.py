@@ -8,23 +8,31 @@ names the file and, for a definition, the JSON path of the problem), 2 a usage e
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from warden.cli.client import CliError, handle_errors
-from warden.cli.output import Output, OutputFormat, print_json
+from warden.cli.output import Output, OutputFormat, note, print_json
 from warden.governance.policy import (
     AliasTable,
     AliasTableError,
+    Effect,
+    PolicyDefinition,
     PolicyDefinitionError,
     PolicyError,
+    PolicySetDefinition,
+    bind_parameters,
     default_aliases,
     evaluate,
     load_aliases,
     load_definition,
+    load_document,
+    member_parameters,
 )
+from warden.governance.templates import DeploymentScope, TemplateError, expand_template
 
 app = typer.Typer(help="Azure Policy: test definitions, check templates, import built-ins.", no_args_is_help=True)
 
@@ -112,3 +120,238 @@ def test(
         typer.echo(f"error: {data['error']}")
     typer.echo("reasons:" if data["reasons"] else "reasons: (none)")
     _print_reasons(data["reasons"])
+
+
+# --- warden policy check ---------------------------------------------------------------------
+
+
+@dataclass
+class _Policy:
+    """One definition to evaluate: an assignment's (or an initiative member's) definition and values."""
+
+    label: str
+    definition: PolicyDefinition
+    parameters: dict[str, Any] | None
+    enforced: bool = True
+    set_name: str | None = None
+    reference_id: str | None = None
+    not_scopes: tuple[str, ...] = ()
+
+
+def _catalog_keys(loaded: PolicyDefinition | PolicySetDefinition, path: Path) -> list[str]:
+    keys = [path.stem.lower()]
+    for value in (loaded.name, loaded.id):
+        if value:
+            keys.extend((value.lower(), value.lower().rstrip("/").rsplit("/", 1)[-1]))
+    return keys
+
+
+def _is_assignment(document: Any) -> bool:
+    if not isinstance(document, dict):
+        return False
+    props = document.get("properties") if isinstance(document.get("properties"), dict) else document
+    return isinstance(props, dict) and "policyDefinitionId" in props and "policyRule" not in props
+
+
+def load_policies(directory: Path) -> list[_Policy]:
+    """The policies a directory assigns: its assignment files, plus every definition or initiative no
+    assignment names (assigned with default parameters). Raises ``CliError`` naming a bad file."""
+    if not directory.is_dir():
+        raise CliError(f"{directory} is not a directory.")
+    catalog: dict[str, PolicyDefinition | PolicySetDefinition] = {}
+    order: list[tuple[Path, PolicyDefinition | PolicySetDefinition]] = []
+    assignments: list[tuple[Path, dict[str, Any]]] = []
+    for path in sorted(directory.rglob("*.json")):
+        document = read_json(path, "policy")
+        if _is_assignment(document):
+            assignments.append((path, document))
+            continue
+        try:
+            loaded = load_document(document)
+        except PolicyDefinitionError as error:
+            raise CliError(f"{path}: {error}", code="InvalidPolicyRule") from None
+        order.append((path, loaded))
+        for name in _catalog_keys(loaded, path):
+            catalog.setdefault(name, loaded)
+    policies: list[_Policy] = []
+    used: set[int] = set()
+    for path, document in assignments:
+        props = document.get("properties") if isinstance(document.get("properties"), dict) else document
+        wanted = str(props["policyDefinitionId"]).lower()
+        target = catalog.get(wanted) or catalog.get(wanted.rstrip("/").rsplit("/", 1)[-1])
+        if target is None:
+            raise CliError(f"{path}: the assignment names {props['policyDefinitionId']}, not found in {directory}.")
+        used.add(id(target))
+        label = str(document.get("name") or props.get("displayName") or path.stem)
+        policies.extend(
+            _members(
+                target,
+                catalog,
+                label,
+                props.get("parameters"),
+                path,
+                enforced=props.get("enforcementMode", "Default") != "DoNotEnforce",
+                not_scopes=tuple(str(s).lower() for s in props.get("notScopes") or []),
+            )
+        )
+    members_of_sets = {
+        id(catalog.get(r.definition_id.lower()) or catalog.get(r.definition_name.lower()))
+        for _, loaded in order
+        if isinstance(loaded, PolicySetDefinition)
+        for r in loaded.definitions
+    }
+    for path, loaded in order:
+        if id(loaded) in used or (isinstance(loaded, PolicyDefinition) and id(loaded) in members_of_sets):
+            continue
+        try:
+            policies.extend(_members(loaded, catalog, path.stem, None, path))
+        except CliError as error:
+            note(f"skipped {path.name}: {error.message}")
+    return policies
+
+
+def _members(
+    target: PolicyDefinition | PolicySetDefinition,
+    catalog: dict[str, Any],
+    label: str,
+    parameters: Any,
+    path: Path,
+    *,
+    enforced: bool = True,
+    not_scopes: tuple[str, ...] = (),
+) -> list[_Policy]:
+    if isinstance(target, PolicyDefinition):
+        try:
+            bind_parameters(target.parameters, parameters)
+        except PolicyError as error:
+            raise CliError(f"{path}: {error}", code="InvalidPolicyParameters") from None
+        return [_Policy(label, target, parameters, enforced, not_scopes=not_scopes)]
+    found = []
+    for reference in target.definitions:
+        member = catalog.get(reference.definition_id.lower()) or catalog.get(reference.definition_name.lower())
+        if not isinstance(member, PolicyDefinition):
+            raise CliError(f"{path}: initiative member {reference.definition_id} is not in the directory.")
+        try:
+            values = member_parameters(target, reference, parameters)
+        except PolicyError as error:
+            raise CliError(f"{path}: {error}", code="InvalidPolicyParameters") from None
+        found.append(
+            _Policy(label, member, values, enforced, target.name or path.stem, reference.reference_id, not_scopes)
+        )
+    return found
+
+
+_REPORTED = {
+    Effect.DENY,
+    Effect.AUDIT,
+    Effect.APPEND,
+    Effect.MODIFY,
+    Effect.AUDIT_IF_NOT_EXISTS,
+    Effect.DEPLOY_IF_NOT_EXISTS,
+    Effect.MANUAL,
+    Effect.DENY_ACTION,
+}
+
+
+@app.command("check")
+@handle_errors
+def check(
+    template: Path = typer.Argument(..., help="ARM template JSON."),
+    assignments: Path | None = typer.Option(
+        None, "--assignments", help="Directory of policy definitions, initiatives and assignment JSON files."
+    ),
+    parameters: Path | None = typer.Option(None, "--parameters", help="Template parameters (ARM parameters file)."),
+    resource_group: str = typer.Option("rg-template-check", "--resource-group", help="resourceGroup() name."),
+    location: str = typer.Option("westeurope", "--location", help="resourceGroup().location."),
+    subscription: str = typer.Option(
+        "00000000-0000-0000-0000-000000000000", "--subscription", help="subscription().subscriptionId."
+    ),
+    aliases: Path | None = AliasesOption,
+    output: OutputFormat = Output,
+) -> None:
+    """Check every resource of an ARM template against policies before deploying it; exit 1 on a deny."""
+    document = read_json(template, "template")
+    values = parameter_values(read_json(parameters, "parameters"), parameters) if parameters else None
+    try:
+        expanded = expand_template(document, values, DeploymentScope(subscription, resource_group, location))
+    except TemplateError as error:
+        raise CliError(f"{template}: {error}", code="InvalidTemplate") from None
+    if assignments is None:
+        raise CliError("no policies to check against: give --assignments DIR.")
+    policies = load_policies(assignments)
+    table = alias_table(aliases)
+    documents = [e.document for e in expanded]
+    findings: list[dict[str, Any]] = []
+    for item in expanded:
+        if "id" not in item.document:
+            continue  # a copy loop that could not be expanded: reported with the unresolved expressions
+        resource_key = str(item.document.get("id", "")).lower()
+        for policy in policies:
+            if any(resource_key == s or resource_key.startswith(s.rstrip("/") + "/") for s in policy.not_scopes):
+                continue
+            request = {"apiVersion": str(_raw_api_version(document, item.path) or "")}
+            result = evaluate(
+                policy.definition, item.document, policy.parameters, request, aliases=table, related=documents
+            )
+            if result.effect not in _REPORTED:
+                continue
+            effect = result.effect
+            if effect is Effect.DENY and not policy.enforced:
+                effect = Effect.AUDIT  # DoNotEnforce: what would be denied is audited
+            findings.append(
+                {
+                    "resource": item.document.get("id"),
+                    "type": item.document.get("type"),
+                    "name": item.document.get("name"),
+                    "templatePath": item.path,
+                    "assignment": policy.label,
+                    "policySetDefinition": policy.set_name,
+                    "policyDefinitionReferenceId": policy.reference_id,
+                    "policyDefinition": policy.definition.name or policy.definition.display_name,
+                    "displayName": policy.definition.display_name,
+                    "effect": effect.value,
+                    "complianceState": result.compliance_state.value,
+                    "reasons": result.reasons,
+                }
+            )
+    denied = [f for f in findings if f["effect"] == Effect.DENY.value]
+    unresolved = [{"templatePath": e.path, "expressions": e.unresolved} for e in expanded if e.unresolved]
+    summary = {
+        "template": str(template),
+        "resources": len(expanded),
+        "policies": len(policies),
+        "denied": len(denied),
+        "findings": findings,
+        "unresolved": unresolved,
+    }
+    if output == OutputFormat.json:
+        print_json(summary)
+    else:
+        for finding in findings:
+            typer.echo(
+                f"{finding['effect'].upper()}: {finding['type']} '{finding['name']}' ({finding['templatePath']}) "
+                f"- {finding['assignment']}: {finding['displayName'] or finding['policyDefinition']}"
+            )
+            _print_reasons(finding["reasons"], "    ")
+        for entry in unresolved:
+            typer.echo(
+                f"note: {entry['templatePath']}: {len(entry['expressions'])} expression(s) left unevaluated "
+                f"(first: {entry['expressions'][0]})"
+            )
+        typer.echo(
+            f"{len(expanded)} resources checked against {len(policies)} policies: {len(denied)} denied, "
+            f"{len(findings) - len(denied)} other findings."
+        )
+    if denied:
+        raise typer.Exit(1)
+
+
+def _raw_api_version(template: Any, path: str) -> Any:
+    """The apiVersion written on the template resource at ``path`` (top-level resources only)."""
+    resources = template.get("resources") if isinstance(template, dict) else None
+    head = path.split(".")[0].split("[copy")[0]
+    if isinstance(resources, list) and head.startswith("resources["):
+        index = int(head[len("resources[") : head.index("]")])
+        entry = resources[index] if index < len(resources) else None
+        return entry.get("apiVersion") if isinstance(entry, dict) else None
+    return None
