@@ -21,7 +21,7 @@ from .ast import Query
 from .errors import KqlError
 from .generator import Generator
 from .parser import parse
-from .runtime import KqlResult, Sandbox, Schema, TableSource, to_result
+from .runtime import KqlResult, QueryEngine, Sandbox, Schema, TableSource, to_result
 from .schema import normalize_database
 
 __all__ = ["compile", "compile_query", "run"]
@@ -93,7 +93,7 @@ def compile(
 
 
 def _execute(
-    text: str, query: Query, sandbox: Sandbox, now: dt.datetime | None, timeout: float | None
+    text: str, query: Query, sandbox: QueryEngine, now: dt.datetime | None, timeout: float | None
 ) -> tuple[Any, Generator, list[Any]]:
     def probe(sql: str) -> list[tuple[Any, ...]]:
         result = sandbox.execute(sql, timeout=timeout)
@@ -105,7 +105,7 @@ def _execute(
 
 def run(
     text: str,
-    tables: Mapping[str, TableSource] | Sandbox | None = None,
+    tables: Mapping[str, TableSource] | QueryEngine | None = None,
     *,
     now: dt.datetime | None = None,
     schemas: Mapping[str, Schema] | None = None,
@@ -114,13 +114,14 @@ def run(
     """Run a KQL query over local tables (CSV, JSON-lines or Parquet paths, or pyarrow Tables).
 
     ``tables`` may also be an already loaded :class:`Sandbox` (it is used as is and stays open),
-    which saves loading the data again for every query. ``now`` fixes ``now()`` and ``ago()``
+    which saves loading the data again for every query, or any other ``QueryEngine`` (a log
+    store's live tables). ``now`` fixes ``now()`` and ``ago()``
     (default: the current time); ``schemas`` optionally declares tables' Kusto column types.
     Returns a KqlResult (columns, Kusto types, rows in the Log Analytics encoding, and the
     ``render`` visualization if any). Raises KqlError.
     """
     query = parse(text)  # syntax errors before any data is loaded
-    if isinstance(tables, Sandbox):
+    if isinstance(tables, QueryEngine):
         table, generator, types = _execute(text, query, tables, now, timeout)
     else:
         with Sandbox(tables or {}, schemas=schemas) as sandbox:

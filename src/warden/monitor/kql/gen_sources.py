@@ -46,6 +46,9 @@ class SourceCompiler:
         if isinstance(node, ast.ExternalData):
             raise self.binder.unsupported("externaldata", node, "a query cannot read files or URLs")
         if isinstance(node, ast.QualifiedTableRef):
+            scoped = _scoped_key(node)
+            if scoped is not None and scoped in self.binder.schema:
+                return self.table_ref(scoped, node, scope)
             scopes = ".".join(f"{c.name}()" for c in node.scopes)
             raise self.binder.unsupported(f"{scopes} references", node, "a query reads only the tables it is given")
         if isinstance(node, ast.Find):
@@ -171,3 +174,21 @@ class SourceCompiler:
         staged = self.emit(inner, {"__kql_i": KustoType.LONG})
         select = exp.select(*self.project_items([(node.column, value.sql), (ORDINAL, col("__kql_i"))]))
         return self.emit(select.from_(self.relation_table(staged), copy=False), {node.column: value.type}, ORDINAL)
+
+
+def scoped_table_key(scope: str, target: str, table: str) -> str:
+    """The schema key standing for ``scope("target").table`` (e.g. ``workspace("w").T``).
+
+    A caller that serves several workspaces (the log query API) puts their tables in the schema
+    under these keys; the target matches case-insensitively, as Azure's workspace names do.
+    """
+    return f"{scope.lower()}('{target.lower()}').{table}"
+
+
+def _scoped_key(node: ast.QualifiedTableRef) -> str | None:
+    if len(node.scopes) != 1 or node.scopes[0].name not in ("workspace", "app"):
+        return None
+    call = node.scopes[0]
+    if len(call.args) != 1 or not isinstance(call.args[0], ast.Literal) or not isinstance(call.args[0].value, str):
+        return None
+    return scoped_table_key(call.name, call.args[0].value, node.table)

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import duckdb
 import pyarrow as pa
@@ -38,7 +38,18 @@ from warden.monitor.kql.errors import KqlError, KqlSemanticError
 from warden.monitor.kql.types import KustoType, from_arrow, from_duckdb, parse_type
 from warden.monitor.kql.values import TIMESPAN_UNITS, encode_value
 
-__all__ = ["KqlResult", "Sandbox", "Schema", "TableSource", "normalize_schema", "quote_identifier", "to_result"]
+__all__ = [
+    "KqlResult",
+    "QueryEngine",
+    "Sandbox",
+    "Schema",
+    "TableSource",
+    "convert_sql",
+    "normalize_schema",
+    "quote_identifier",
+    "timespan_text_macro",
+    "to_result",
+]
 
 TableSource = str | os.PathLike[str] | pa.Table
 #: A declared schema: ``{"col": "long"}``, ``[("col", "long")]`` or ``[{"name": "col", "type": "long"}]``
@@ -148,8 +159,9 @@ _CLOCK_RE = r"^\s*(-?)(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7})
 _UNIT_RE = r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*([a-z]*)\s*$"
 
 
-def _timespan_text_macro() -> str:
-    # A temporary macro turning Kusto timespan text into ticks; dropped again once loading is done.
+def timespan_text_macro() -> str:
+    """Return the SQL creating the temporary macro ``__kql_timespan(text)`` (Kusto timespan text to ticks),
+    which ``convert_sql`` uses for text sources."""
     clock = _quote_literal(_CLOCK_RE)
     unit = _quote_literal(_UNIT_RE)
 
@@ -174,7 +186,7 @@ def _is_nested(duck_type: str) -> bool:
     return from_duckdb(duck_type) is KustoType.DYNAMIC and duck_type.upper() != "JSON"
 
 
-def _convert(col: str, source: str, target: KustoType) -> str:
+def convert_sql(col: str, source: str, target: KustoType) -> str:
     """Return the SQL turning column ``col`` of DuckDB type ``source`` into ``target``'s storage.
 
     Values that do not convert become null, as Kusto's ingestion does with a mismatched value.
@@ -290,6 +302,22 @@ def _refuse_case_twins(table: str, columns: Iterable[str]) -> None:
         seen[col.lower()] = col
 
 
+@runtime_checkable
+class QueryEngine(Protocol):
+    """Where ``run`` can execute compiled SQL: a :class:`Sandbox`, or a store's view of live tables."""
+
+    @property
+    def schemas(self) -> dict[str, dict[str, KustoType]]:
+        """Every table a query may read, with its columns' Kusto types."""
+        ...
+
+    def execute(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> pa.Table:
+        """Run one SELECT statement; raise KqlError when it fails or times out."""
+        ...
+
+
 class Sandbox:
     """An in-memory DuckDB holding the given tables, locked so that queries can read nothing else.
 
@@ -323,7 +351,7 @@ class Sandbox:
         self._con.execute("SET python_enable_replacements = false")
         self._con.execute("SET TimeZone = 'UTC'")  # TIMESTAMPTZ -> TIMESTAMP casts mean UTC
         try:
-            self._con.execute(_timespan_text_macro())
+            self._con.execute(timespan_text_macro())
             for name, source in (tables or {}).items():
                 schema = (schemas or {}).get(name)
                 self._load(name, source, normalize_schema(schema) if schema is not None else None)
@@ -369,7 +397,7 @@ class Sandbox:
                 described = wanted
             schema = self._plan_columns(name, described, declared or {}, arrow_types)
             select = ", ".join(
-                f"{_convert(quote_identifier(col), described[col], kusto_type)} AS {quote_identifier(col)}"
+                f"{convert_sql(quote_identifier(col), described[col], kusto_type)} AS {quote_identifier(col)}"
                 for col, kusto_type in schema.items()
             )
             self._con.execute(f"CREATE TABLE {table} AS SELECT {select} FROM {reader}", params)

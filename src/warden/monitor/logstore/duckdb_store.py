@@ -1,0 +1,516 @@
+"""The embedded log store: one DuckDB file per workspace in the data directory.
+
+Each workspace file is opened once per process and locked down like the KQL sandbox (no file,
+network or extension access; no replacement scans; configuration locked), so a query over live
+tables can read nothing but the workspace. Column types are Kusto's, kept in a small catalogue
+table (``__warden_columns``) because DuckDB's storage types cannot tell a timespan from a long or
+a dynamic from a string; queries never see that table (the compiler only knows catalogued tables).
+
+- Appends are Arrow batches converted to the storage types in one ``INSERT ... SELECT`` and
+  committed before ``append`` returns (DuckDB writes and syncs its WAL on commit), serialized per
+  workspace with schema changes.
+- Queries run on their own cursor, without the write lock. A ``timespan`` becomes temporary views
+  (private to the cursor) that shadow each table with its ``TimeGenerated`` range.
+- A query over several workspaces (the query API's ``workspaces``, or ``workspace("x").T``, whose
+  tables are given to the compiler under ``scoped_table_key``) copies the tables' rows (within the
+  timespan) into an in-memory sandbox: DuckDB cannot attach a file already open read-write
+  elsewhere in the process, and attaching would need external access.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import shutil
+import threading
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from warden.monitor.kql import parse
+from warden.monitor.kql.compiler import run
+from warden.monitor.kql.errors import KqlError
+from warden.monitor.kql.gen_sources import scoped_table_key
+from warden.monitor.kql.runtime import KqlResult, Sandbox, convert_sql, quote_identifier, timespan_text_macro
+from warden.monitor.kql.types import KustoType, parse_type
+
+from . import LogStoreError, PurgeFilter, TableSchema, TimeRange
+
+__all__ = ["DuckDBLogStore"]
+
+_CATALOG = "__warden_columns"
+_WORKSPACE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+}
+_PURGE_OPERATORS = {"==": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
+
+
+class _Workspace:
+    """One open workspace database: its connection, write lock and schema cache."""
+
+    def __init__(self, path: Path, *, threads: int | None, memory_limit: str | None) -> None:
+        config: dict[str, Any] = dict(_CONFIG)
+        if threads is not None:
+            config["threads"] = threads
+        if memory_limit is not None:
+            config["memory_limit"] = memory_limit
+        self.path = path
+        self.con = duckdb.connect(str(path), config=config)
+        self.con.execute("SET python_enable_replacements = false")
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET lock_configuration = true")
+        self.con.execute(
+            f"CREATE TABLE IF NOT EXISTS {_CATALOG} "
+            "(table_name VARCHAR, column_name VARCHAR, kusto_type VARCHAR, ordinal INTEGER)"
+        )
+        self.lock = threading.Lock()
+        self.schemas = self._load_schemas()
+        # The file's catalog name, to reach a table past a same-named temporary view.
+        catalog = self.con.execute("SELECT current_database()").fetchone()[0]
+        self.qualifier = f"{quote_identifier(catalog)}.main."
+
+    def _load_schemas(self) -> dict[str, TableSchema]:
+        rows = self.con.execute(
+            f"SELECT table_name, column_name, kusto_type FROM {_CATALOG} ORDER BY table_name, ordinal"
+        ).fetchall()
+        result: dict[str, TableSchema] = {}
+        for table, column, kusto_type in rows:
+            result.setdefault(table, {})[column] = parse_type(kusto_type)
+        return result
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return self.con.cursor()
+
+
+class _LiveTables:
+    """The ``QueryEngine`` ``run`` uses over a workspace's live tables, on one cursor."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, schemas: dict[str, TableSchema]) -> None:
+        self._cursor = cursor
+        self._schemas = schemas
+
+    @property
+    def schemas(self) -> dict[str, TableSchema]:
+        return self._schemas
+
+    def execute(self, sql: str, params: Any = None, *, timeout: float | None = None) -> pa.Table:
+        statements = self._cursor.extract_statements(sql)
+        if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+            raise KqlError("a query runs exactly one SELECT statement")
+        timer = threading.Timer(timeout, self._cursor.interrupt) if timeout else None
+        if timer is not None:
+            timer.start()
+        try:
+            relation = self._cursor.sql(sql, params=params)
+            return relation.to_arrow_table() if relation is not None else pa.table({})
+        except duckdb.InterruptException as exc:
+            raise KqlError(f"query cancelled after {timeout} s") from exc
+        except duckdb.Error as exc:
+            raise KqlError(f"query failed: {exc}") from exc
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+
+class DuckDBLogStore:
+    """``LogStore`` over DuckDB files ``{root}/{workspace}.duckdb``."""
+
+    def __init__(self, root: Path, *, threads: int | None = None, memory_limit: str | None = None) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._threads = threads
+        self._memory_limit = memory_limit
+        self._open: dict[str, _Workspace] = {}
+        self._open_lock = threading.Lock()
+
+    # ----------------------------------------------------------------------------- workspaces
+
+    def _path(self, workspace: str) -> Path:
+        if not _WORKSPACE_ID.match(workspace):
+            raise LogStoreError(f"invalid workspace id {workspace!r}")
+        return self.root / f"{workspace}.duckdb"
+
+    def _workspace(self, workspace: str, *, create: bool = False) -> _Workspace:
+        with self._open_lock:
+            opened = self._open.get(workspace)
+            if opened is not None:
+                return opened
+            path = self._path(workspace)
+            if not create and not path.exists():
+                raise LogStoreError(f"workspace {workspace} does not exist")
+            opened = _Workspace(path, threads=self._threads, memory_limit=self._memory_limit)
+            self._open[workspace] = opened
+            return opened
+
+    def create_workspace(self, workspace: str, tables: Mapping[str, TableSchema]) -> None:
+        self._workspace(workspace, create=True)
+        for name, columns in tables.items():
+            self.ensure_table(workspace, name, columns)
+
+    def drop_workspace(self, workspace: str) -> None:
+        path = self._path(workspace)
+        with self._open_lock:
+            opened = self._open.pop(workspace, None)
+        if opened is not None:
+            with opened.lock:
+                opened.con.close()
+        for leftover in (path, path.with_name(path.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        shutil.rmtree(path.with_name(path.name + ".tmp"), ignore_errors=True)
+
+    def exists(self, workspace: str) -> bool:
+        return workspace in self._open or self._path(workspace).exists()
+
+    def tables(self, workspace: str) -> dict[str, TableSchema]:
+        return {name: dict(columns) for name, columns in self._workspace(workspace).schemas.items()}
+
+    # --------------------------------------------------------------------------------- tables
+
+    def ensure_table(self, workspace: str, table: str, columns: Mapping[str, KustoType]) -> TableSchema:
+        opened = self._workspace(workspace)
+        wanted = {name: KustoType(kusto_type) for name, kusto_type in columns.items()}
+        with opened.lock:
+            existing = opened.schemas.get(table)
+            if existing is None:
+                for other in opened.schemas:
+                    if other.lower() == table.lower():
+                        raise LogStoreError(f"table '{other}' already exists (names differ only in case)")
+                _check_names(table, wanted)
+                cursor = opened.cursor()
+                try:
+                    cursor.execute("BEGIN")
+                    spec = ", ".join(f"{quote_identifier(c)} {t.duckdb}" for c, t in wanted.items())
+                    cursor.execute(f"CREATE TABLE {quote_identifier(table)} ({spec})")
+                    self._catalog(cursor, table, wanted, start=0)
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
+                finally:
+                    cursor.close()
+                opened.schemas[table] = dict(wanted)
+                return dict(wanted)
+            lower = {name.lower(): name for name in existing}
+            added: dict[str, KustoType] = {}
+            for name, kusto_type in wanted.items():
+                known = lower.get(name.lower())
+                if known is None:
+                    added[name] = kusto_type
+                elif known != name or existing[known] is not kusto_type:
+                    raise LogStoreError(
+                        f"table '{table}' already has column '{known}' of type {existing[known]}, "
+                        f"not '{name}' of type {kusto_type}"
+                    )
+            if added:
+                _check_names(table, {**existing, **added})
+                cursor = opened.cursor()
+                try:
+                    cursor.execute("BEGIN")
+                    for name, kusto_type in added.items():
+                        cursor.execute(
+                            f"ALTER TABLE {quote_identifier(table)} ADD COLUMN {quote_identifier(name)} "
+                            f"{kusto_type.duckdb}"
+                        )
+                    self._catalog(cursor, table, added, start=len(existing))
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
+                finally:
+                    cursor.close()
+                existing.update(added)
+            return dict(existing)
+
+    @staticmethod
+    def _catalog(cursor: duckdb.DuckDBPyConnection, table: str, columns: Mapping[str, KustoType], start: int) -> None:
+        cursor.executemany(
+            f"INSERT INTO {_CATALOG} VALUES (?, ?, ?, ?)",
+            [(table, name, str(kusto_type), start + i) for i, (name, kusto_type) in enumerate(columns.items())],
+        )
+
+    def drop_table(self, workspace: str, table: str) -> None:
+        opened = self._workspace(workspace)
+        with opened.lock:
+            if table not in opened.schemas:
+                raise LogStoreError(f"table '{table}' does not exist")
+            cursor = opened.cursor()
+            try:
+                cursor.execute("BEGIN")
+                cursor.execute(f"DROP TABLE {quote_identifier(table)}")
+                cursor.execute(f"DELETE FROM {_CATALOG} WHERE table_name = ?", [table])
+                cursor.execute("COMMIT")
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            finally:
+                cursor.close()
+            del opened.schemas[table]
+
+    # -------------------------------------------------------------------------------- appends
+
+    def append(self, workspace: str, table: str, batch: pa.Table) -> int:
+        opened = self._workspace(workspace)
+        schema = opened.schemas.get(table)
+        if schema is None:
+            raise LogStoreError(f"table '{table}' does not exist")
+        if batch.num_rows == 0:
+            return 0
+        unknown = [name for name in batch.column_names if name not in schema]
+        if unknown:
+            raise LogStoreError(f"table '{table}' has no column(s) {unknown}")
+        stage = f"__stage_{uuid.uuid4().hex}"
+        with opened.lock:
+            cursor = opened.cursor()
+            try:
+                cursor.register(stage, batch)
+                described = {row[0]: row[1] for row in cursor.execute(f"DESCRIBE {quote_identifier(stage)}").fetchall()}
+                cursor.execute(timespan_text_macro())
+                names = [name for name in schema if name in described]
+                select = ", ".join(convert_sql(quote_identifier(n), described[n], schema[n]) for n in names)
+                target = ", ".join(quote_identifier(n) for n in names)
+                cursor.execute("BEGIN")
+                cursor.execute(
+                    f"INSERT INTO {quote_identifier(table)} ({target}) SELECT {select} FROM {quote_identifier(stage)}"
+                )
+                # Columns the batch lacks: strings are '' (Kusto strings are never null), others null.
+                missing = [n for n in schema if n not in described and schema[n] is KustoType.STRING]
+                if missing:
+                    fills = ", ".join(f"{quote_identifier(n)} = ''" for n in missing)
+                    conditions = " OR ".join(f"{quote_identifier(n)} IS NULL" for n in missing)
+                    cursor.execute(f"UPDATE {quote_identifier(table)} SET {fills} WHERE {conditions}")
+                cursor.execute("COMMIT")
+            except duckdb.Error as exc:
+                _rollback(cursor)
+                raise LogStoreError(f"append to '{table}' failed: {exc}") from exc
+            finally:
+                cursor.unregister(stage)
+                cursor.close()
+        return batch.num_rows
+
+    # -------------------------------------------------------------------------------- queries
+
+    def query(
+        self,
+        workspaces: list[str],
+        text: str,
+        *,
+        now: dt.datetime | None = None,
+        timespan: TimeRange | None = None,
+        timeout: float | None = None,
+        qualified: Mapping[str, str] | None = None,
+    ) -> KqlResult:
+        if not workspaces:
+            raise LogStoreError("no workspace to query")
+        parse(text)  # syntax errors first, before any data is touched
+        unique = list(dict.fromkeys(workspaces))
+        if len(unique) == 1 and not qualified:
+            return self._query_one(unique[0], text, now=now, timespan=timespan, timeout=timeout)
+        return self._query_many(unique, text, now=now, timespan=timespan, timeout=timeout, qualified=qualified or {})
+
+    def _query_one(
+        self, workspace: str, text: str, *, now: dt.datetime | None, timespan: TimeRange | None, timeout: float | None
+    ) -> KqlResult:
+        opened = self._workspace(workspace)
+        schemas = {name: dict(columns) for name, columns in opened.schemas.items()}
+        cursor = opened.cursor()
+        try:
+            if timespan is not None:
+                for name, columns in schemas.items():
+                    if "TimeGenerated" in columns:
+                        stored = opened.qualifier + quote_identifier(name)
+                        cursor.execute(
+                            f"CREATE TEMP VIEW {quote_identifier(name)} AS SELECT * FROM {stored} "
+                            f"WHERE {_in_range(timespan)}"
+                        )
+            return run(text, _LiveTables(cursor, schemas), now=now, timeout=timeout)
+        finally:
+            cursor.close()
+
+    def _query_many(
+        self,
+        workspaces: list[str],
+        text: str,
+        *,
+        now: dt.datetime | None,
+        timespan: TimeRange | None,
+        timeout: float | None,
+        qualified: Mapping[str, str],
+    ) -> KqlResult:
+        # Unqualified table names read the union of the workspaces; ``workspace("x").T`` reads one.
+        tables: dict[str, pa.Table] = {}
+        schemas: dict[str, TableSchema] = {}
+        per_workspace = {ws: self.tables(ws) for ws in dict.fromkeys([*workspaces, *qualified.values()])}
+        names = {name for ws in workspaces for name in per_workspace[ws]}
+        for name in sorted(names):
+            columns: TableSchema = {}
+            parts = []
+            for ws in workspaces:
+                columns.update(per_workspace[ws].get(name, {}))
+            for ws in workspaces:
+                if name in per_workspace[ws]:
+                    parts.append(self._read(ws, name, columns, timespan))
+            schemas[name] = columns
+            tables[name] = pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
+        for alias, ws in qualified.items():
+            for name, columns in per_workspace[ws].items():
+                scoped = scoped_table_key("workspace", alias, name)
+                schemas[scoped] = dict(columns)
+                tables[scoped] = self._read(ws, name, columns, timespan)
+        sandbox = Sandbox(tables, schemas=schemas, threads=self._threads)
+        try:
+            return run(text, sandbox, now=now, timeout=timeout)
+        finally:
+            sandbox.close()
+
+    def _read(self, workspace: str, table: str, columns: TableSchema, timespan: TimeRange | None) -> pa.Table:
+        """A table's rows as Arrow with Kusto-loadable types (timespans as ticks, dynamics as JSON text)."""
+        opened = self._workspace(workspace)
+        own = opened.schemas[table]
+        select = []
+        for name, kusto_type in columns.items():
+            if name in own:
+                value = quote_identifier(name)
+                if kusto_type in (KustoType.DYNAMIC, KustoType.GUID):
+                    value = f"CAST({value} AS VARCHAR)"
+            else:
+                value = "NULL" if kusto_type is not KustoType.STRING else "''"
+                value = f"CAST({value} AS {kusto_type.duckdb if kusto_type not in _TEXT_TYPES else 'VARCHAR'})"
+            select.append(f"{value} AS {quote_identifier(name)}")
+        where = ""
+        if timespan is not None and "TimeGenerated" in own:
+            where = f" WHERE {_in_range(timespan)}"
+        cursor = opened.cursor()
+        try:
+            stored = opened.qualifier + quote_identifier(table)
+            return cursor.sql(f"SELECT {', '.join(select)} FROM {stored}{where}").to_arrow_table()
+        finally:
+            cursor.close()
+
+    # -------------------------------------------------------------------------- deleting rows
+
+    def delete_before(self, workspace: str, table: str, cutoff: dt.datetime) -> int:
+        opened = self._workspace(workspace)
+        if "TimeGenerated" not in opened.schemas.get(table, {}):
+            return 0
+        return self._delete(opened, table, f"\"TimeGenerated\" < {_timestamp(cutoff)}", [])
+
+    def purge(self, workspace: str, table: str, filters: list[PurgeFilter]) -> int:
+        opened = self._workspace(workspace)
+        schema = opened.schemas.get(table)
+        if schema is None:
+            raise LogStoreError(f"table '{table}' does not exist")
+        if not filters:
+            raise LogStoreError("a purge needs at least one filter")
+        conditions, params = [], []
+        for item in filters:
+            if item.column not in schema:
+                raise LogStoreError(f"table '{table}' has no column '{item.column}'")
+            condition, values = _purge_condition(item, schema[item.column])
+            conditions.append(condition)
+            params.extend(values)
+        return self._delete(opened, table, " AND ".join(conditions), params)
+
+    @staticmethod
+    def _delete(opened: _Workspace, table: str, where: str, params: list[Any]) -> int:
+        with opened.lock:
+            cursor = opened.cursor()
+            try:
+                cursor.execute("BEGIN")
+                count = cursor.execute(
+                    f"SELECT count(*) FROM {quote_identifier(table)} WHERE {where}", params
+                ).fetchone()[0]
+                cursor.execute(f"DELETE FROM {quote_identifier(table)} WHERE {where}", params)
+                cursor.execute("COMMIT")
+                return int(count)
+            except duckdb.Error as exc:
+                _rollback(cursor)
+                raise LogStoreError(f"delete from '{table}' failed: {exc}") from exc
+            finally:
+                cursor.close()
+
+    def count(self, workspace: str, table: str) -> int:
+        opened = self._workspace(workspace)
+        if table not in opened.schemas:
+            raise LogStoreError(f"table '{table}' does not exist")
+        cursor = opened.cursor()
+        try:
+            return int(cursor.execute(f"SELECT count(*) FROM {quote_identifier(table)}").fetchone()[0])
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        with self._open_lock:
+            opened, self._open = list(self._open.values()), {}
+        for workspace in opened:
+            with workspace.lock:
+                workspace.con.close()
+
+
+_TEXT_TYPES = (KustoType.DYNAMIC, KustoType.GUID)
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def _check_names(table: str, columns: Mapping[str, KustoType]) -> None:
+    if not _NAME.match(table):
+        raise LogStoreError(f"invalid table name '{table}'")
+    seen: set[str] = set()
+    for name in columns:
+        if not _NAME.match(name):
+            raise LogStoreError(f"invalid column name '{name}' in table '{table}'")
+        if name.lower() in seen:
+            raise LogStoreError(f"table '{table}' has two columns named '{name}' (names ignore case in storage)")
+        seen.add(name.lower())
+
+
+def _timestamp(value: dt.datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+
+
+def _in_range(timespan: TimeRange) -> str:
+    return f"\"TimeGenerated\" >= {_timestamp(timespan[0])} AND \"TimeGenerated\" < {_timestamp(timespan[1])}"
+
+
+def _rollback(cursor: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):  # no transaction was open
+        cursor.execute("ROLLBACK")
+
+
+def _purge_condition(item: PurgeFilter, kusto_type: KustoType) -> tuple[str, list[Any]]:
+    column = quote_identifier(item.column)
+    operator = item.operator.strip().lower()
+    value = item.value
+    if kusto_type is KustoType.DYNAMIC:
+        column = f"CAST({column} AS VARCHAR)"
+    cast = "VARCHAR" if kusto_type in _TEXT_TYPES else kusto_type.duckdb
+    if kusto_type is KustoType.TIMESPAN:
+        raise LogStoreError("purge filters on timespan columns are not supported")
+    if operator in _PURGE_OPERATORS:
+        return f"{column} {_PURGE_OPERATORS[operator]} CAST(? AS {cast})", [value]
+    if operator == "=~":
+        return f"lower(CAST({column} AS VARCHAR)) = lower(CAST(? AS VARCHAR))", [value]
+    if operator == "contains":
+        return f"contains(lower(CAST({column} AS VARCHAR)), lower(CAST(? AS VARCHAR)))", [value]
+    if operator in ("in", "in~"):
+        if not isinstance(value, list) or not value:
+            raise LogStoreError(f"'{operator}' needs a non-empty list of values")
+        marks = ", ".join(f"CAST(? AS {cast})" for _ in value)
+        if operator == "in~":
+            marks = ", ".join("lower(CAST(? AS VARCHAR))" for _ in value)
+            return f"lower(CAST({column} AS VARCHAR)) IN ({marks})", list(value)
+        return f"{column} IN ({marks})", list(value)
+    if operator == "between":
+        if not isinstance(value, list) or len(value) != 2:
+            raise LogStoreError("'between' needs a list of two values")
+        return f"{column} BETWEEN CAST(? AS {cast}) AND CAST(? AS {cast})", list(value)
+    raise LogStoreError(f"unsupported purge operator '{item.operator}'")

@@ -1,0 +1,151 @@
+"""The LogStore conformance suite: every implementation must pass it (today: DuckDB)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import pyarrow as pa
+import pytest
+
+from warden.monitor.kql.errors import KqlError
+from warden.monitor.kql.types import KustoType as K
+from warden.monitor.logstore import LogStoreError, PurgeFilter
+from warden.monitor.logstore.duckdb_store import DuckDBLogStore
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+EVENTS = {"TimeGenerated": K.DATETIME, "Computer": K.STRING, "Level": K.INT, "Props": K.DYNAMIC, "Id": K.GUID}
+
+
+def _batch(n: int, start: int = 0) -> pa.Table:
+    return pa.table(
+        {
+            "TimeGenerated": [(T0 + dt.timedelta(hours=i)).isoformat() for i in range(start, start + n)],
+            "Computer": [f"host{i % 3}" for i in range(start, start + n)],
+            "Level": [i for i in range(start, start + n)],
+            "Props": [json.dumps({"n": i, "tags": ["a", "b"]}) for i in range(start, start + n)],
+            "Id": [str(uuid.UUID(int=i)) for i in range(start, start + n)],
+        }
+    )
+
+
+@pytest.fixture(params=["duckdb"])
+def make_store(request, tmp_path):
+    stores = []
+
+    def make():
+        store = DuckDBLogStore(tmp_path / "logs", threads=1)
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store):
+    return make_store()
+
+
+@pytest.fixture
+def workspace(store):
+    ws = str(uuid.uuid4())
+    store.create_workspace(ws, {"Events": EVENTS})
+    return ws
+
+
+class TestLogStore:
+    def test_append_converts_and_queries_with_kusto_types(self, store, workspace):
+        assert store.append(workspace, "Events", _batch(5)) == 5
+        result = store.query([workspace], "Events | where Level >= 3 | project Computer, Level, n = toint(Props.n), Id")
+        assert result.columns == ["Computer", "Level", "n", "Id"]
+        assert [str(t) for t in result.types] == ["string", "int", "int", "guid"]
+        assert sorted(result.rows) == [["host0", 3, 3, str(uuid.UUID(int=3))], ["host1", 4, 4, str(uuid.UUID(int=4))]]
+
+    def test_missing_columns_are_empty_strings_or_null(self, store, workspace):
+        store.append(workspace, "Events", pa.table({"Level": [7]}))
+        rows = store.query([workspace], "Events | project Computer, Level, TimeGenerated, isnull(Props)").rows
+        assert rows == [["", 7, None, True]]
+
+    def test_unconvertible_values_become_null(self, store, workspace):
+        store.append(workspace, "Events", pa.table({"Level": ["x"], "TimeGenerated": ["not a date"]}))
+        assert store.query([workspace], "Events | project Level, TimeGenerated").rows == [[None, None]]
+
+    def test_unknown_column_or_table_is_refused_and_writes_nothing(self, store, workspace):
+        with pytest.raises(LogStoreError):
+            store.append(workspace, "Events", pa.table({"Nope": [1]}))
+        with pytest.raises(LogStoreError):
+            store.append(workspace, "Missing", pa.table({"Level": [1]}))
+        assert store.count(workspace, "Events") == 0
+
+    def test_data_survives_reopening(self, make_store, store, workspace):
+        store.append(workspace, "Events", _batch(10))
+        store.close()
+        again = make_store()
+        assert again.count(workspace, "Events") == 10
+        assert again.tables(workspace)["Events"] == EVENTS
+
+    def test_ensure_table_adds_columns_and_refuses_type_changes(self, store, workspace):
+        schema = store.ensure_table(workspace, "Events", {"Extra": K.REAL})
+        assert list(schema) == [*EVENTS, "Extra"]
+        store.append(workspace, "Events", pa.table({"Extra": [1.5]}))
+        assert store.query([workspace], "Events | project Extra").rows == [[1.5]]
+        with pytest.raises(LogStoreError):
+            store.ensure_table(workspace, "Events", {"Level": K.STRING})
+        with pytest.raises(LogStoreError):
+            store.ensure_table(workspace, "events", {"x": K.LONG})  # differs only in case
+        with pytest.raises(LogStoreError):
+            store.ensure_table(workspace, "Bad-Name", {"x": K.LONG})
+
+    def test_timespan_limits_every_table(self, store, workspace):
+        store.append(workspace, "Events", _batch(48))
+        span = (T0 + dt.timedelta(hours=10), T0 + dt.timedelta(hours=20))
+        rows = store.query([workspace], "Events | summarize count(), min(Level), max(Level)", timespan=span).rows
+        assert rows == [[10, 10, 19]]
+        assert store.query([workspace], "Events | count").rows == [[48]]
+
+    def test_several_workspaces_union_and_workspace_function(self, store, workspace):
+        other = str(uuid.uuid4())
+        store.create_workspace(other, {"Events": EVENTS})
+        store.append(workspace, "Events", _batch(3))
+        store.append(other, "Events", _batch(2, start=100))
+        assert store.query([workspace, other], "Events | count").rows == [[5]]
+        rows = store.query(
+            [workspace], 'workspace("Second").Events | summarize max(Level)', qualified={"Second": other}
+        ).rows
+        assert rows == [[101]]
+        with pytest.raises(KqlError):
+            store.query([workspace], 'workspace("unknown").Events | count', qualified={"Second": other})
+
+    def test_delete_before_and_purge(self, store, workspace):
+        store.append(workspace, "Events", _batch(24))
+        assert store.delete_before(workspace, "Events", T0 + dt.timedelta(hours=4)) == 4
+        assert store.purge(workspace, "Events", [PurgeFilter("Computer", "==", "host1")]) == 7
+        assert store.purge(workspace, "Events", [PurgeFilter("Level", "in", [20, 21, 22])]) == 2
+        rows = store.query([workspace], "Events | summarize count(), countif(Computer == 'host1')").rows
+        assert rows == [[11, 0]]
+        with pytest.raises(LogStoreError):
+            store.purge(workspace, "Events", [PurgeFilter("Computer", "drop table", "x")])
+        with pytest.raises(LogStoreError):
+            store.purge(workspace, "Events", [])
+
+    def test_queries_cannot_read_files_or_write(self, store, workspace):
+        with pytest.raises(KqlError):
+            store.query([workspace], "externaldata (x:string) [@'/etc/passwd'] | take 1")
+        with pytest.raises(KqlError):
+            store.query([workspace], "__warden_columns | count")  # the catalogue is not a table of the query
+
+    def test_unknown_workspace_and_invalid_ids(self, store):
+        with pytest.raises(LogStoreError):
+            store.tables(str(uuid.uuid4()))
+        with pytest.raises(LogStoreError):
+            store.create_workspace("../escape", {})
+
+    def test_drop_workspace_removes_its_files(self, store, workspace):
+        store.append(workspace, "Events", _batch(1))
+        store.drop_workspace(workspace)
+        assert not store.exists(workspace)
+        with pytest.raises(LogStoreError):
+            store.count(workspace, "Events")
