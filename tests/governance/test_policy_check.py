@@ -149,6 +149,8 @@ def write(directory: Path, name: str, data: Any) -> Path:
 
 def check(*args: str, code: int) -> Any:
     result = runner.invoke(app, ["policy", "check", *args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"raised {result.exception!r}\n{result.output}")
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
     return result

@@ -55,6 +55,8 @@ def write(tmp_path: Path, name: str, data: Any) -> Path:
 
 def run(*args: str, code: int = 0) -> Any:
     result = runner.invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"raised {result.exception!r}\n{result.output}")
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
     return result

@@ -14,8 +14,10 @@ from typing import Any
 
 import typer
 
-from warden.cli.client import CliError, handle_errors
+from warden.cli.client import CliError, Subscription, WardenClient, handle_errors
+from warden.cli.common import DataDir, resolve_data_dir
 from warden.cli.output import Output, OutputFormat, note, print_json
+from warden.governance.alias_store import active_aliases, save_aliases
 from warden.governance.policy import (
     AliasTable,
     AliasTableError,
@@ -27,6 +29,7 @@ from warden.governance.policy import (
     bind_parameters,
     default_aliases,
     evaluate,
+    import_directory,
     load_aliases,
     load_definition,
     load_document,
@@ -355,3 +358,97 @@ def _raw_api_version(template: Any, path: str) -> Any:
         entry = resources[index] if index < len(resources) else None
         return entry.get("apiVersion") if isinstance(entry, dict) else None
     return None
+
+
+# --- warden policy import / aliases import ---------------------------------------------------
+
+POLICY_API = "2023-04-01"
+ROOT_PROVIDER = "/providers/Microsoft.Authorization"
+aliases_app = typer.Typer(help="The alias table policy evaluation resolves fields with.", no_args_is_help=True)
+app.add_typer(aliases_app, name="aliases")
+
+
+def _resource_name(loaded: PolicyDefinition | PolicySetDefinition, path: Path) -> str:
+    name = loaded.name or (loaded.id or "").rstrip("/").rsplit("/", 1)[-1] or path.stem
+    return name
+
+
+@app.command("import")
+@handle_errors
+def import_(
+    directory: Path = typer.Argument(..., help="Directory of built-in definition and initiative JSON files."),
+    data_dir: Path | None = DataDir,
+    subscription: str | None = Subscription,
+    output: OutputFormat = Output,
+) -> None:
+    """Import policy definitions and initiatives (e.g. Azure's built-ins) into the server, at the tenant root.
+
+    They keep their names, so their IDs are Azure's (``/providers/Microsoft.Authorization/
+    policyDefinitions/{name}``) and initiatives find their members. Files that fail static
+    validation are listed and skipped; the exit code is 1 if anything was not imported.
+    """
+    if not directory.is_dir():
+        raise CliError(f"{directory} is not a directory.")
+    report = import_directory(directory, check_members=False)
+    failures: list[dict[str, str]] = [{"file": f, "reason": r} for f, r in report.failures]
+    imported = {"policyDefinitions": 0, "policySetDefinitions": 0}
+    with WardenClient.from_data_dir(data_dir, subscription) as client:
+        # definitions first: an initiative can only be stored once its members exist
+        for kind, items in (
+            ("policyDefinitions", report.definitions),
+            ("policySetDefinitions", report.set_definitions),
+        ):
+            for key in sorted(items):
+                loaded = items[key]
+                name = _resource_name(loaded, Path(report.files[key]))
+                try:
+                    client.put(f"{ROOT_PROVIDER}/{kind}/{name}", POLICY_API, {"properties": dict(loaded.properties)})
+                except CliError as error:
+                    failures.append({"file": report.files[key], "reason": str(error)})
+                    continue
+                imported[kind] += 1
+    result = {**imported, "failures": failures}
+    if output == OutputFormat.json:
+        print_json(result)
+    else:
+        for failure in failures:
+            typer.echo(f"failed: {failure['file']}: {failure['reason']}")
+        typer.echo(
+            f"imported {imported['policyDefinitions']} definitions and {imported['policySetDefinitions']} "
+            f"initiatives; {len(failures)} failed."
+        )
+    if failures:
+        raise typer.Exit(1)
+
+
+@aliases_app.command("import")
+@handle_errors
+def aliases_import(
+    file: Path = typer.Argument(..., help="Alias table: Warden's/the corpus's shape or Azure's provider listing."),
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Load a full alias table into the data dir; the server uses it (with the shipped one) from then on."""
+    try:
+        table = load_aliases(file)
+    except AliasTableError as error:
+        raise CliError(str(error), code="InvalidAliasTable") from None
+    if len(table) == 0:
+        raise CliError(f"{file} holds no aliases.", code="InvalidAliasTable")
+    path = save_aliases(resolve_data_dir(data_dir), table)
+    note(f"Imported {len(table)} aliases into {path}.")
+
+
+@aliases_app.command("show")
+@handle_errors
+def aliases_show(
+    alias: str = typer.Argument(..., help="Alias name, e.g. Microsoft.Network/networkSecurityGroups/securityRules"),
+    resource_type: str | None = typer.Option(None, "--type", help="Resource type (default: the alias's own)."),
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Print the path an alias resolves to in the data dir's table (shipped + imported)."""
+    table = active_aliases(resolve_data_dir(data_dir))
+    owner = resource_type or "/".join(alias.split("/")[:-1])
+    path = table.path(alias, owner)
+    if path is None:
+        raise CliError(f"the alias {alias} does not apply to {owner}.", code="AliasNotFound")
+    typer.echo(".".join(path).replace(".[*]", "[*]"))

@@ -28,8 +28,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from warden.authz.engine import scope_ancestors
+from warden.governance.alias_store import active_aliases
 from warden.governance.policy import (
     STAR,
+    AliasTable,
     Effect,
     EvaluationResult,
     PolicyDefinition,
@@ -158,8 +160,9 @@ def intercept(ctx: RequestContext, endpoint: Endpoint) -> None:
     exemptions = live_exemptions(policies.exemptions, set(ancestors))
     definitions = policies.definitions
     request = {"apiVersion": ctx.api_version or ""}
-    outcomes = list(_evaluate(assignments, definitions, exemptions, document, request))
-    changed = _apply_changes(document, [o for o in outcomes if o.enforced])
+    table = active_aliases(ctx.platform.settings.data_dir)
+    outcomes = list(_evaluate(assignments, definitions, exemptions, document, request, table))
+    changed = _apply_changes(document, [o for o in outcomes if o.enforced], table)
     if tags_write:
         changed &= {"tags"}
     if changed:
@@ -168,7 +171,7 @@ def intercept(ctx: RequestContext, endpoint: Endpoint) -> None:
             ctx.replace_body(new_body if ctx.method == "PATCH" else {"properties": new_body["properties"]})
         else:
             ctx.replace_body(_new_body(ctx.method, body, document, changed))
-        outcomes = list(_evaluate(assignments, definitions, exemptions, document, request))
+        outcomes = list(_evaluate(assignments, definitions, exemptions, document, request, table))
     denials = [o for o in outcomes if o.result.effect is Effect.DENY and o.enforced]
     if denials:
         raise _disallowed(document, denials)
@@ -292,6 +295,7 @@ def _evaluate(
     exemptions: dict[str, list[set[str]]],
     document: dict,
     request: dict[str, Any] | None = None,
+    aliases: AliasTable | None = None,
 ) -> Iterator[Outcome]:
     for assignment in assignments:
         properties = assignment.body["properties"]
@@ -315,12 +319,24 @@ def _evaluate(
                     values = member_parameters(policy, reference, properties.get("parameters"))
                     member_info = {**info, "setDefinitionId": row.id, "definitionReferenceId": reference.reference_id}
                     result = evaluate(
-                        compiled(member), document, values, request, policy_info=member_info, explain=False
+                        compiled(member),
+                        document,
+                        values,
+                        request,
+                        policy_info=member_info,
+                        explain=False,
+                        aliases=aliases,
                     )
                     yield Outcome(assignment, member, row, reference.reference_id, result)
             else:
                 result = evaluate(
-                    policy, document, properties.get("parameters"), request, policy_info=info, explain=False
+                    policy,
+                    document,
+                    properties.get("parameters"),
+                    request,
+                    policy_info=info,
+                    explain=False,
+                    aliases=aliases,
                 )
                 yield Outcome(assignment, row, None, None, result)
         except PolicyError:
@@ -362,14 +378,14 @@ def _after_write(method: str, target: str, resource_type: str, body: dict, exist
     return document
 
 
-def _field_path(field: str, document: dict) -> tuple[str, ...] | None:
+def _field_path(field: str, document: dict, aliases: AliasTable | None = None) -> tuple[str, ...] | None:
     try:
         ref = parse_field(field)
     except ValueError:
         return None
     if ref.kind == "tag":
         return ("tags", ref.key)
-    return resolve_path(ref, document, default_aliases())
+    return resolve_path(ref, document, aliases or default_aliases())
 
 
 def _find_key(obj: dict, name: str) -> str:
@@ -431,7 +447,7 @@ def _remove(document: dict, path: tuple[str, ...]) -> bool:
 _MISSING = object()
 
 
-def _apply_changes(document: dict, outcomes: list[Outcome]) -> set[str]:
+def _apply_changes(document: dict, outcomes: list[Outcome], aliases: AliasTable | None = None) -> set[str]:
     """Apply append and modify effects to ``document``; return the top-level keys they changed."""
     changed: set[str] = set()
     for outcome in outcomes:
@@ -447,7 +463,7 @@ def _apply_changes(document: dict, outcomes: list[Outcome]) -> set[str]:
                     (str(operation.get("operation", "")).lower(), operation.get("field", ""), operation.get("value"))
                 )
         for kind, field, value in steps:
-            path = _field_path(str(field), document)
+            path = _field_path(str(field), document, aliases)
             if not path:
                 continue
             if kind in ("append", "addorreplace"):

@@ -136,10 +136,16 @@ def _provider_entries(providers: Iterable[Any]) -> dict[str, dict[str, Any]]:
     """Convert Azure's provider listing (``resourceTypes[].aliases[]``) into the table's shape."""
     entries: dict[str, dict[str, Any]] = {}
     for provider in providers:
+        if not isinstance(provider, Mapping) or not isinstance(provider.get("resourceTypes") or [], list):
+            raise AliasTableError("a provider listing needs objects with 'namespace' and a 'resourceTypes' array")
         namespace = provider.get("namespace", "")
         for resource_type in provider.get("resourceTypes") or []:
+            if not isinstance(resource_type, Mapping) or not isinstance(resource_type.get("aliases") or [], list):
+                raise AliasTableError(f"{namespace}: each resource type needs an 'aliases' array")
             full_type = f"{namespace}/{resource_type.get('resourceType', '')}"
             for alias in resource_type.get("aliases") or []:
+                if not isinstance(alias, Mapping):
+                    raise AliasTableError(f"{full_type}: each alias must be an object")
                 name = alias.get("name")
                 paths = alias.get("paths") or []
                 path = alias.get("defaultPath") or (paths[0].get("path") if paths else None)
