@@ -224,3 +224,14 @@ def test_context_manager_and_invalid_arguments(collector):
     assert [r["SyslogMessage"] for r in collector.rows] == ["ctx"]
     with pytest.raises(ValueError):
         SyslogReceiver("127.0.0.1", 0, collector, batch_max_rows=0)
+
+
+def test_receiver_can_be_restarted(collector):
+    rec = SyslogReceiver("127.0.0.1", 0, collector, batch_max_seconds=0.05)
+    for round_ in range(2):
+        port = rec.start()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.sendto(b"<13>round %d" % round_, ("127.0.0.1", port))
+        collector.wait_for(round_ + 1)
+        rec.stop()
+    assert [r["SyslogMessage"] for r in collector.rows] == ["round 0", "round 1"]

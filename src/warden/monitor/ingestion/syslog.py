@@ -186,6 +186,8 @@ def _parse_3164(text: str, received: datetime, host_ip: str, pri: int) -> dict:
             rest = rest[iso.end() + 1:]
     host = None
     tag = _TAG.match(rest)
+    # A HOSTNAME is only looked for after a TIMESTAMP: without one, "<13>web01 started" cannot be told from a
+    # message whose first word is not a host, and RFC 3164 relays treat it as content.
     if event_time is not None and not tag:
         # After a timestamp, the next word is the HOSTNAME unless it is already the TAG.
         word, _, after = rest.partition(" ")

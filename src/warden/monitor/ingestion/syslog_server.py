@@ -66,6 +66,8 @@ class SyslogReceiver:
         """Bind TCP and UDP on the same port and start serving; returns the port. Raises OSError if it can't bind."""
         if self._thread is not None:
             raise RuntimeError("receiver already started")
+        self._ready.clear()
+        self._start_error = None
         self._delivery_thread = threading.Thread(target=self._deliver, name="syslog-delivery", daemon=True)
         self._delivery_thread.start()
         self._thread = threading.Thread(target=self._run, name="syslog-receiver", daemon=True)
