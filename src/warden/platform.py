@@ -111,6 +111,7 @@ def _register_services(platform: Platform) -> None:
     from warden.governance.enforcement import intercept as enforce_policy
     from warden.governance.resources import register as register_policy
     from warden.identity.managed_identities import register as register_managed_identities
+    from warden.network.provider import register as register_network
     from warden.resources.groups import DELETE_JOB, delete_group_job
     from warden.resources.tags import register as register_tags
 
@@ -121,5 +122,6 @@ def _register_services(platform: Platform) -> None:
     register_tags(platform.registry)
     register_policy(platform.registry)
     register_policy_insights(platform.registry)
+    register_network(platform.registry)
     platform.write_interceptors.append(enforce_policy)
     platform.jobs.register(DELETE_JOB, lambda payload: delete_group_job(platform, payload))

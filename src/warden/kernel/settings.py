@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     activity_retention_days: int = Field(default=90, ge=1, description="Activity log retention.")
     job_poll_seconds: float = Field(default=0.5, gt=0, description="How often workers look for queued jobs.")
     page_size: int = Field(default=100, ge=1, le=1000, description="Default page size of list operations.")
+    public_ip_pool: str = Field(
+        default="198.51.100.0/24",
+        description="CIDR range Microsoft.Network/publicIPAddresses are allocated from (default: a documentation range).",
+    )
 
     @property
     def resolved_database_url(self) -> str:
