@@ -159,6 +159,7 @@ EXPECTED_BUILTINS = {
     "acdd72a7-3385-48ef-bd42-f606fba81ae7": "Reader",
     "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
     "f58310d9-a9f6-439a-9e8d-f62e7b41a168": "Role Based Access Control Administrator",
+    "4d97b98b-1d4f-4787-a291-c67834d212e7": "Network Contributor",
 }
 
 
@@ -168,7 +169,7 @@ def test_load_builtin_roles_ships_exactly_the_five():
     assert all(r.role_type == "BuiltInRole" and r.assignable_scopes == ("/",) for r in roles)
     assert all(r.description for r in roles)
     roles.clear()  # callers get their own list
-    assert len(load_builtin_roles()) == 5
+    assert len(load_builtin_roles()) == len(EXPECTED_BUILTINS)
 
 
 def test_builtin_file_is_in_arm_shape_and_round_trips():
