@@ -289,3 +289,10 @@ def test_dcr_rejects_rows_that_are_not_syslog():
     assert not dcr_accepts({"facilityNames": ["*"], "logLevels": ["*"]}, row_of("nonsense", "info"))
     assert not dcr_accepts({"facilityNames": ["*"], "logLevels": ["*"]}, row_of("user", "Informational"))
     assert not dcr_accepts({"facilityNames": ["*"], "logLevels": ["*"]}, {})
+
+
+def test_pri_zero_and_space_after_pri():
+    row = parse(b"<0> Mar 10 11:00:00 host kernel: panic")
+    assert (row["Facility"], row["SeverityLevel"]) == ("kern", "emerg")
+    assert row["EventTime"] == datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
+    assert (row["HostName"], row["ProcessName"], row["SyslogMessage"]) == ("host", "kernel", "panic")

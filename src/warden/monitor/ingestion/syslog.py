@@ -118,11 +118,14 @@ def _parse(data: bytes, received: datetime, host_ip: str) -> dict:
     pri = 13  # RFC 3164 4.3.3: a message without a valid PRI is user.notice
     body = data
     match = _PRI.match(data)
-    if match and int(match.group(1)) <= 191 and not (len(match.group(1)) > 1 and match.group(1).startswith(b"0")):
+    # PRI is 0..191 without leading zeros (RFC 5424 6.2.1); anything else is content.
+    digits = match.group(1) if match else b""
+    has_pri = bool(digits) and int(digits) <= 191 and (digits == b"0" or not digits.startswith(b"0"))
+    if has_pri and match:
         pri = int(match.group(1))
         body = data[match.end():]
     text = _text(body).rstrip("\r\n\x00")
-    if body is not data and re.match(r"[1-9]\d{0,2} ", text):  # a VERSION after the PRI: RFC 5424
+    if has_pri and re.match(r"[1-9]\d{0,2} ", text):  # a VERSION after the PRI: RFC 5424
         parsed = _parse_5424(text, received, host_ip, pri)
         if parsed is not None:
             return parsed
@@ -175,10 +178,10 @@ def _parse_3164(text: str, received: datetime, host_ip: str, pri: int) -> dict:
     """BSD syslog: [TIMESTAMP SP] [HOSTNAME SP] [TAG[PID]: ] MSG, all parts optional as senders deviate."""
     event_time = None
     rest = text
-    bsd = _BSD_TIME.match(rest)
+    bsd = _BSD_TIME.match(rest.lstrip(" "))  # some senders put a space after the PRI
     if bsd:
         event_time = _bsd_time(bsd, received)
-        rest = rest[bsd.end():]
+        rest = rest.lstrip(" ")[bsd.end():]
     else:
         iso = _ISO_TIME.match(rest)
         if iso and (iso.end() == len(rest) or rest[iso.end()] == " "):
