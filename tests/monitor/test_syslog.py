@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -296,3 +297,14 @@ def test_pri_zero_and_space_after_pri():
     assert (row["Facility"], row["SeverityLevel"]) == ("kern", "emerg")
     assert row["EventTime"] == datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
     assert (row["HostName"], row["ProcessName"], row["SyslogMessage"]) == ("host", "kernel", "panic")
+
+
+def test_framing_a_large_chunk_is_linear():
+    # 200,000 short lines in one 3 MB chunk: a framer that rescans or copies the rest per line would take minutes.
+    stream = b"".join(b"<13>line %d\n" % i for i in range(200_000))
+    started = time.perf_counter()
+    frames = SyslogFramer().feed(stream)
+    assert len(frames) == 200_000 and frames[-1] == b"<13>line 199999"
+    assert time.perf_counter() - started < 5
+    counted = b"".join(b"%d %s" % (len(f), f) for f in frames)
+    assert SyslogFramer().feed(counted) == frames

@@ -315,37 +315,38 @@ class SyslogFramer:
         self.max_frame = max_frame
         self.framing: str | None = None
         self.truncated = 0
-        self._buf = bytearray()
+        self._buf = bytearray()  # a partial frame (at most max_frame bytes) or a partial MSG-LEN header
+        self._want = -1  # octet-counting: bytes of the current frame still to come; -1 while reading MSG-LEN
         self._skip = 0  # bytes of an oversized octet-counted frame still to discard
         self._discard_to_lf = False  # discarding the tail of an oversized or garbled line
+        self._ends: dict[bytes, int] = {}
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add bytes from the stream; return the complete messages they finish (possibly none)."""
         frames: list[bytes] = []
-        view = memoryview(data)
-        while view:
+        data = bytes(data)
+        self._ends = {}  # cached positions of the next LF / NUL in this chunk, so scanning stays linear
+        pos, end = 0, len(data)
+        while pos < end:
             if self._skip:
-                n = min(self._skip, len(view))
-                self._skip -= n
-                view = view[n:]
-                continue
-            if self._discard_to_lf:
-                i = _find_end(view)
-                if i < 0:
-                    return frames
+                step = min(self._skip, end - pos)
+                self._skip -= step
+                pos += step
+            elif self._discard_to_lf:
+                stop = self._find_end(data, pos)
+                if stop < 0:
+                    break
                 self._discard_to_lf = False
-                view = view[i + 1:]
-                continue
-            if self.framing is None:
-                stripped = bytes(view).lstrip()
-                if not stripped:
-                    return frames
-                view = view[len(view) - len(stripped):]
-                self.framing = self.OCTET_COUNTING if stripped[:1].isdigit() else self.NON_TRANSPARENT
-            if self.framing == self.OCTET_COUNTING:
-                view = self._feed_counted(view, frames)
+                pos = stop + 1
+            elif self.framing is None:
+                while pos < end and data[pos] in b" \t\r\n\x00":
+                    pos += 1
+                if pos < end:
+                    self.framing = self.OCTET_COUNTING if data[pos:pos + 1].isdigit() else self.NON_TRANSPARENT
+            elif self.framing == self.OCTET_COUNTING:
+                pos = self._feed_counted(data, pos, frames)
             else:
-                view = self._feed_lines(view, frames)
+                pos = self._feed_lines(data, pos, frames)
         return frames
 
     def flush(self) -> list[bytes]:
@@ -356,80 +357,80 @@ class SyslogFramer:
             if frame.strip():
                 frames.append(frame)
         self._buf.clear()
+        self._want = -1
         return frames
 
-    def _feed_counted(self, view: memoryview, frames: list[bytes]) -> memoryview:
-        if not self._buf or b" " not in self._buf:
-            # Still reading MSG-LEN: accumulate at most a few digits and the space.
-            while view and len(self._buf) <= self._MAX_LEN_DIGITS:
-                byte = view[0]
+    def _feed_counted(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        if self._want < 0:
+            # Reading MSG-LEN: at most a few digits, then one space.
+            while pos < len(data):
+                byte = data[pos]
                 if byte == 0x20 and self._buf:
+                    length = int(self._buf)
+                    self._buf.clear()
+                    self._want = length
+                    return pos + 1
+                if 0x30 <= byte <= 0x39 and (self._buf or byte != 0x30) and len(self._buf) < self._MAX_LEN_DIGITS:
                     self._buf.append(byte)
-                    view = view[1:]
-                    break
-                if not (0x30 <= byte <= 0x39) or (not self._buf and byte == 0x30):
-                    if not self._buf and byte in (0x0A, 0x0D, 0x20, 0x00):  # stray separators between frames
-                        view = view[1:]
-                        continue
-                    return self._resync(view)
-                self._buf.append(byte)
-                view = view[1:]
-            else:
-                if len(self._buf) > self._MAX_LEN_DIGITS:
-                    return self._resync(view)
-                return view
-        length = int(self._buf[: self._buf.index(b" ")])
-        header = self._buf.index(b" ") + 1
-        have = len(self._buf) - header
-        want = min(length, self.max_frame) - have
-        take = min(want, len(view))
-        self._buf += view[:take]
-        view = view[take:]
-        if len(self._buf) - header == min(length, self.max_frame):
-            frames.append(bytes(self._buf[header:]))
+                    pos += 1
+                elif not self._buf and byte in b"\r\n\x00 ":  # stray separators between frames
+                    pos += 1
+                else:
+                    self._buf.clear()
+                    self._discard_to_lf = True
+                    return pos
+            return pos
+        room = self.max_frame - len(self._buf)
+        take = min(self._want, len(data) - pos)
+        self._buf += data[pos:pos + min(take, max(room, 0))]
+        self._want -= take
+        pos += take
+        if self._want == 0:
+            frames.append(bytes(self._buf))
             self._buf.clear()
-            if length > self.max_frame:
-                self.truncated += 1
-                self._skip = length - self.max_frame
-        return view
+            self._want = -1
+        elif len(self._buf) >= self.max_frame:
+            # Full: emit the cut frame now and skip the rest as it arrives.
+            frames.append(bytes(self._buf))
+            self._buf.clear()
+            self.truncated += 1
+            self._skip, self._want = self._want, -1
+        return pos
 
-    def _resync(self, view: memoryview) -> memoryview:
-        self._buf.clear()
-        self._discard_to_lf = True
-        return view
-
-    def _feed_lines(self, view: memoryview, frames: list[bytes]) -> memoryview:
-        i = _find_end(view)
-        if i < 0:
-            room = self.max_frame - len(self._buf)
-            if len(view) <= room:
-                self._buf += view
-                return view[len(view):]
+    def _feed_lines(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        stop = self._find_end(data, pos)
+        room = self.max_frame - len(self._buf)
+        if stop < 0:
+            if len(data) - pos <= room:
+                self._buf += data[pos:]
+                return len(data)
             # Over the limit without a terminator: cut here and drop the rest of the line.
-            self._buf += view[:room]
+            self._buf += data[pos:pos + room]
             frames.append(bytes(self._buf))
             self._buf.clear()
             self.truncated += 1
             self._discard_to_lf = True
-            return view[room:]
-        line = view[:i]
-        room = self.max_frame - len(self._buf)
-        if len(line) > room:
+            return pos + room
+        if stop - pos > room:
             self.truncated += 1
-            line = line[:room]
-        self._buf += line
+        self._buf += data[pos:pos + min(stop - pos, room)]
         frame = bytes(self._buf).rstrip(b"\r")
         self._buf.clear()
         if frame.strip():
             frames.append(frame)
-        return view[i + 1:]
+        return stop + 1
 
-
-def _find_end(view: memoryview) -> int:
-    """Index of the first LF or NUL in ``view``, or -1."""
-    raw = bytes(view)
-    ends = [i for i in (raw.find(b"\n"), raw.find(b"\x00")) if i >= 0]
-    return min(ends) if ends else -1
+    def _find_end(self, data: bytes, pos: int) -> int:
+        """Index of the first LF or NUL at or after ``pos`` in this chunk, or -1 (cached: linear per chunk)."""
+        best = -1
+        for terminator in (b"\n", b"\x00"):
+            at = self._ends.get(terminator, -2)
+            if at != -1 and at < pos:
+                at = data.find(terminator, pos)
+                self._ends[terminator] = at
+            if at >= 0 and (best < 0 or at < best):
+                best = at
+        return best
 
 
 # --- data collection rules ------------------------------------------------------------------------------------------
