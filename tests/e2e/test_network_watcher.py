@@ -12,6 +12,7 @@ Topology (built once per module):
 from __future__ import annotations
 
 import ipaddress
+import json
 import uuid
 
 import pytest
@@ -573,3 +574,29 @@ def test_reader_reads_but_cannot_write_or_verify(net) -> None:  # type: ignore[n
         .result()
     )
     assert (nic_flow.access, nic_flow.rule_name) == ("Deny", "defaultSecurityRules/DenyAllInBound")
+
+
+def test_cli_lists_and_asks_the_watcher(net) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from warden.cli.main import app
+
+    server, group = net["server"], net["group"]
+
+    def warden(*args: str) -> str:
+        result = CliRunner().invoke(app, [*args, "--data-dir", str(server.data_dir)])
+        assert result.exit_code == 0, result.output
+        assert server.bootstrap["clientSecret"] not in result.output
+        return result.stdout
+
+    vnets = json.loads(warden("network", "vnet", "list", "-g", group, "--output", "json"))
+    assert {v["name"] for v in vnets} >= {"hub", "spoke"}
+    assert "10.0.1.4" in warden("network", "nic", "show", "vm1-nic", "-g", group)
+    flow = ("network", "verify", "--vm", "vm1", "-g", group, "--direction", "Inbound", "--protocol", "tcp")
+    denied = json.loads(warden(*flow, "--local", "10.0.1.4:23", "--remote", "10.1.0.5:4000", "--output", "json"))
+    assert denied == {"access": "Deny", "ruleName": "securityRules/DenyTelnet"}
+    table = warden(*flow, "--local", "10.0.1.4:443", "--remote", "8.8.8.8:50000")
+    assert "Allow" in table and "securityRules/AllowHttps" in table
+    hop = ("network", "next-hop", "--vm", "vm1", "-g", group, "--source", "10.0.1.4", "--output", "json")
+    assert json.loads(warden(*hop, "--destination", "8.8.4.4"))["nextHopType"] == "VirtualAppliance"
+    assert json.loads(warden(*hop, "--destination", "10.0.3.9"))["routeTableId"] == net["table"].id

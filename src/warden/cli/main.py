@@ -7,6 +7,7 @@ import os
 import typer
 
 from warden.cli import activity, admin, groups, kql, locks, resources, roles, sp, subscriptions
+from warden.cli import network as network_cli
 from warden.cli import policy as policy_cli
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.add_typer(sp.app, name="sp")
 app.add_typer(subscriptions.app, name="subscription")
 app.command("kql")(kql.kql)
 app.add_typer(policy_cli.app, name="policy")
+app.add_typer(network_cli.app, name="network")
 
 
 if __name__ == "__main__":
