@@ -1,0 +1,293 @@
+"""VPN gateways, local network gateways and connections through azure-mgmt-network, and what they do to routing:
+"gateway routes" (the local network's prefixes, next hop VirtualNetworkGateway) unless the subnet's route table
+disables gateway route propagation (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview).
+Runs on the session's server (no server of its own)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.mgmt.network import NetworkManagementClient
+
+from support.server import ARM_SCOPE
+
+LOCATION = "northeurope"
+
+
+def _error(call) -> HttpResponseError:  # type: ignore[no-untyped-def]
+    with pytest.raises(HttpResponseError) as raised:
+        result = call()
+        if hasattr(result, "result"):
+            result.result()
+    return raised.value
+
+
+@pytest.fixture(scope="module")
+def vpn(warden_server):  # type: ignore[no-untyped-def]
+    client = NetworkManagementClient(
+        warden_server.credential(),
+        warden_server.subscription,
+        base_url=warden_server.endpoint,
+        connection_verify=warden_server.ca,
+        credential_scopes=[ARM_SCOPE],
+        polling_interval=0.1,
+    )
+    group = f"rg-vpn-{uuid.uuid4().hex[:6]}"
+    with warden_server.client() as http:
+        response = http.put(
+            f"{warden_server.sub_scope()}/resourceGroups/{group}",
+            params={"api-version": "2021-04-01"},
+            json={"location": LOCATION},
+        )
+        assert response.status_code == 201, response.text
+    vnet = client.virtual_networks.begin_create_or_update(
+        group,
+        "vnet",
+        {
+            "location": LOCATION,
+            "properties": {
+                "addressSpace": {"addressPrefixes": ["10.20.0.0/16"]},
+                "subnets": [
+                    {"name": "GatewaySubnet", "properties": {"addressPrefix": "10.20.255.0/27"}},
+                    {"name": "work", "properties": {"addressPrefix": "10.20.1.0/24"}},
+                ],
+            },
+        },
+    ).result()
+    pip = client.public_ip_addresses.begin_create_or_update(
+        group, "gw-ip", {"location": LOCATION, "sku": {"name": "Standard"}, "properties": {}}
+    ).result()
+    gateway = client.virtual_network_gateways.begin_create_or_update(
+        group,
+        "gw",
+        {
+            "location": LOCATION,
+            "properties": {
+                "gatewayType": "Vpn",
+                "vpnType": "RouteBased",
+                "enableBgp": True,
+                "sku": {"name": "VpnGw1", "tier": "VpnGw1"},
+                "bgpSettings": {"asn": 65010},
+                "ipConfigurations": [
+                    {
+                        "name": "default",
+                        "properties": {
+                            "subnet": {"id": f"{vnet.id}/subnets/GatewaySubnet"},
+                            "publicIPAddress": {"id": pip.id},
+                        },
+                    }
+                ],
+            },
+        },
+    ).result()
+    local = client.local_network_gateways.begin_create_or_update(
+        group,
+        "onprem",
+        {
+            "location": LOCATION,
+            "properties": {
+                "gatewayIpAddress": "192.0.2.10",
+                "localNetworkAddressSpace": {"addressPrefixes": ["10.50.0.0/16"]},
+            },
+        },
+    ).result()
+    connection = client.virtual_network_gateway_connections.begin_create_or_update(
+        group,
+        "to-onprem",
+        {
+            "location": LOCATION,
+            "properties": {
+                "connectionType": "IPsec",
+                "virtualNetworkGateway1": {"id": gateway.id},
+                "localNetworkGateway2": {"id": local.id},
+                "sharedKey": "correct horse battery staple",
+                "ipsecPolicies": [
+                    {
+                        "saLifeTimeSeconds": 27000,
+                        "saDataSizeKilobytes": 102400000,
+                        "ipsecEncryption": "AES256",
+                        "ipsecIntegrity": "SHA256",
+                        "ikeEncryption": "AES256",
+                        "ikeIntegrity": "SHA384",
+                        "dhGroup": "DHGroup24",
+                        "pfsGroup": "PFS24",
+                    }
+                ],
+            },
+        },
+    ).result()
+    nic = client.network_interfaces.begin_create_or_update(
+        group,
+        "work-nic",
+        {
+            "location": LOCATION,
+            "properties": {
+                "ipConfigurations": [{"name": "c", "properties": {"subnet": {"id": f"{vnet.id}/subnets/work"}}}]
+            },
+        },
+    ).result()
+    watcher = client.network_watchers.create_or_update(group, "watcher", {"location": LOCATION})
+    return {
+        "client": client,
+        "group": group,
+        "vnet": vnet,
+        "gateway": gateway,
+        "local": local,
+        "connection": connection,
+        "nic": nic,
+        "watcher": watcher,
+        "server": warden_server,
+    }
+
+
+def test_gateway_takes_an_address_in_gateway_subnet_and_hides_the_shared_key(vpn, arm) -> None:  # type: ignore[no-untyped-def]
+    client, group = vpn["client"], vpn["group"]
+    gateway = client.virtual_network_gateways.get(group, "gw")
+    address = gateway.properties.ip_configurations[0].properties.private_ip_address
+    assert address == "10.20.255.4"  # first address after the four Azure reserves
+    assert gateway.properties.bgp_settings.asn == 65010
+    assert gateway.properties.bgp_settings.bgp_peering_address == address
+    gateway_subnet = client.subnets.get(group, "vnet", "GatewaySubnet")
+    assert [c.id for c in gateway_subnet.properties.ip_configurations] == [f"{gateway.id}/ipConfigurations/default"]
+    connection = client.virtual_network_gateway_connections.get(group, "to-onprem")
+    assert connection.properties.ipsec_policies[0].dh_group == "DHGroup24"
+    raw = arm.get(connection.id, params={"api-version": "2024-05-01"}).json()
+    assert "sharedKey" not in raw["properties"]
+    assert "correct horse" not in arm.get(f"/subscriptions/{vpn['server'].subscription}/resources").text
+
+
+def test_gateway_routes_and_their_propagation(vpn) -> None:  # type: ignore[no-untyped-def]
+    client, group = vpn["client"], vpn["group"]
+    gateway_ip = "10.20.255.4"
+
+    def hop(destination: str):  # type: ignore[no-untyped-def]
+        return client.network_watchers.begin_get_next_hop(
+            group,
+            "watcher",
+            {"targetResourceId": vpn["nic"].id, "sourceIPAddress": "10.20.1.4", "destinationIPAddress": destination},
+        ).result()
+
+    routes = client.network_interfaces.begin_get_effective_route_table(group, "work-nic").result().value
+    learned = [r for r in routes if r.source == "VirtualNetworkGateway"]
+    assert [(r.address_prefix, r.next_hop_ip_address, r.state) for r in learned] == [
+        (["10.50.0.0/16"], [gateway_ip], "Active")
+    ]
+    onprem = hop("10.50.3.3")
+    assert (onprem.next_hop_type, onprem.next_hop_ip_address, onprem.route_table_id) == (
+        "VirtualNetworkGateway",
+        gateway_ip,
+        "System Route",
+    )
+    # A route table that disables gateway route propagation drops the learned route: 10.50.x.x then falls to the
+    # system None route for 10.0.0.0/8.
+    table = client.route_tables.begin_create_or_update(
+        group, "no-bgp", {"location": LOCATION, "properties": {"disableBgpRoutePropagation": True}}
+    ).result()
+    vnet = client.virtual_networks.get(group, "vnet")
+    work = next(s for s in vnet.properties.subnets if s.name == "work")
+    client.subnets.begin_create_or_update(
+        group,
+        "vnet",
+        "work",
+        {"properties": {"addressPrefix": work.properties.address_prefix, "routeTable": {"id": table.id}}},
+    ).result()
+    try:
+        assert hop("10.50.3.3").next_hop_type == "None"
+    finally:
+        client.subnets.begin_create_or_update(
+            group, "vnet", "work", {"properties": {"addressPrefix": "10.20.1.0/24"}}
+        ).result()
+    assert hop("10.50.3.3").next_hop_type == "VirtualNetworkGateway"
+
+
+def test_vpn_validation(vpn) -> None:  # type: ignore[no-untyped-def]
+    client, group = vpn["client"], vpn["group"]
+    bad_policy = {
+        "saLifeTimeSeconds": 27000,
+        "saDataSizeKilobytes": 102400000,
+        "ipsecEncryption": "GCMAES256",
+        "ipsecIntegrity": "SHA256",  # GCM needs the matching GCM integrity
+        "ikeEncryption": "AES256",
+        "ikeIntegrity": "SHA384",
+        "dhGroup": "DHGroup24",
+        "pfsGroup": "PFS24",
+    }
+    body = {
+        "location": LOCATION,
+        "properties": {
+            "connectionType": "IPsec",
+            "virtualNetworkGateway1": {"id": vpn["gateway"].id},
+            "localNetworkGateway2": {"id": vpn["local"].id},
+            "sharedKey": "k",
+            "ipsecPolicies": [bad_policy],
+        },
+    }
+    error = _error(lambda: client.virtual_network_gateway_connections.begin_create_or_update(group, "bad", body))
+    assert error.error.code == "InvalidIpsecPolicy"
+    with pytest.raises(ResourceNotFoundError):
+        client.virtual_network_gateway_connections.get(group, "bad")
+    wrong_subnet = {
+        "location": LOCATION,
+        "properties": {
+            "ipConfigurations": [{"name": "x", "properties": {"subnet": {"id": f"{vpn['vnet'].id}/subnets/work"}}}]
+        },
+    }
+    error = _error(lambda: client.virtual_network_gateways.begin_create_or_update(group, "gw2", wrong_subnet))
+    assert error.error.code == "InvalidGatewaySubnet"
+    error = _error(lambda: client.local_network_gateways.begin_delete(group, "onprem"))
+    assert error.error.code == "InUseLocalNetworkGatewayCannotBeDeleted"
+    error = _error(lambda: client.network_watchers.create_or_update(group, "second", {"location": LOCATION}))
+    assert error.error.code == "NetworkWatcherCountLimitReached"
+
+
+def test_in_use_changes_are_refused(vpn) -> None:  # type: ignore[no-untyped-def]
+    client, group = vpn["client"], vpn["group"]
+    # Moving the subnet off its NIC's address is refused, and nothing changes.
+    error = _error(
+        lambda: client.subnets.begin_create_or_update(
+            group, "vnet", "work", {"properties": {"addressPrefix": "10.20.2.0/24"}}
+        )
+    )
+    assert error.error.code == "InUseSubnetCannotBeUpdated"
+    assert client.subnets.get(group, "vnet", "work").properties.address_prefix == "10.20.1.0/24"
+    # A VNet PUT without the subnet in use would delete it: refused as a subnet delete.
+    error = _error(
+        lambda: client.virtual_networks.begin_create_or_update(
+            group, "vnet", {"location": LOCATION, "properties": {"addressSpace": {"addressPrefixes": ["10.20.0.0/16"]}}}
+        )
+    )
+    assert error.error.code == "InUseSubnetCannotBeDeleted"
+    assert len(client.virtual_networks.get(group, "vnet").properties.subnets) == 2
+    asg = client.application_security_groups.begin_create_or_update(group, "asg", {"location": LOCATION}).result()
+    client.network_interfaces.begin_create_or_update(
+        group,
+        "asg-nic",
+        {
+            "location": LOCATION,
+            "properties": {
+                "ipConfigurations": [
+                    {
+                        "name": "c",
+                        "properties": {
+                            "subnet": {"id": f"{vpn['vnet'].id}/subnets/work"},
+                            "applicationSecurityGroups": [{"id": asg.id}],
+                        },
+                    }
+                ]
+            },
+        },
+    ).result()
+    assert client.network_interfaces.get(group, "asg-nic").properties.ip_configurations[
+        0
+    ].properties.private_ip_address == (
+        "10.20.1.5"  # .4 is taken by work-nic
+    )
+    assert _error(lambda: client.application_security_groups.begin_delete(group, "asg")).error.code == (
+        "ApplicationSecurityGroupInUse"
+    )
+    client.network_interfaces.begin_delete(group, "asg-nic").result()
+    client.application_security_groups.begin_delete(group, "asg").result()
+    with pytest.raises(ResourceNotFoundError):
+        client.application_security_groups.get(group, "asg")
