@@ -291,3 +291,98 @@ def test_in_use_changes_are_refused(vpn) -> None:  # type: ignore[no-untyped-def
     client.application_security_groups.begin_delete(group, "asg").result()
     with pytest.raises(ResourceNotFoundError):
         client.application_security_groups.get(group, "asg")
+
+
+def test_troubleshoot_diagnoses_the_configuration(vpn) -> None:  # type: ignore[no-untyped-def]
+    client, group = vpn["client"], vpn["group"]
+
+    def diagnose(target: str):  # type: ignore[no-untyped-def]
+        parameters = {"targetResourceId": target, "properties": {"storageId": "unused", "storagePath": "unused"}}
+        return client.network_watchers.begin_get_troubleshooting(group, "watcher", parameters).result()
+
+    healthy = diagnose(vpn["connection"].id)
+    assert (healthy.code, [r.id for r in healthy.results]) == ("Healthy", ["NoFault"])
+    # A local network inside the VNet's own space.
+    inside = client.local_network_gateways.begin_create_or_update(
+        group,
+        "inside",
+        {
+            "location": LOCATION,
+            "properties": {
+                "gatewayIpAddress": "192.0.2.20",
+                "localNetworkAddressSpace": {"addressPrefixes": ["10.20.9.0/24"]},
+            },
+        },
+    ).result()
+    bad = client.virtual_network_gateway_connections.begin_create_or_update(
+        group,
+        "to-inside",
+        {
+            "location": LOCATION,
+            "properties": {
+                "connectionType": "IPsec",
+                "virtualNetworkGateway1": {"id": vpn["gateway"].id},
+                "localNetworkGateway2": {"id": inside.id},
+                "sharedKey": "k",
+            },
+        },
+    ).result()
+    assert [r.id for r in diagnose(bad.id).results] == ["OverlappingAddressSpaces"]
+    assert diagnose(vpn["gateway"].id).code == "UnHealthy"  # the gateway reports its connections' faults
+    client.virtual_network_gateway_connections.begin_delete(group, "to-inside").result()
+    assert diagnose(vpn["gateway"].id).code == "Healthy"
+
+    # Vnet2Vnet: a second VNet with its own gateway.
+    other = client.virtual_networks.begin_create_or_update(
+        group,
+        "vnet2",
+        {
+            "location": LOCATION,
+            "properties": {
+                "addressSpace": {"addressPrefixes": ["10.30.0.0/16"]},
+                "subnets": [{"name": "GatewaySubnet", "properties": {"addressPrefix": "10.30.255.0/27"}}],
+            },
+        },
+    ).result()
+    gw2 = client.virtual_network_gateways.begin_create_or_update(
+        group,
+        "gw2",
+        {
+            "location": LOCATION,
+            "properties": {
+                "bgpSettings": {"asn": 65020},
+                "ipConfigurations": [
+                    {"name": "default", "properties": {"subnet": {"id": f"{other.id}/subnets/GatewaySubnet"}}}
+                ],
+            },
+        },
+    ).result()
+
+    def v2v(name: str, first: str, second: str, key: str):  # type: ignore[no-untyped-def]
+        return client.virtual_network_gateway_connections.begin_create_or_update(
+            group,
+            name,
+            {
+                "location": LOCATION,
+                "properties": {
+                    "connectionType": "Vnet2Vnet",
+                    "virtualNetworkGateway1": {"id": first},
+                    "virtualNetworkGateway2": {"id": second},
+                    "sharedKey": key,
+                },
+            },
+        ).result()
+
+    there = v2v("gw-to-gw2", vpn["gateway"].id, gw2.id, "alpha")
+    assert [r.id for r in diagnose(there.id).results] == ["ConnectionNotConfiguredOnGateway"]
+    v2v("gw2-to-gw", gw2.id, vpn["gateway"].id, "beta")
+    assert [r.id for r in diagnose(there.id).results] == ["Authentication"]  # shared keys differ
+    v2v("gw2-to-gw", gw2.id, vpn["gateway"].id, "alpha")
+    assert diagnose(there.id).code == "Healthy"
+    # The other VNet's space is now a gateway route from the first VNet.
+    hop = client.network_watchers.begin_get_next_hop(
+        group,
+        "watcher",
+        {"targetResourceId": vpn["nic"].id, "sourceIPAddress": "10.20.1.4", "destinationIPAddress": "10.30.0.9"},
+    ).result()
+    assert (hop.next_hop_type, hop.next_hop_ip_address) == ("VirtualNetworkGateway", "10.20.255.4")

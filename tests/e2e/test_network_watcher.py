@@ -600,3 +600,34 @@ def test_cli_lists_and_asks_the_watcher(net) -> None:  # type: ignore[no-untyped
     hop = ("network", "next-hop", "--vm", "vm1", "-g", group, "--source", "10.0.1.4", "--output", "json")
     assert json.loads(warden(*hop, "--destination", "8.8.4.4"))["nextHopType"] == "VirtualAppliance"
     assert json.loads(warden(*hop, "--destination", "10.0.3.9"))["routeTableId"] == net["table"].id
+
+
+def test_connectivity_check_follows_routes_and_rules(net) -> None:  # type: ignore[no-untyped-def]
+    client, group = net["client"], net["group"]
+
+    def check(source: str, address: str, port: int):  # type: ignore[no-untyped-def]
+        return client.network_watchers.begin_check_connectivity(
+            group,
+            net["watcher"],
+            {"source": {"resourceId": source}, "destination": {"address": address, "port": port}, "protocol": "Tcp"},
+        ).result()
+
+    vm, fw = net["vm"].id, net["fw_nic"].id
+    direct = check(vm, "10.0.2.4", 22)  # VnetLocal, no NSG at the firewall's subnet or NIC
+    assert direct.connection_status == "Reachable"
+    assert [h.type for h in direct.hops] == ["Source", "VirtualMachine"]
+    assert direct.hops[1].resource_id.lower() == fw.lower() and direct.hops[0].next_hop_ids == [direct.hops[1].id]
+    via_fw = check(vm, "8.8.4.4", 443)  # UDR to the appliance, which forwards to the Internet: beyond the model
+    assert [h.type for h in via_fw.hops] == ["Source", "VirtualAppliance", "Internet"]
+    assert via_fw.connection_status == "Unknown"
+    blackhole = check(vm, "10.0.3.7", 80)
+    assert blackhole.connection_status == "Unreachable"
+    assert blackhole.hops[-1].issues[0].type == "UserDefinedRoute"
+    telnet = check(fw, "10.0.1.4", 23)  # the destination NIC's DenyTelnet
+    assert telnet.connection_status == "Unreachable"
+    issue = telnet.hops[-1].issues[0]
+    assert (issue.type, issue.origin, issue.context) == (
+        "NetworkSecurityRule",
+        "Inbound",
+        [{"RuleName": "securityRules/DenyTelnet"}],
+    )

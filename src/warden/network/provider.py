@@ -89,6 +89,9 @@ def register(registry: ProviderRegistry) -> None:
         ("nextHop", watchers.next_hop, "action", "Get the next hop from a VM"),
         ("securityGroupView", watchers.security_group_view, "action", "View the security groups applied to a VM"),
         ("topology", watchers.topology, "read", "Get the network topology of a resource group"),
+        ("troubleshoot", watchers.troubleshoot, "action", "Diagnose a VPN gateway or connection"),
+        ("queryTroubleshootResult", watchers.troubleshoot, "action", "Query the last troubleshooting result"),
+        ("connectivityCheck", watchers.connectivity_check, "action", "Check connectivity from a VM"),
     ):
         watcher.add_action(Action(name, run, changes_state=False, description=text, verb=verb))
     _register(registry, compute.SPEC, "virtual machine")

@@ -27,11 +27,13 @@ from warden.network.common import (
     not_found,
     rows_of_type,
 )
+from warden.network.connectivity import check
 from warden.network.limits import check_count
 from warden.network.model_builder import build_topology
 from warden.network.rules import Evaluator
 from warden.network.security_groups import default_rule_json
 from warden.network.topology import describe
+from warden.network.troubleshoot import troubleshoot as troubleshoot_target
 
 
 def _validate(ctx: RequestContext, rid: ResourceId, props: dict[str, Any], children: dict, existing: Any) -> None:
@@ -234,3 +236,37 @@ def nic_effective_security_groups(ctx: RequestContext, rid: ResourceId, body: An
     """``EffectiveNetworkSecurityGroupListResult`` of a NIC: the subnet's and the NIC's NSGs, rules expanded."""
     nic = _readable_row(ctx, str(rid), "networkInterface")
     return Reply(200, {"value": Evaluator(build_topology(ctx)).effective_security_rules(nic.id)})
+
+
+def troubleshoot(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
+    """``TroubleshootingResult`` for a VPN gateway or connection (``storageId``/``storagePath`` are accepted and
+    not used: Warden keeps no log blobs)."""
+    _watcher(ctx, rid)
+    params = _params(body)
+    target = _readable_row(ctx, params.get("targetResourceId"), "targetResourceId")
+    return Reply(200, troubleshoot_target(ctx, target))
+
+
+def connectivity_check(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
+    """``ConnectivityInformation`` computed on the model (see ``network.connectivity``)."""
+    _watcher(ctx, rid)
+    params = _params(body)
+    source = params.get("source") or {}
+    nics = _nics_of(ctx, source.get("resourceId") if isinstance(source, dict) else None, None, "source.resourceId")
+    destination = params.get("destination") or {}
+    if not isinstance(destination, dict):
+        raise BadRequest("destination must be an object.", code="InvalidRequestFormat", target="destination")
+    if destination.get("resourceId"):
+        targets = _nics_of(ctx, destination["resourceId"], None, "destination.resourceId")
+        primary = _primary_config(targets[0])
+        address = primary["properties"]["privateIPAddress"]
+    else:
+        address = _ip(destination.get("address"), "destination.address")
+    topology_ = build_topology(ctx)
+    source_nic = topology_.network_interfaces[key(nics[0].id)]
+    return Reply(200, check(topology_, source_nic, params, address))
+
+
+def _primary_config(nic: Any) -> dict[str, Any]:
+    configs = nic.body["properties"]["ipConfigurations"]
+    return next((c for c in configs if c["properties"].get("primary")), configs[0])
