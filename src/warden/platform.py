@@ -6,7 +6,7 @@ import logging
 import threading
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
@@ -21,6 +21,9 @@ from warden.kernel.pipeline import WriteInterceptor
 from warden.kernel.providers import ProviderRegistry
 from warden.kernel.secrets import MasterKey
 from warden.kernel.settings import Settings
+
+if TYPE_CHECKING:
+    from warden.monitor.provider import MonitorServices
 
 log = logging.getLogger(__name__)
 RETENTION_INTERVAL = timedelta(hours=1)
@@ -42,6 +45,7 @@ class Platform:
         self.instance_id = str(uuid.uuid4())
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.monitor: MonitorServices
         _register_services(self)
 
     def release_resource(self, conn: Connection, tenant_id: str, row: Any) -> None:
@@ -67,6 +71,7 @@ class Platform:
         self.jobs.stop()
         for thread in self._threads:
             thread.join(timeout=10)
+        self.monitor.logs.close()
         self.db.dispose()
 
     def purge_activity(self) -> int:
@@ -111,6 +116,7 @@ def _register_services(platform: Platform) -> None:
     from warden.governance.enforcement import intercept as enforce_policy
     from warden.governance.resources import register as register_policy
     from warden.identity.managed_identities import register as register_managed_identities
+    from warden.monitor.provider import register as register_monitor
     from warden.network.provider import register as register_network
     from warden.resources.groups import DELETE_JOB, delete_group_job
     from warden.resources.tags import register as register_tags
@@ -123,5 +129,6 @@ def _register_services(platform: Platform) -> None:
     register_policy(platform.registry)
     register_policy_insights(platform.registry)
     register_network(platform.registry)
+    platform.monitor = register_monitor(platform)
     platform.write_interceptors.append(enforce_policy)
     platform.jobs.register(DELETE_JOB, lambda payload: delete_group_job(platform, payload))

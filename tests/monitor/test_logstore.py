@@ -149,3 +149,23 @@ class TestLogStore:
         assert not store.exists(workspace)
         with pytest.raises(LogStoreError):
             store.count(workspace, "Events")
+
+    def test_resource_filter_reads_only_that_resource_and_below(self, store):
+        ws = str(uuid.uuid4())
+        columns = {"TimeGenerated": K.DATETIME, "_ResourceId": K.STRING, "Msg": K.STRING}
+        store.create_workspace(ws, {"Logs": columns, "NoResource": {"TimeGenerated": K.DATETIME}})
+        vm = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"
+        store.append(
+            ws,
+            "Logs",
+            pa.table(
+                {
+                    "_ResourceId": [vm, vm.upper() + "/extensions/x", vm + "0", "/other"],
+                    "Msg": ["a", "b", "c", "d"],
+                }
+            ),
+        )
+        rows = store.query([ws], "Logs | project Msg | order by Msg asc", resource=vm).rows
+        assert rows == [["a"], ["b"]]
+        with pytest.raises(KqlError):
+            store.query([ws], "NoResource | count", resource=vm)

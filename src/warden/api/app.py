@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from warden.api import arm, errors
+from warden.api import arm, errors, monitor_routes
 from warden.identity import graph
 from warden.identity.routes import build_router
 from warden.kernel.caller import Caller
@@ -45,6 +45,7 @@ def create_app(platform: Platform) -> FastAPI:
         )
 
     app.add_api_route("/v1.0/{path:path}", graph_route, methods=["GET", "POST", "PATCH", "DELETE"])
+    monitor_routes.install(app, platform, _handle)
     app.add_api_route("/{path:path}", arm_route, methods=ARM_METHODS)
     return app
 

@@ -86,6 +86,14 @@ def caller_type(ctx: RequestContext) -> str:
     return "Application" if ctx.caller.principal_type == "ServicePrincipal" else ctx.caller.principal_type
 
 
+def private_fields(row: Any) -> dict[str, Any]:
+    """A stored body's ``_``-prefixed entries: server-side state of a resource (e.g. a key's
+    generation) that is never rendered and survives a PUT of the resource."""
+    if row is None:
+        return {}
+    return {name: value for name, value in row.body.items() if name.startswith("_")}
+
+
 def resource_json(row: Any) -> dict[str, Any]:
     """The ARM JSON of a stored resource row."""
     body = dict(row.body)
@@ -277,7 +285,7 @@ class GenericResourceHandler:
             parent=rid.parent,
             location=location,
             tags=tags,
-            body={"properties": properties},
+            body={"properties": properties, **private_fields(existing)},
             existing=existing,
         )
         return Reply(201 if existing is None else 200, resource_json(row), {"ETag": row.etag})

@@ -24,7 +24,7 @@ from .parser import parse
 from .runtime import KqlResult, QueryEngine, Sandbox, Schema, TableSource, to_result
 from .schema import normalize_database
 
-__all__ = ["compile", "compile_query", "run"]
+__all__ = ["compile", "compile_query", "result_schema", "run"]
 
 DIALECTS = ("duckdb", "clickhouse")
 
@@ -75,6 +75,25 @@ def compile_query(
     except Exception as exc:  # a bug of ours: still a KqlError for the caller
         raise KqlError(f"internal compiler error: {type(exc).__name__}: {exc}") from exc
     return sql, generator, list(relation.columns.values())
+
+
+def result_schema(text: str, schema: Mapping[str, Any] | None, *, query: Query | None = None) -> dict[str, Any]:
+    """Return the columns (name -> KustoType) a query produces over ``schema``, without running it.
+
+    Raises KqlError (``evaluate`` plugins whose columns depend on the data cannot be compiled alone).
+    """
+    if query is None:
+        query = parse(text)
+    generator = Generator(text, normalize_database(schema), dialect="duckdb", now=None, probe=None)
+    try:
+        _, relation = generator.compile_query(query)
+    except KqlError:
+        raise
+    except RecursionError:
+        raise KqlError("the query is nested too deeply") from None
+    except Exception as exc:  # a bug of ours: still a KqlError for the caller
+        raise KqlError(f"internal compiler error: {type(exc).__name__}: {exc}") from exc
+    return dict(relation.columns)
 
 
 def compile(

@@ -77,10 +77,13 @@ class LogStore(Protocol):
         timespan: TimeRange | None = None,
         timeout: float | None = None,
         qualified: Mapping[str, str] | None = None,
+        resource: str | None = None,
     ) -> KqlResult:
         """Run KQL over the union of the workspaces' tables (``timespan`` limits TimeGenerated).
 
-        ``qualified`` maps names a query may use in ``workspace("name")`` to workspace ids.
+        ``qualified`` maps names a query may use in ``workspace("name")`` to workspace ids;
+        ``resource`` (an ARM ID) limits every table to rows whose ``_ResourceId`` is that resource
+        or under it, and hides tables without ``_ResourceId`` (resource-centric queries).
         Raises KqlError for a bad query.
         """
         ...

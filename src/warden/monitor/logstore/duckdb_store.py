@@ -307,30 +307,31 @@ class DuckDBLogStore:
         timespan: TimeRange | None = None,
         timeout: float | None = None,
         qualified: Mapping[str, str] | None = None,
+        resource: str | None = None,
     ) -> KqlResult:
         if not workspaces:
             raise LogStoreError("no workspace to query")
         parse(text)  # syntax errors first, before any data is touched
         unique = list(dict.fromkeys(workspaces))
+        limits = _Limits(timespan, resource)
         if len(unique) == 1 and not qualified:
-            return self._query_one(unique[0], text, now=now, timespan=timespan, timeout=timeout)
-        return self._query_many(unique, text, now=now, timespan=timespan, timeout=timeout, qualified=qualified or {})
+            return self._query_one(unique[0], text, now=now, limits=limits, timeout=timeout)
+        return self._query_many(unique, text, now=now, limits=limits, timeout=timeout, qualified=qualified or {})
 
     def _query_one(
-        self, workspace: str, text: str, *, now: dt.datetime | None, timespan: TimeRange | None, timeout: float | None
+        self, workspace: str, text: str, *, now: dt.datetime | None, limits: _Limits, timeout: float | None
     ) -> KqlResult:
         opened = self._workspace(workspace)
-        schemas = {name: dict(columns) for name, columns in opened.schemas.items()}
+        schemas = {name: dict(columns) for name, columns in opened.schemas.items() if limits.readable(columns)}
         cursor = opened.cursor()
         try:
-            if timespan is not None:
-                for name, columns in schemas.items():
-                    if "TimeGenerated" in columns:
-                        stored = opened.qualifier + quote_identifier(name)
-                        cursor.execute(
-                            f"CREATE TEMP VIEW {quote_identifier(name)} AS SELECT * FROM {stored} "
-                            f"WHERE {_in_range(timespan)}"
-                        )
+            for name, columns in schemas.items():
+                condition = limits.condition(columns)
+                if condition:
+                    stored = opened.qualifier + quote_identifier(name)
+                    cursor.execute(
+                        f"CREATE TEMP VIEW {quote_identifier(name)} AS SELECT * FROM {stored} WHERE {condition}"
+                    )
             return run(text, _LiveTables(cursor, schemas), now=now, timeout=timeout)
         finally:
             cursor.close()
@@ -341,14 +342,17 @@ class DuckDBLogStore:
         text: str,
         *,
         now: dt.datetime | None,
-        timespan: TimeRange | None,
+        limits: _Limits,
         timeout: float | None,
         qualified: Mapping[str, str],
     ) -> KqlResult:
         # Unqualified table names read the union of the workspaces; ``workspace("x").T`` reads one.
         tables: dict[str, pa.Table] = {}
         schemas: dict[str, TableSchema] = {}
-        per_workspace = {ws: self.tables(ws) for ws in dict.fromkeys([*workspaces, *qualified.values()])}
+        per_workspace = {
+            ws: {name: columns for name, columns in self.tables(ws).items() if limits.readable(columns)}
+            for ws in dict.fromkeys([*workspaces, *qualified.values()])
+        }
         names = {name for ws in workspaces for name in per_workspace[ws]}
         for name in sorted(names):
             columns: TableSchema = {}
@@ -357,21 +361,21 @@ class DuckDBLogStore:
                 columns.update(per_workspace[ws].get(name, {}))
             for ws in workspaces:
                 if name in per_workspace[ws]:
-                    parts.append(self._read(ws, name, columns, timespan))
+                    parts.append(self._read(ws, name, columns, limits))
             schemas[name] = columns
             tables[name] = pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
         for alias, ws in qualified.items():
             for name, columns in per_workspace[ws].items():
                 scoped = scoped_table_key("workspace", alias, name)
                 schemas[scoped] = dict(columns)
-                tables[scoped] = self._read(ws, name, columns, timespan)
+                tables[scoped] = self._read(ws, name, columns, limits)
         sandbox = Sandbox(tables, schemas=schemas, threads=self._threads)
         try:
             return run(text, sandbox, now=now, timeout=timeout)
         finally:
             sandbox.close()
 
-    def _read(self, workspace: str, table: str, columns: TableSchema, timespan: TimeRange | None) -> pa.Table:
+    def _read(self, workspace: str, table: str, columns: TableSchema, limits: _Limits) -> pa.Table:
         """A table's rows as Arrow with Kusto-loadable types (timespans as ticks, dynamics as JSON text)."""
         opened = self._workspace(workspace)
         own = opened.schemas[table]
@@ -385,9 +389,8 @@ class DuckDBLogStore:
                 value = "NULL" if kusto_type is not KustoType.STRING else "''"
                 value = f"CAST({value} AS {kusto_type.duckdb if kusto_type not in _TEXT_TYPES else 'VARCHAR'})"
             select.append(f"{value} AS {quote_identifier(name)}")
-        where = ""
-        if timespan is not None and "TimeGenerated" in own:
-            where = f" WHERE {_in_range(timespan)}"
+        condition = limits.condition(own)
+        where = f" WHERE {condition}" if condition else ""
         cursor = opened.cursor()
         try:
             stored = opened.qualifier + quote_identifier(table)
@@ -456,6 +459,28 @@ class DuckDBLogStore:
 
 
 _TEXT_TYPES = (KustoType.DYNAMIC, KustoType.GUID)
+
+
+class _Limits:
+    """What a query may see of each table: a TimeGenerated range and/or one resource's rows."""
+
+    def __init__(self, timespan: TimeRange | None, resource: str | None) -> None:
+        self.timespan = timespan
+        self.resource = resource.rstrip("/").lower() if resource else None
+
+    def readable(self, columns: Mapping[str, KustoType]) -> bool:
+        """Resource-centric queries read only tables that record the resource of each row."""
+        return self.resource is None or "_ResourceId" in columns
+
+    def condition(self, columns: Mapping[str, KustoType]) -> str:
+        parts = []
+        if self.timespan is not None and "TimeGenerated" in columns:
+            parts.append(_in_range(self.timespan))
+        if self.resource is not None:
+            exact = "'" + self.resource.replace("'", "''") + "'"
+            under = "'" + (self.resource + "/").replace("'", "''") + "'"
+            parts.append(f'(lower("_ResourceId") = {exact} OR starts_with(lower("_ResourceId"), {under}))')
+        return " AND ".join(parts)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
