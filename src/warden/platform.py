@@ -65,6 +65,9 @@ class Platform:
         thread = threading.Thread(target=self._maintenance_loop, name="warden-maintenance", daemon=True)
         thread.start()
         self._threads.append(thread)
+        from warden.governance.scans import start_scan_loop
+
+        self._threads.append(start_scan_loop(self, self._stop))  # compliance scans, under a leader lease
 
     def stop(self) -> None:
         self._stop.set()
@@ -113,8 +116,12 @@ FIXED_OPERATIONS = (
 def _register_services(platform: Platform) -> None:
     from warden.authz.provider import register as register_authorization
     from warden.governance.compliance import register as register_policy_insights
+    from warden.governance.enforcement import EVALUATE_JOB as POLICY_EVALUATE_JOB
     from warden.governance.enforcement import intercept as enforce_policy
     from warden.governance.resources import register as register_policy
+    from warden.governance.scans import SCAN_JOB as POLICY_SCAN_JOB
+    from warden.governance.scans import evaluate_job as policy_evaluate_job
+    from warden.governance.scans import scan_job as policy_scan_job
     from warden.identity.managed_identities import register as register_managed_identities
     from warden.monitor.provider import register as register_monitor
     from warden.network.provider import register as register_network
@@ -132,3 +139,5 @@ def _register_services(platform: Platform) -> None:
     platform.monitor = register_monitor(platform)
     platform.write_interceptors.append(enforce_policy)
     platform.jobs.register(DELETE_JOB, lambda payload: delete_group_job(platform, payload))
+    platform.jobs.register(POLICY_SCAN_JOB, lambda payload: policy_scan_job(platform, payload))
+    platform.jobs.register(POLICY_EVALUATE_JOB, lambda payload: policy_evaluate_job(platform, payload))

@@ -10,7 +10,7 @@ from warden.governance.enforcement import (
     POLICY_GROUP_TYPE,
     Outcome,
     _after_write,
-    _apply_changes,
+    apply_changes,
     _new_body,
     target_type,
 )
@@ -77,7 +77,7 @@ def test_modify_and_append_change_tags_and_properties() -> None:
         },
         resource,
     )
-    changed = _apply_changes(resource, [modify, append])
+    changed = apply_changes(resource, [modify, append])
     assert changed == {"tags", "properties"}
     assert resource["tags"] == {"env": "prod"}
     assert resource["properties"]["addressSpace"]["addressPrefixes"] == ["10.0.0.0/16", "10.1.0.0/16"]

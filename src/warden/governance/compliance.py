@@ -1,10 +1,19 @@
-"""On-demand compliance: ``POST {scope}/providers/Microsoft.PolicyInsights/policyStates/latest/summarize``
-and ``.../queryResults``.
+"""``{scope}/providers/Microsoft.PolicyInsights``: policy states (``policyStates/latest/summarize``,
+``.../queryResults``, ``.../triggerEvaluation``) and remediations.
 
-Each call evaluates, there and then, every stored resource (and resource group) at or below the
-scope against the assignments that apply to it (at its scope or above, ``notScopes`` honoured,
-exemptions making it ``Exempt``), and answers in Azure's shapes. Nothing is persisted yet: there
-is no background scan, so ``latest`` always means "now".
+``summarize`` and ``queryResults`` read the states stored by the last compliance scan covering the
+scope (``warden.governance.scans``); where no scan has run yet they evaluate on demand, with the
+same code, so answers never depend on whether the background scanner got there first.
+``triggerEvaluation`` is a long-running operation (202 with ``Location``), as in Azure: a job
+scans the subscription or group and the operation ends when the states are stored.
+
+A remediation (``Microsoft.PolicyInsights/remediations``) names an assignment (and, for an
+initiative, a member's reference ID): creating it evaluates that policy on the resources at its
+scope now and, for each NonCompliant one, applies the modify/append operations to the stored
+resource (the same code that rewrites request bodies at write time), records a write event in the
+activity log and refreshes the resource's stored states. deployIfNotExists can't deploy yet (no
+template engine): each such resource counts as a failed deployment. ``deploymentStatus`` reports
+the counts.
 """
 
 from __future__ import annotations
@@ -12,130 +21,20 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import or_, select
-
-from warden.authz.engine import scope_ancestors
-from warden.governance.enforcement import (
-    POLICY_GROUP_TYPE,
-    compiled,
-    live_exemptions,
-    load_definitions,
-)
-from warden.governance.policy import Effect, PolicyError, PolicySetDefinition, evaluate, member_parameters
-from warden.governance.resources import ASSIGNMENTS, EXEMPTIONS
+from warden.governance.alias_store import active_aliases
+from warden.governance.remediations import register_remediations
+from warden.governance.scans import SCAN_JOB, latest_states
+from warden.kernel import operations
 from warden.kernel.context import RequestContext
-from warden.kernel.errors import MethodNotAllowed, NotFound
-from warden.kernel.ids import ResourceId, key
+from warden.kernel.errors import BadRequest, MethodNotAllowed, NotFound
+from warden.kernel.ids import ResourceId, parse_container
+from warden.kernel.jobs import enqueue
 from warden.kernel.odata import InvalidFilter, parse_filter
 from warden.kernel.providers import EXTENSION, Action, ProviderRegistry, ResourceType
 from warden.kernel.reply import Reply
-from warden.kernel.resources import RESOURCE_GROUP_TYPE, resource_json
-from warden.kernel.schema import below, resources
 
 NAMESPACE = "Microsoft.PolicyInsights"
 API_VERSIONS = ("2019-10-01",)
-_IGNORED_PREFIXES = ("microsoft.authorization/", "microsoft.policyinsights/", "microsoft.resources/tags")
-
-
-def _document(row: Any) -> dict[str, Any]:
-    document = resource_json(row)
-    document.pop("systemData", None)
-    document.pop("etag", None)
-    if row.type_key == RESOURCE_GROUP_TYPE.lower():
-        document["type"] = POLICY_GROUP_TYPE
-    return document
-
-
-def evaluate_scope(ctx: RequestContext, scope: str) -> list[dict[str, Any]]:
-    """One policy state per (resource, assignment, member definition) at or below ``scope``."""
-    assert ctx.conn is not None
-    scope_key = key(scope or "/")
-    in_scope = or_(resources.c.key == scope_key, below(resources.c.key, scope_key))
-    rows = ctx.conn.execute(
-        select(resources).where(resources.c.tenant_id == ctx.tenant_id, in_scope).order_by(resources.c.key)
-    ).all()
-    targets = [r for r in rows if not r.type_key.startswith(_IGNORED_PREFIXES)]
-    assignments = ctx.conn.execute(
-        select(resources).where(resources.c.tenant_id == ctx.tenant_id, resources.c.type_key == ASSIGNMENTS.lower())
-    ).all()
-    exemption_rows = ctx.conn.execute(
-        select(resources).where(resources.c.tenant_id == ctx.tenant_id, resources.c.type_key == EXEMPTIONS.lower())
-    ).all()
-    definitions = load_definitions(ctx, list(assignments)) if assignments else {}
-    states = []
-    for row in targets:
-        ancestors = set(scope_ancestors(row.key))
-        exemptions = live_exemptions(exemption_rows, ancestors)
-        document = _document(row)
-        for assignment in assignments:
-            if assignment.parent_key not in ancestors:
-                continue
-            properties = assignment.body["properties"]
-            not_scopes = [key(s) for s in properties.get("notScopes") or []]
-            if any(row.key == s or row.key.startswith(s.rstrip("/") + "/") for s in not_scopes):
-                continue
-            states.extend(_assignment_states(row, document, assignment, definitions, exemptions))
-    return states
-
-
-def _assignment_states(
-    row: Any, document: dict, assignment: Any, definitions: dict[str, Any], exemptions: dict[str, list[set[str]]]
-) -> list[dict[str, Any]]:
-    properties = assignment.body["properties"]
-    definition_row = definitions.get(key(properties["policyDefinitionId"]))
-    if definition_row is None:
-        return []
-    lifted = exemptions.get(assignment.key, [])
-    whole = any(not refs for refs in lifted)
-    exempt_refs = set().union(*lifted) if lifted else set()
-    try:
-        policy = compiled(definition_row)
-    except PolicyError:
-        return []
-    members: list[tuple[Any, str | None, Any]] = []
-    if isinstance(policy, PolicySetDefinition):
-        for reference in policy.definitions:
-            member = definitions.get(key(reference.definition_id))
-            if member is not None:
-                values = member_parameters(policy, reference, properties.get("parameters"))
-                members.append((member, reference.reference_id, values))
-    else:
-        members.append((definition_row, None, properties.get("parameters")))
-    states = []
-    for member, reference_id, values in members:
-        base = {
-            "resourceId": row.id,
-            "resourceType": document["type"],
-            "resourceLocation": row.location or "",
-            "policyAssignmentId": assignment.id,
-            "policyAssignmentName": assignment.name,
-            "policyAssignmentScope": properties.get("scope") or "/",
-            "policyDefinitionId": member.id,
-            "policyDefinitionName": member.name,
-            "policySetDefinitionId": definition_row.id if reference_id is not None else "",
-            "policyDefinitionReferenceId": reference_id or "",
-        }
-        if whole or (reference_id or "").lower() in exempt_refs:
-            states.append({**base, "complianceState": "Exempt", "policyDefinitionAction": "", "isCompliant": False})
-            continue
-        try:
-            result = evaluate(compiled(member), document, values, explain=False)
-        except PolicyError:
-            continue
-        if result.effect is Effect.DISABLED or result.compliance_state.value == "NotApplicable":
-            continue
-        effect = result.effect.value if result.effect is not Effect.NONE else _effect_of(member)
-        state = result.compliance_state.value
-        states.append(
-            {**base, "complianceState": state, "policyDefinitionAction": effect, "isCompliant": state == "Compliant"}
-        )
-    return states
-
-
-def _effect_of(row: Any) -> str:
-    then = row.body["properties"].get("policyRule", {}).get("then", {})
-    effect = then.get("effect", "") if isinstance(then, dict) else ""
-    return str(effect).lower() if not str(effect).startswith("[") else ""
 
 
 def _counts(states: list[dict[str, Any]]) -> dict[str, Any]:
@@ -193,13 +92,35 @@ def filtered_states(ctx: RequestContext, scope: str) -> list[dict[str, Any]]:
             raise InvalidFilter(f"The $filter clause '{clause.name} {clause.op}' is not supported for policy states.")
         wanted, equal = (clause.value or "").lower(), clause.op == "eq"
         tests.append(lambda s, f=field, w=wanted, e=equal: (str(s.get(f, "")).lower() == w) == e)
-    return [s for s in evaluate_scope(ctx, scope) if all(test(s) for test in tests)]
+    return [s for s in states_of(ctx, scope) if all(test(s) for test in tests)]
+
+
+def states_of(ctx: RequestContext, scope: str) -> list[dict[str, Any]]:
+    """The scope's latest states (stored by scans, what changed since evaluated now)."""
+    assert ctx.conn is not None
+    return latest_states(ctx.conn, ctx.tenant_id, scope, aliases=active_aliases(ctx.platform.settings.data_dir))
 
 
 def trigger_evaluation(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
-    """Evaluation happens on every query, so a triggered scan has nothing left to do."""
+    """Start a compliance scan of the subscription or group: 202 with ``Location`` (and
+    ``Azure-AsyncOperation``), as Azure answers; the operation succeeds once the states are stored."""
+    assert ctx.conn is not None
     _require_latest(rid)
-    return Reply(200)
+    subscription_id = parse_container(rid.scope).subscription_id if rid.scope else None
+    if not subscription_id:
+        raise BadRequest(
+            "Policy evaluations can be triggered for a subscription or a resource group.", code="InvalidScope"
+        )
+    operation_id = operations.start_operation(
+        ctx.conn,
+        tenant_id=ctx.tenant_id,
+        subscription_id=subscription_id,
+        target_id=rid.scope,
+        name=f"{NAMESPACE}/policyStates/triggerEvaluation/action",
+        created_by=ctx.caller.object_id,
+    )
+    enqueue(ctx.conn, SCAN_JOB, {"operation_id": operation_id, "tenant_id": ctx.tenant_id, "scope": rid.scope})
+    return operations.accepted(ctx.base_url, subscription_id, operation_id, ctx.api_version or API_VERSIONS[0])
 
 
 def summarize(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
@@ -304,3 +225,4 @@ def register(registry: ProviderRegistry) -> None:
     states.add_action(
         Action("triggerEvaluation", trigger_evaluation, changes_state=False, description="Evaluate policy states")
     )
+    register_remediations(registry)

@@ -54,6 +54,7 @@ from warden.governance.resources import (
 from warden.kernel.activity import EventInput
 from warden.kernel.errors import Forbidden, WardenError
 from warden.kernel.ids import InvalidResourceId, key, parse_resource_id
+from warden.kernel.jobs import enqueue
 from warden.kernel.resources import RESOURCE_GROUP_TYPE, get_row, normalize_location, resource_json
 from warden.kernel.schema import resources
 
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 AUDIT_OPERATION = "Microsoft.Authorization/policies/audit/action"
+EVALUATE_JOB = "policy.evaluate"  # re-evaluates written resources (warden.governance.scans.evaluate_job)
 # Policy does not govern its own resources, access management, or subscriptions (as in Azure).
 TAGS_TYPE = "microsoft.resources/tags"
 _UNGOVERNED_NAMESPACES = ("microsoft.authorization/", "microsoft.subscription/", "microsoft.policyinsights/")
@@ -162,7 +164,7 @@ def intercept(ctx: RequestContext, endpoint: Endpoint) -> None:
     request = {"apiVersion": ctx.api_version or ""}
     table = active_aliases(ctx.platform.settings.data_dir)
     outcomes = list(_evaluate(assignments, definitions, exemptions, document, request, table))
-    changed = _apply_changes(document, [o for o in outcomes if o.enforced], table)
+    changed = apply_changes(document, [o for o in outcomes if o.enforced], table)
     if tags_write:
         changed &= {"tags"}
     if changed:
@@ -178,6 +180,28 @@ def intercept(ctx: RequestContext, endpoint: Endpoint) -> None:
     for outcome in outcomes:
         if outcome.result.effect in (Effect.AUDIT, Effect.DENY):
             _record_audit(ctx, target, outcome)
+    # After the write commits (the job exists only if it does): store the resource's policy states and
+    # re-evaluate what it hangs from, whose auditIfNotExists/deployIfNotExists may now find it.
+    enqueue(ctx.conn, EVALUATE_JOB, {"tenant_id": ctx.tenant_id, "resource_ids": affected_resources(target)})
+
+
+def affected_resources(target: str) -> list[str]:
+    """The written resource and every resource it hangs from (a child's parent, an extension's
+    resource), up to its resource group: their *IfNotExists results may change with it."""
+    found = []
+    current = target.rstrip("/")
+    while current.count("/") >= 4:
+        found.append(current)
+        lowered = current.lower()
+        if "/providers/" not in lowered:
+            break  # the resource group itself
+        head = current.rsplit("/", 2)[0]  # drop the last type/name pair
+        if head.lower().endswith("/providers"):
+            head = head[: -len("/providers")]  # an extension's resource, or the group
+        elif head.count("/") == lowered.rsplit("/providers/", 1)[0].count("/") + 2:
+            head = head.rsplit("/", 2)[0]  # a top-level resource: its group
+        current = head
+    return found
 
 
 def _tags_after(method: str, body: dict, current: dict[str, str]) -> dict[str, str] | None:
@@ -207,7 +231,7 @@ class Snapshot:
     definitions: dict[str, Any]
 
 
-_POLICY_TYPES = tuple(t.lower() for t in (ASSIGNMENTS, EXEMPTIONS, DEFINITIONS, SET_DEFINITIONS))
+POLICY_TYPES = tuple(t.lower() for t in (ASSIGNMENTS, EXEMPTIONS, DEFINITIONS, SET_DEFINITIONS))
 # Keyed by database as well as tenant: several platforms (tests, tools) may share one process.
 _snapshots: dict[tuple[str, str], tuple[tuple[Any, ...], Snapshot]] = {}
 
@@ -216,7 +240,7 @@ def snapshot(ctx: RequestContext) -> Snapshot:
     """The tenant's policy rows, reloaded only when their fingerprint (count, newest change)
     moved: every create, update and delete of a policy resource changes one or the other."""
     assert ctx.conn is not None
-    in_tenant = (resources.c.tenant_id == ctx.tenant_id) & resources.c.type_key.in_(_POLICY_TYPES)
+    in_tenant = (resources.c.tenant_id == ctx.tenant_id) & resources.c.type_key.in_(POLICY_TYPES)
     fingerprint = tuple(
         ctx.conn.execute(select(func.count(), func.max(resources.c.modified_at)).where(in_tenant)).one()
     )
@@ -269,14 +293,13 @@ def live_exemptions(rows: Any, ancestors: set[str]) -> dict[str, list[set[str]]]
     return found
 
 
-def load_definitions(ctx: RequestContext, assignments: list[Any]) -> dict[str, Any]:
+def load_definitions(conn: Any, tenant_id: str, assignments: list[Any]) -> dict[str, Any]:
     """Definition and initiative rows the assignments need (members of initiatives included), by key."""
-    assert ctx.conn is not None
     wanted = {key(a.body["properties"]["policyDefinitionId"]) for a in assignments}
     found: dict[str, Any] = {}
     while wanted:
-        rows = ctx.conn.execute(
-            select(resources).where(resources.c.tenant_id == ctx.tenant_id, resources.c.key.in_(sorted(wanted)))
+        rows = conn.execute(
+            select(resources).where(resources.c.tenant_id == tenant_id, resources.c.key.in_(sorted(wanted)))
         ).all()
         wanted = set()
         for row in rows:
@@ -447,7 +470,7 @@ def _remove(document: dict, path: tuple[str, ...]) -> bool:
 _MISSING = object()
 
 
-def _apply_changes(document: dict, outcomes: list[Outcome], aliases: AliasTable | None = None) -> set[str]:
+def apply_changes(document: dict, outcomes: list[Outcome], aliases: AliasTable | None = None) -> set[str]:
     """Apply append and modify effects to ``document``; return the top-level keys they changed."""
     changed: set[str] = set()
     for outcome in outcomes:

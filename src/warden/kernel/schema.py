@@ -257,3 +257,28 @@ def below(column: ColumnElement[str], scope_key: str) -> ColumnElement[bool]:
     prefix = "" if scope_key == "/" else scope_key.lower().rstrip("/")
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.like(escaped + "/%", escape="\\")
+
+
+# Azure Policy: the latest compliance state of each (resource, assignment, member definition),
+# written by compliance scans and post-write evaluations (warden.governance.scans).
+policy_states = Table(
+    "policy_states",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("state_key", String(64), primary_key=True),  # sha256 of resource|assignment|definition|reference
+    Column("resource_key", String(1024), nullable=False),
+    Column("assignment_key", String(1024), nullable=False),
+    Column("compliance_state", String(32), nullable=False),
+    Column("record", JSON, nullable=False),  # the policyStates queryResults record
+    Column("evaluated_at", TS, nullable=False),
+    Index("ix_policy_states_resource", "tenant_id", "resource_key"),
+)
+
+# Which scopes a compliance scan has covered, and when it read them (stored states are as of then).
+policy_scans = Table(
+    "policy_scans",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("scope_key", String(1024), primary_key=True),
+    Column("scanned_at", TS, nullable=False),
+)

@@ -29,7 +29,7 @@ from .errors import (
     PolicyEvaluationError,
     PolicyParameterError,
 )
-from .evaluator import EvaluationResult, RelatedQuery, evaluate
+from .evaluator import EvaluationResult, RelatedQuery, evaluate, related_finder
 from .index import TypeIndex
 from .parameters import Parameter, bind_parameters
 from .samples import sample_parameters, sample_resource, target_types
@@ -76,6 +76,7 @@ __all__ = [
     "load_set_definition",
     "member_parameters",
     "parse_effect",
+    "related_finder",
     "rollup_compliance",
     "sample_parameters",
     "sample_resource",

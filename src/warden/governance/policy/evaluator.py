@@ -33,7 +33,7 @@ from .errors import PolicyEvaluationError, PolicyParameterError
 from .parameters import bind_parameters
 from .state import State, id_parts
 
-__all__ = ["EvaluationResult", "RelatedQuery", "evaluate"]
+__all__ = ["EvaluationResult", "RelatedQuery", "evaluate", "related_finder"]
 
 _GROUP_TYPES = {"microsoft.resources/subscriptions/resourcegroups", "microsoft.resources/resourcegroups"}
 _SUBSCRIPTION = "microsoft.resources/subscriptions"
@@ -203,6 +203,16 @@ def _run(definition: PolicyDefinition, state: State, effect: Effect, related: Re
     if effect is Effect.DENY_ACTION:
         return EvaluationResult(effect, ComplianceState.PROTECTED, reasons, details, matched=True)
     return EvaluationResult(effect, ComplianceState.NON_COMPLIANT, reasons, details, matched=True)
+
+
+def related_finder(
+    fetch: Callable[[str], Iterable[Mapping[str, Any]]],
+) -> Callable[[RelatedQuery], list[Mapping[str, Any]]]:
+    """A ``related`` callable for :func:`evaluate` over a large set of resources: ``fetch(type)``
+    returns the resources of one type (lower-cased name), and the usual rules pick the candidates
+    (a child or extension of the evaluated resource, else the same resource group or, with
+    ``existenceScope: subscription``, the same subscription; ``details.name`` when given)."""
+    return lambda query: _candidates(query, list(fetch(query.type.lower())))
 
 
 def _candidates(query: RelatedQuery, related: Related) -> list[Mapping[str, Any]]:
