@@ -5,6 +5,7 @@ Runs on the session's server (no server of its own)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -386,3 +387,60 @@ def test_troubleshoot_diagnoses_the_configuration(vpn) -> None:  # type: ignore[
         {"targetResourceId": vpn["nic"].id, "sourceIPAddress": "10.20.1.4", "destinationIPAddress": "10.30.0.9"},
     ).result()
     assert (hop.next_hop_type, hop.next_hop_ip_address) == ("VirtualNetworkGateway", "10.20.255.4")
+
+
+def test_a_nic_whose_subnet_went_with_another_group(vpn, warden_server) -> None:  # type: ignore[no-untyped-def]
+    """Deleting a group deletes its VNet even if another group's NIC uses it; the watcher then says so
+    instead of failing, and everything else keeps answering."""
+    client, group = vpn["client"], vpn["group"]
+    other = f"rg-gone-{uuid.uuid4().hex[:6]}"
+    scope = f"{warden_server.sub_scope()}/resourceGroups/{other}"
+    with warden_server.client() as http:
+        assert http.put(scope, params={"api-version": "2021-04-01"}, json={"location": LOCATION}).status_code == 201
+    far = client.virtual_networks.begin_create_or_update(
+        other,
+        "far",
+        {
+            "location": LOCATION,
+            "properties": {
+                "addressSpace": {"addressPrefixes": ["10.60.0.0/16"]},
+                "subnets": [{"name": "s", "properties": {"addressPrefix": "10.60.0.0/24"}}],
+            },
+        },
+    ).result()
+    nic = client.network_interfaces.begin_create_or_update(
+        group,
+        "orphan-nic",
+        {
+            "location": LOCATION,
+            "properties": {
+                "ipConfigurations": [{"name": "c", "properties": {"subnet": {"id": f"{far.id}/subnets/s"}}}]
+            },
+        },
+    ).result()
+    with warden_server.client() as http:
+        deleted = http.delete(scope, params={"api-version": "2021-04-01"})
+        deadline = time.monotonic() + 30
+        while deleted.status_code == 202 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            deleted = http.get(deleted.headers["Location"])
+        assert deleted.status_code in (200, 204), deleted.text
+    error = _error(
+        lambda: client.network_watchers.begin_verify_ip_flow(
+            group,
+            "watcher",
+            {
+                "targetResourceId": nic.id,
+                "direction": "Inbound",
+                "protocol": "TCP",
+                "localPort": "22",
+                "remotePort": "1",
+                "localIPAddress": "10.60.0.4",
+                "remoteIPAddress": "8.8.8.8",
+            },
+        )
+    )
+    assert (error.status_code, error.error.code) == (400, "InvalidResourceReference")
+    routes = client.network_interfaces.begin_get_effective_route_table(group, "work-nic").result().value
+    assert routes
+    client.network_interfaces.begin_delete(group, "orphan-nic").result()

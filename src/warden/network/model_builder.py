@@ -7,6 +7,7 @@ gateways (and BGP peers) its connections reach, and of the VNets its Vnet2Vnet c
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from warden.kernel.context import RequestContext
@@ -113,13 +114,29 @@ def build_topology(ctx: RequestContext) -> Topology:
                 row.id,
                 row.id.rsplit("/subnets/", 1)[0],
                 tuple(prefixes),
-                (props.get("networkSecurityGroup") or {}).get("id"),
-                (props.get("routeTable") or {}).get("id"),
+                _existing(topology.network_security_groups, (props.get("networkSecurityGroup") or {}).get("id")),
+                _existing(topology.route_tables, (props.get("routeTable") or {}).get("id")),
             )
         )
     for row in rows_of_type(conn, tenant, NETWORK_INTERFACES):
-        topology.add(nic_model(row))
+        nic = nic_model(row)
+        # Deleting a resource group deletes what is in it even when another group's NIC still points there
+        # (as Azure's group delete would have been refused for): such a NIC is left out rather than half-modelled.
+        if nic.subnet_id.lower() in topology.subnets:
+            topology.add(
+                replace(
+                    nic,
+                    network_security_group_id=_existing(
+                        topology.network_security_groups, nic.network_security_group_id
+                    ),
+                )
+            )
     return topology
+
+
+def _existing(table: dict[str, Any], resource_id: str | None) -> str | None:
+    """``resource_id`` if the topology holds it, else None (a dangling reference)."""
+    return resource_id if resource_id and resource_id.lower() in table else None
 
 
 def nic_model(row: Any) -> NetworkInterface:

@@ -115,6 +115,14 @@ def _nic_with_ip(nics: list[Any], ip: str, target: str) -> Any:
     )
 
 
+def _modelled(topology_: Any, nic_id: str) -> Any:
+    """The engine's NIC; raises when the NIC's subnet no longer exists (deleted with another group)."""
+    nic = topology_.network_interfaces.get(key(nic_id))
+    if nic is None:
+        raise BadRequest(f"The subnet of network interface {nic_id} no longer exists.", code="InvalidResourceReference")
+    return nic
+
+
 def _port(value: Any, target: str, protocol: str) -> int | None:
     if protocol not in ("Tcp", "Udp"):
         return None
@@ -145,7 +153,9 @@ def ip_flow_verify(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
     remote_port = _port(params.get("remotePort"), "remotePort", protocol)
     nics = _nics_of(ctx, params.get("targetResourceId"), params.get("targetNicResourceId"), "targetNicResourceId")
     nic = _nic_with_ip(nics, local_ip, "localIPAddress")
-    evaluator = Evaluator(build_topology(ctx))
+    topology_ = build_topology(ctx)
+    _modelled(topology_, nic.id)
+    evaluator = Evaluator(topology_)
     verdict = evaluator.verify_ip_flow(nic.id, direction, protocol, local_ip, local_port, remote_ip, remote_port)
     return Reply(200, verdict.to_azure())
 
@@ -158,7 +168,9 @@ def next_hop(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
     destination = _ip(params.get("destinationIPAddress"), "destinationIPAddress")
     nics = _nics_of(ctx, params.get("targetResourceId"), params.get("targetNicResourceId"), "targetNicResourceId")
     nic = _nic_with_ip(nics, source, "sourceIPAddress")
-    hop = Evaluator(build_topology(ctx)).next_hop_from_nic(nic.id, destination)
+    topology_ = build_topology(ctx)
+    _modelled(topology_, nic.id)
+    hop = Evaluator(topology_).next_hop_from_nic(nic.id, destination)
     answer = hop.to_azure()
     if answer.get("nextHopIpAddress") is None:
         answer.pop("nextHopIpAddress")
@@ -175,7 +187,7 @@ def security_group_view(ctx: RequestContext, rid: ResourceId, body: Any) -> Repl
     evaluator = Evaluator(topology)
     out = []
     for nic in nics:
-        model = topology.network_interfaces[key(nic.id)]
+        model = _modelled(topology, nic.id)
         subnet = topology.subnets[key(model.subnet_id)]
         effective = [
             rule for group in evaluator.effective_security_rules(nic.id) for rule in group["effectiveSecurityRules"]
@@ -225,7 +237,7 @@ def nic_effective_routes(ctx: RequestContext, rid: ResourceId, body: Any) -> Rep
     """``EffectiveRouteListResult`` of a NIC: every route of its subnet with its Active/Invalid state."""
     nic = _readable_row(ctx, str(rid), "networkInterface")
     topology_ = build_topology(ctx)
-    model = topology_.network_interfaces[key(nic.id)]
+    model = _modelled(topology_, nic.id)
     table = topology_.route_tables.get(key(topology_.subnets[key(model.subnet_id)].route_table_id or ""))
     disable = bool(table and table.disable_bgp_route_propagation)
     routes = Evaluator(topology_).effective_routes(model.subnet_id)
@@ -235,7 +247,9 @@ def nic_effective_routes(ctx: RequestContext, rid: ResourceId, body: Any) -> Rep
 def nic_effective_security_groups(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
     """``EffectiveNetworkSecurityGroupListResult`` of a NIC: the subnet's and the NIC's NSGs, rules expanded."""
     nic = _readable_row(ctx, str(rid), "networkInterface")
-    return Reply(200, {"value": Evaluator(build_topology(ctx)).effective_security_rules(nic.id)})
+    topology_ = build_topology(ctx)
+    _modelled(topology_, nic.id)
+    return Reply(200, {"value": Evaluator(topology_).effective_security_rules(nic.id)})
 
 
 def troubleshoot(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
@@ -263,7 +277,7 @@ def connectivity_check(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply
     else:
         address = _ip(destination.get("address"), "destination.address")
     topology_ = build_topology(ctx)
-    source_nic = topology_.network_interfaces[key(nics[0].id)]
+    source_nic = _modelled(topology_, nics[0].id)
     return Reply(200, check(topology_, source_nic, params, address))
 
 
