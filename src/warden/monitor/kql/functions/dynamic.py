@@ -197,32 +197,52 @@ def _set_has_element(ctx: CompileContext, args: list[Typed]) -> Typed:
 
 
 def _sort(name: str, descending: bool) -> None:
-    @scalar(name, min_args=1, max_args=2)
+    @scalar(name, min_args=1, max_args=65)
     def impl(ctx: CompileContext, args: list[Typed]) -> Typed:
-        (items,) = _arrays(name, ctx, args[:1])
+        """The array sorted (numbers, then strings, then the rest; nulls last unless told).
+
+        With several arrays, the others are reordered as the first and the result is the array of
+        the sorted arrays (null for one whose length differs from the first's): Kusto returns them
+        as separate columns, which only ``(a, b) = ...`` or indexing (``[1]``) reach here.
+        """
+        count = len(args) - 1 if len(args) > 1 and args[-1].type is not K.DYNAMIC else len(args)
+        lists = _arrays(name, ctx, args[:count])
         nulls_last: Any = True
-        if len(args) > 1:
-            if args[1].type is K.DYNAMIC:
-                raise fail(name, "sorting several arrays together is not supported")
-            nulls_last = expect(name, args, 1, K.BOOL)
+        if count < len(args):
+            nulls_last = expect(name, args, count, K.BOOL)
         rank = (
             "CASE json_type(__e) WHEN 'BIGINT' THEN 0 WHEN 'UBIGINT' THEN 0 WHEN 'DOUBLE' THEN 0"
             " WHEN 'VARCHAR' THEN 1 ELSE 3 END"
         )
+        # Positions (1-based) of the first array's elements in sorted order.
         keyed = (
-            f"list_transform(list_filter($l, lambda __e: json_type(__e) <> 'NULL'), lambda __e: {{'r': {rank}, "
-            "'n': COALESCE(TRY_CAST(json_extract_string(__e, '$') AS DOUBLE), 0), "
-            "'s': COALESCE(json_extract_string(__e, '$'), ''), 'v': __e})"
+            "list_transform(list_filter(list_transform($l, lambda __e, __i: {'e': __e, 'i': __i}),"
+            f" lambda __p: json_type(__p.e) <> 'NULL'), lambda __p: list_transform([__p.e], lambda __e: {{'r': {rank},"
+            " 'n': COALESCE(TRY_CAST(json_extract_string(__e, '$') AS DOUBLE), 0),"
+            " 's': COALESCE(json_extract_string(__e, '$'), ''), 'i': __p.i})[1])"
         )
-        ordered = f"list_transform(list_sort({keyed}), lambda __x: __x.v)"
+        ordered = f"list_transform(list_sort({keyed}), lambda __x: __x.i)"
         if descending:
             ordered = f"list_reverse({ordered})"
-        nulls = "list_filter($l, lambda __e: COALESCE(json_type(__e) = 'NULL', TRUE))"
-        body = (
-            f"CASE WHEN $l IS NULL THEN NULL WHEN $z IS NOT FALSE THEN to_json(list_concat({ordered}, {nulls}))"
-            f" ELSE to_json(list_concat({nulls}, {ordered})) END"
+        nulls = "list_filter(range(1, len($l) + 1), lambda __i: COALESCE(json_type($l[__i]) = 'NULL', TRUE))"
+        order = (
+            f"CASE WHEN $z IS NOT FALSE THEN list_concat({ordered}, {nulls}) ELSE list_concat({nulls}, {ordered}) END"
         )
-        return _dynamic(ctx, sql(ctx.dialect, body, l=items, z=nulls_last))
+
+        def arrange(key: str) -> str:
+            return (
+                f"CASE WHEN ${key} IS NULL OR len(${key}) <> len($l) THEN NULL"
+                f" ELSE to_json(list_transform(__o, lambda __i: ${key}[__i])) END"
+            )
+
+        if count == 1:
+            body = f"list_transform([{order}], lambda __o: {arrange('l')})[1]"
+        else:
+            parts = ", ".join(arrange(f"m{i}") for i in range(count))
+            body = f"list_transform([{order}], lambda __o: json_array({parts}))[1]"
+        others = {f"m{i}": items for i, items in enumerate(lists)}
+        guarded = f"CASE WHEN $l IS NULL THEN NULL ELSE {body} END"
+        return _dynamic(ctx, sql(ctx.dialect, guarded, l=lists[0], z=nulls_last, **others))
 
 
 _sort("array_sort_asc", descending=False)
