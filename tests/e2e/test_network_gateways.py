@@ -444,3 +444,30 @@ def test_a_nic_whose_subnet_went_with_another_group(vpn, warden_server) -> None:
     routes = client.network_interfaces.begin_get_effective_route_table(group, "work-nic").result().value
     assert routes
     client.network_interfaces.begin_delete(group, "orphan-nic").result()
+
+
+def test_a_lock_on_a_subnet_holds_against_its_vnets_put(vpn, warden_server) -> None:  # type: ignore[no-untyped-def]
+    client, group = vpn["client"], vpn["group"]
+    body = {
+        "location": LOCATION,
+        "properties": {
+            "addressSpace": {"addressPrefixes": ["10.70.0.0/16"]},
+            "subnets": [
+                {"name": "a", "properties": {"addressPrefix": "10.70.1.0/24"}},
+                {"name": "b", "properties": {"addressPrefix": "10.70.2.0/24"}},
+            ],
+        },
+    }
+    vnet = client.virtual_networks.begin_create_or_update(group, "locked", body).result()
+    lock = f"{vnet.id}/subnets/b/providers/Microsoft.Authorization/locks/keep"
+    with warden_server.client() as http:
+        made = http.put(lock, params={"api-version": "2016-09-01"}, json={"properties": {"level": "CanNotDelete"}})
+        assert made.status_code in (200, 201), made.text
+        try:
+            only_a = {**body, "properties": {**body["properties"], "subnets": body["properties"]["subnets"][:1]}}
+            error = _error(lambda: client.virtual_networks.begin_create_or_update(group, "locked", only_a))
+            assert (error.status_code, error.error.code) == (409, "ScopeLocked")
+            assert sorted(s.name for s in client.subnets.list(group, "locked")) == ["a", "b"]
+        finally:
+            http.delete(lock, params={"api-version": "2016-09-01"})
+    client.virtual_networks.begin_delete(group, "locked").result()

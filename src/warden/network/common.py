@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, select
 
+from warden.authz.store import LockMode, check_locks
 from warden.kernel.context import RequestContext
 from warden.kernel.errors import BadRequest, InvalidRequestContent, NotFound
 from warden.kernel.ids import ResourceId, key, parse_resource_id, validate_name
@@ -243,12 +244,16 @@ class NetworkHandler(GenericResourceHandler):
             if low not in names:
                 if check:
                     check(ctx, row)
+                # The pipeline checked locks at the parent; a lock on this child must hold too.
+                check_locks(ctx.conn, ctx.tenant_id, row.id, LockMode.DELETE, include_descendants=True)
                 delete_tree(ctx.conn, ctx.tenant_id, row.id)
         segment = child_type.rsplit("/", 1)[-1]
         for name, child_properties in wanted:
             old = current.get(name.lower())
             if old is not None and old.body.get("properties") == {**child_properties, "provisioningState": "Succeeded"}:
                 continue  # unchanged: keep its ETag
+            if old is not None:
+                check_locks(ctx.conn, ctx.tenant_id, old.id, LockMode.WRITE)
             save_resource(
                 ctx,
                 resource_id=f"{parent.id}/{segment}/{name}" if old is None else old.id,
