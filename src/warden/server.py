@@ -22,6 +22,7 @@ def serve(settings: Settings) -> None:
     platform.keys.ensure_key()
     platform.start_background()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    receiver = _start_syslog(platform)
     try:
         uvicorn.run(
             create_app(platform),
@@ -34,4 +35,20 @@ def serve(settings: Settings) -> None:
             access_log=True,
         )
     finally:
+        if receiver is not None:
+            receiver.stop()
         platform.stop()
+
+
+def _start_syslog(platform: Platform):  # type: ignore[no-untyped-def]
+    """The syslog receiver on ``settings.syslog_port`` (UDP and TCP), when one is configured."""
+    port = platform.settings.syslog_port
+    if port is None:
+        return None
+    from warden.monitor.ingestion.syslog_routing import SyslogRouter
+    from warden.monitor.ingestion.syslog_server import SyslogReceiver
+
+    receiver = SyslogReceiver(platform.settings.host, port, SyslogRouter(platform).deliver)
+    bound = receiver.start()
+    logging.getLogger(__name__).info("syslog receiver on %s:%d (UDP and TCP)", platform.settings.host, bound)
+    return receiver

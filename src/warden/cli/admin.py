@@ -21,6 +21,9 @@ keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
 DatabaseUrl = typer.Option(None, "--database-url", help="SQLAlchemy URL (default: SQLite in the data dir).")
 Host = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1).")
 Port = typer.Option(None, "--port", help="Port to bind (default 8443).")
+SyslogPort = typer.Option(
+    None, "--syslog-port", help="Receive syslog (RFC 5424/3164) on this UDP and TCP port; off by default."
+)
 
 
 def init(
@@ -45,11 +48,14 @@ def serve(
     database_url: str | None = DatabaseUrl,
     host: str | None = Host,
     port: int | None = Port,
+    syslog_port: int | None = SyslogPort,
 ) -> None:
-    """Serve the HTTPS API."""
+    """Serve the HTTPS API (and the syslog receiver when --syslog-port is given)."""
     from warden.server import serve as run_server
 
-    settings = load_settings(resolve_data_dir(data_dir), database_url=database_url, host=host, port=port)
+    settings = load_settings(
+        resolve_data_dir(data_dir), database_url=database_url, host=host, port=port, syslog_port=syslog_port
+    )
     run_server(settings)
 
 
@@ -58,13 +64,14 @@ def up(
     database_url: str | None = DatabaseUrl,
     host: str | None = Host,
     port: int | None = Port,
+    syslog_port: int | None = SyslogPort,
 ) -> None:
     """Initialize the data dir if needed, then serve."""
     directory = resolve_data_dir(data_dir)
     init(directory, database_url, host, port)
     bootstrap = bootstrap_path(directory)
     console.print(f"Credentials: {bootstrap}")
-    serve(directory, database_url, host, port)
+    serve(directory, database_url, host, port, syslog_port)
 
 
 @keys_app.command("rotate")

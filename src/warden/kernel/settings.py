@@ -35,9 +35,19 @@ class Settings(BaseSettings):
     activity_retention_days: int = Field(default=90, ge=1, description="Activity log retention.")
     job_poll_seconds: float = Field(default=0.5, gt=0, description="How often workers look for queued jobs.")
     page_size: int = Field(default=100, ge=1, le=1000, description="Default page size of list operations.")
+    syslog_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="UDP and TCP port of the syslog receiver (RFC 5424/3164); off when unset.",
+    )
+    syslog_tenant: str | None = Field(
+        default=None, description="Tenant whose data collection rules receive syslog; default: the first tenant."
+    )
     public_ip_pool: str = Field(
         default="198.51.100.0/24",
-        description="CIDR range Microsoft.Network/publicIPAddresses are allocated from (default: a documentation range).",
+        description="CIDR range Microsoft.Network/publicIPAddresses are allocated from (default: a documentation "
+        "range).",
     )
 
     @property
