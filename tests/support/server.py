@@ -176,3 +176,33 @@ def stop_server(server: WardenServer) -> None:
         server.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         server.process.kill()
+
+
+def restart_server(server: WardenServer, *, timeout: float = 30) -> WardenServer:
+    """Run ``warden serve`` again on the same data dir and port (after the old process died or was
+    killed); ``server.process`` becomes the new process. Returns ``server`` once it answers TLS.
+
+    Raises RuntimeError with the server log if it exits or does not listen within ``timeout``.
+    """
+    port = int(server.endpoint.rsplit(":", 1)[1].rstrip("/"))
+    env = {**os.environ, "WARDEN_DATA_DIR": str(server.data_dir)}
+    log = open(server.data_dir / "server.log", "ab")  # noqa: SIM115 - kept open for the server's lifetime
+    server.process = subprocess.Popen(
+        [sys.executable, "-m", "warden.cli.main", "serve", "--data-dir", str(server.data_dir), "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    context = server.ssl_context()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with (
+                socket.create_connection(("127.0.0.1", port), timeout=1) as raw,
+                context.wrap_socket(raw, server_hostname="127.0.0.1"),
+            ):
+                return server
+        except OSError:
+            if server.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((server.data_dir / "server.log").read_text(errors="replace")) from None
+            time.sleep(0.1)
