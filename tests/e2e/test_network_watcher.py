@@ -631,3 +631,44 @@ def test_connectivity_check_follows_routes_and_rules(net) -> None:  # type: igno
         "Inbound",
         [{"RuleName": "securityRules/DenyTelnet"}],
     )
+
+
+def test_network_configuration_diagnostic(net) -> None:  # type: ignore[no-untyped-def]
+    client, group = net["client"], net["group"]
+    profiles = [
+        {
+            "direction": "Inbound",
+            "protocol": "TCP",
+            "source": "10.1.0.0/24",
+            "destination": "10.0.1.4",
+            "destinationPort": "22",
+        },
+        {
+            "direction": "Inbound",
+            "protocol": "TCP",
+            "source": "Internet",
+            "destination": "10.0.1.4",
+            "destinationPort": "23",
+        },
+    ]
+    answer = client.network_watchers.begin_get_network_configuration_diagnostic(
+        group, net["watcher"], {"targetResourceId": net["vm"].id, "verbosityLevel": "Full", "profiles": profiles}
+    ).result()
+    ssh, internet = (r.network_security_group_result for r in answer.results)
+    assert ssh.security_rule_access_result == "Allow"
+    subnet_level, nic_level = ssh.evaluated_network_security_groups  # inbound: subnet first, then the NIC
+    assert subnet_level.applied_to == f"{net['hub'].id}/subnets/web" and nic_level.applied_to == net["vm_nic"].id
+    assert (subnet_level.matched_rule.rule_name, subnet_level.matched_rule.action) == (
+        "securityRules/AllowSSH",
+        "Allow",
+    )
+    first = subnet_level.rules_evaluation_result[0]
+    assert first.name == "securityRules/AllowSSH" and first.source_matched and first.destination_port_matched
+    telnet_rule = next(r for r in nic_level.rules_evaluation_result if r.name == "securityRules/DenyTelnet")
+    assert telnet_rule.destination_port_matched is False
+    assert nic_level.matched_rule.rule_name == "defaultSecurityRules/AllowVnetInBound"
+    # From the Internet nothing but DenyAllInBound applies (Internet excludes every VirtualNetwork prefix), and
+    # evaluation stops at the subnet.
+    assert internet.security_rule_access_result == "Deny"
+    (only,) = internet.evaluated_network_security_groups
+    assert only.matched_rule.rule_name == "defaultSecurityRules/DenyAllInBound"

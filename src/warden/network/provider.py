@@ -92,6 +92,12 @@ def register(registry: ProviderRegistry) -> None:
         ("troubleshoot", watchers.troubleshoot, "action", "Diagnose a VPN gateway or connection"),
         ("queryTroubleshootResult", watchers.troubleshoot, "action", "Query the last troubleshooting result"),
         ("connectivityCheck", watchers.connectivity_check, "action", "Check connectivity from a VM"),
+        (
+            "networkConfigurationDiagnostic",
+            watchers.configuration_diagnostic,
+            "action",
+            "Diagnose the NSGs that apply to traffic profiles of a VM",
+        ),
     ):
         watcher.add_action(Action(name, run, changes_state=False, description=text, verb=verb))
     _register(registry, compute.SPEC, "virtual machine")

@@ -28,6 +28,7 @@ from warden.network.common import (
     rows_of_type,
 )
 from warden.network.connectivity import check
+from warden.network.diagnostic import diagnose
 from warden.network.limits import check_count
 from warden.network.model_builder import build_topology
 from warden.network.rules import Evaluator
@@ -284,3 +285,13 @@ def connectivity_check(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply
 def _primary_config(nic: Any) -> dict[str, Any]:
     configs = nic.body["properties"]["ipConfigurations"]
     return next((c for c in configs if c["properties"].get("primary")), configs[0])
+
+
+def configuration_diagnostic(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
+    """``NetworkConfigurationDiagnosticResponse`` for a VM's (or NIC's) NICs and the request's profiles."""
+    _watcher(ctx, rid)
+    params = _params(body)
+    nics = _nics_of(ctx, params.get("targetResourceId"), None, "targetResourceId")
+    topology_ = build_topology(ctx)
+    ids = [_modelled(topology_, nic.id).id for nic in nics]
+    return Reply(200, diagnose(topology_, ids, params.get("profiles")))
