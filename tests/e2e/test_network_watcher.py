@@ -672,3 +672,29 @@ def test_network_configuration_diagnostic(net) -> None:  # type: ignore[no-untyp
     assert internet.security_rule_access_result == "Deny"
     (only,) = internet.evaluated_network_security_groups
     assert only.matched_rule.rule_name == "defaultSecurityRules/DenyAllInBound"
+
+
+def test_read_modify_write_round_trips(net) -> None:  # type: ignore[no-untyped-def]
+    """What SDK users do all the time: GET, change one thing, PUT the whole object back (read-only fields and
+    all). Nothing else may change."""
+    client, group = net["client"], net["group"]
+    hub = client.virtual_networks.get(group, "hub")
+    hub.tags = {"env": "test"}
+    again = client.virtual_networks.begin_create_or_update(group, "hub", hub).result()
+    assert again.tags == {"env": "test"} and sorted(s.name for s in again.properties.subnets) == ["app", "web"]
+    assert client.virtual_network_peerings.get(group, "hub", "to-spoke").properties.peering_state == "Connected"
+    nsg = client.network_security_groups.get(group, "web-nsg")
+    before = {r.name: r.etag for r in nsg.properties.security_rules}
+    nsg.properties.security_rules.append(_rule("AllowIcmp", 400, "Inbound", "Allow", "Icmp", "VirtualNetwork", "*"))
+    grown = client.network_security_groups.begin_create_or_update(group, "web-nsg", nsg).result()
+    after = {r.name: r.etag for r in grown.properties.security_rules}
+    assert set(after) == {*before, "AllowIcmp"}
+    assert all(after[name] == etag for name, etag in before.items())  # untouched rules keep their ETags
+    client.security_rules.begin_delete(group, "web-nsg", "AllowIcmp").result()
+    nic = client.network_interfaces.get(group, "vm1-nic")
+    back = client.network_interfaces.begin_create_or_update(group, "vm1-nic", nic).result()
+    assert back.properties.ip_configurations[0].properties.private_ip_address == "10.0.1.4"
+    assert back.properties.virtual_machine.id.lower() == net["vm"].id.lower()
+    tagged = client.virtual_networks.update_tags(group, "spoke", {"tags": {"owner": "net"}})
+    assert tagged.tags == {"owner": "net"} and tagged.properties.subnets[0].name == "default"
+    assert _verify(net, "Inbound", "TCP", "22", "10.1.0.5").access == "Allow"  # same answers as before
