@@ -161,3 +161,36 @@ def test_aliases_import_changes_what_evaluation_sees(warden_server: Any, arm: ht
         arm.delete(definition_id, params=API)
         for suffix in ("-1", "-2"):
             arm.delete(f"{group}{suffix}", params=RG_API)
+
+
+def test_import_the_baseline_and_assign_it(warden_server: Any, arm: httpx.Client) -> None:
+    report = json.loads(cli(warden_server, "policy", "import", "--baseline", "--output", "json").stdout)
+    initiative = f"{ROOT}/policySetDefinitions/warden-security-baseline"
+    names = [
+        "warden-nsg-management-ports-internet",
+        "warden-subnets-without-nsg",
+        "e372f825-a257-4fb8-9175-797a8a8627d6",
+        "2c89a2e5-7285-40fe-afe0-ae8654b92fab",
+        "c251913d-7d24-4958-af87-478ed3b9ba41",
+        "7f89b1eb-583c-429a-8828-af049802c1d9",
+    ]
+    group = f"{warden_server.sub_scope()}/resourceGroups/rg-base-{uuid.uuid4().hex[:6]}"
+    assignment = f"{group}/providers/Microsoft.Authorization/policyAssignments/baseline"
+    try:
+        assert report == {"policyDefinitions": 6, "policySetDefinitions": 1, "failures": []}
+        shown = arm.get(initiative, params=API)
+        assert shown.status_code == 200 and len(shown.json()["properties"]["policyDefinitions"]) == 6
+        assert arm.put(group, params=RG_API, json={"location": "westeurope"}).status_code == 201
+        response = arm.put(assignment, params=API, json={"properties": {"policyDefinitionId": initiative}})
+        assert response.status_code == 201, response.text
+        cli(warden_server, "policy", "import", code=1)  # neither a directory nor --baseline
+    finally:
+        arm.delete(assignment, params=API)
+        deleted = arm.delete(group, params=RG_API)
+        deadline = time.monotonic() + 30
+        while deleted.status_code == 202 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            deleted = arm.get(deleted.headers["Location"])
+        arm.delete(initiative, params=API)
+        for name in names:
+            arm.delete(f"{ROOT}/policyDefinitions/{name}", params=API)

@@ -18,6 +18,7 @@ from warden.cli.client import CliError, Subscription, WardenClient, handle_error
 from warden.cli.common import DataDir, resolve_data_dir
 from warden.cli.output import Output, OutputFormat, note, print_json
 from warden.governance.alias_store import active_aliases, save_aliases
+from warden.governance.baseline import baseline_directory
 from warden.governance.policy import (
     AliasTable,
     AliasTableError,
@@ -80,7 +81,10 @@ AliasesOption = typer.Option(
 
 def _print_reasons(reasons: list[dict[str, Any]], indent: str = "  ") -> None:
     for reason in reasons:
-        text = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in reason.items() if k != "path")
+        shown = dict(reason)
+        if isinstance(shown.get("count"), dict):  # the array counted, not the whole 'where'
+            shown["count"] = shown["count"].get("field") or shown["count"].get("value")
+        text = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in shown.items() if k != "path")
         where = reason.get("path")
         typer.echo(f"{indent}{where + ': ' if where else ''}{text}")
 
@@ -261,7 +265,9 @@ _REPORTED = {
 def check(
     template: Path = typer.Argument(..., help="ARM template JSON."),
     assignments: Path | None = typer.Option(
-        None, "--assignments", help="Directory of policy definitions, initiatives and assignment JSON files."
+        None,
+        "--assignments",
+        help="Directory of policy definitions, initiatives and assignment JSON files (default: Warden's baseline).",
     ),
     parameters: Path | None = typer.Option(None, "--parameters", help="Template parameters (ARM parameters file)."),
     resource_group: str = typer.Option("rg-template-check", "--resource-group", help="resourceGroup() name."),
@@ -279,9 +285,7 @@ def check(
         expanded = expand_template(document, values, DeploymentScope(subscription, resource_group, location))
     except TemplateError as error:
         raise CliError(f"{template}: {error}", code="InvalidTemplate") from None
-    if assignments is None:
-        raise CliError("no policies to check against: give --assignments DIR.")
-    policies = load_policies(assignments)
+    policies = load_policies(assignments or baseline_directory())
     table = alias_table(aliases)
     documents = [e.document for e in expanded]
     findings: list[dict[str, Any]] = []
@@ -376,7 +380,8 @@ def _resource_name(loaded: PolicyDefinition | PolicySetDefinition, path: Path) -
 @app.command("import")
 @handle_errors
 def import_(
-    directory: Path = typer.Argument(..., help="Directory of built-in definition and initiative JSON files."),
+    directory: Path | None = typer.Argument(None, help="Directory of built-in definition and initiative JSON files."),
+    baseline: bool = typer.Option(False, "--baseline", help="Import Warden's security baseline initiative."),
     data_dir: Path | None = DataDir,
     subscription: str | None = Subscription,
     output: OutputFormat = Output,
@@ -387,6 +392,10 @@ def import_(
     policyDefinitions/{name}``) and initiatives find their members. Files that fail static
     validation are listed and skipped; the exit code is 1 if anything was not imported.
     """
+    if (directory is None) == (not baseline):
+        raise CliError("give either a DIRECTORY or --baseline.")
+    directory = baseline_directory() if baseline else directory
+    assert directory is not None
     if not directory.is_dir():
         raise CliError(f"{directory} is not a directory.")
     report = import_directory(directory, check_members=False)
