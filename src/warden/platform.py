@@ -65,6 +65,9 @@ class Platform:
         thread = threading.Thread(target=self._maintenance_loop, name="warden-maintenance", daemon=True)
         thread.start()
         self._threads.append(thread)
+        from warden.monitor.exports import start_monitor_loop
+
+        self._threads.append(start_monitor_loop(self, self._stop))  # activity export, log retention
         from warden.governance.scans import start_scan_loop
 
         self._threads.append(start_scan_loop(self, self._stop))  # compliance scans, under a leader lease

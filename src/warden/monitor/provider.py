@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from warden.kernel.providers import ResourceType
 
-from . import data_collection, workspaces
+from . import data_collection, diagnostic_settings, workspaces
 from .ingestion.logs_ingestion import LogsIngestion
 from .query_api import QueryApi
 from .service import LogService
@@ -40,6 +40,7 @@ def register(platform: Platform) -> MonitorServices:
         )
     )
     data_collection.register(registry, services.logs)
+    diagnostic_settings.register(registry, services.logs)
     registry.add_operation(
         "Microsoft.OperationalInsights/workspaces/query/read", "Run queries over the data in the workspace"
     )
