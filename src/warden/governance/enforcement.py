@@ -10,7 +10,8 @@ event ``Microsoft.Authorization/policies/audit/action``. ``enforcementMode: DoNo
 applies nothing and audits what would have been denied.
 
 Per write it costs one query for assignments (and one for exemptions and definitions when there
-are any); compiled definitions are cached by (id, etag).
+are any); compiled definitions are cached by (id, etag). A write that assignments apply to also
+queues a ``policy.evaluate`` job (see ``warden.governance.scans``) that stores its policy states.
 """
 
 from __future__ import annotations
