@@ -282,3 +282,52 @@ def test_data_collector_api(warden_server: WardenServer, setup) -> None:  # type
     assert table["rows"][0][6] == when  # time-generated-field
     assert table["rows"][1][:2] == ["", 5.0]  # a number sent for Host_s made Host_d
     assert len(table["rows"]) == 2  # the wrongly signed post wrote nothing
+
+
+def test_another_tenant_cannot_query_or_ingest(warden_server: WardenServer, setup) -> None:  # type: ignore[no-untyped-def]
+    """An Owner of another tenant gets the same 403 as a stranger: nothing crosses tenants."""
+    from warden.bootstrap import add_tenant
+    from warden.kernel.settings import load_settings
+    from warden.platform import Platform
+
+    platform = Platform(load_settings(warden_server.data_dir))
+    try:
+        other_tenant, _sub, principal, secret = add_tenant(platform, "other")
+    finally:
+        platform.stop()
+    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ssl_context()) as http:
+
+        def token(scope: str) -> str:
+            response = http.post(
+                f"/{other_tenant}/oauth2/v2.0/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": principal.app_id,
+                    "client_secret": secret.secret_text,
+                    "scope": scope,
+                },
+            )
+            assert response.status_code == 200, response.text
+            return response.json()["access_token"]
+
+        customer_id = setup["workspace"]["properties"]["customerId"]
+        query = http.post(
+            f"/v1/workspaces/{customer_id}/query",
+            json={"query": "AppEvents_CL | count"},
+            headers={"Authorization": f"Bearer {token('https://api.loganalytics.io/.default')}"},
+        )
+        assert query.status_code == 403
+        assert query.json()["error"]["code"] == "AuthorizationFailed"
+        ingest = http.post(
+            f"/dataCollectionRules/{setup['dcr']['properties']['immutableId']}/streams/Custom-AppStream",
+            params={"api-version": "2023-01-01"},
+            json=[{"Level": 1}],
+            headers={"Authorization": f"Bearer {token('https://monitor.azure.com//.default')}"},
+        )
+        assert ingest.status_code == 403
+        arm = http.get(
+            setup["ws_id"],
+            params=WS_API,
+            headers={"Authorization": f"Bearer {token('https://management.azure.com/.default')}"},
+        )
+        assert arm.status_code in (403, 404)

@@ -68,3 +68,41 @@ def test_each_table_keeps_its_retention(app) -> None:  # type: ignore[no-untyped
         "Heartbeat": ["age1", "age6"],
         "Syslog": ["age1", "age20", "age6", "age8"],
     }
+
+
+def test_purge_deletes_matching_rows_and_is_logged(app) -> None:  # type: ignore[no-untyped-def]
+    platform, client, sub = app
+    assert client.put(
+        f"{sub}/resourceGroups/rg", params={"api-version": "2021-04-01"}, json={"location": "x"}
+    ).is_success
+    ws_id = f"{sub}/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/ws"
+    customer_id = client.put(ws_id, params=WS_API, json={"location": "westeurope"}).json()["properties"]["customerId"]
+    store = platform.monitor.logs.store
+    store.append(customer_id, "Heartbeat", pa.table({"Computer": ["alice-pc", "bob-pc", "alice-pc", "carol"]}))
+    bad = client.post(f"{ws_id}/purge", params=WS_API, json={"table": "Heartbeat", "filters": []})
+    assert bad.status_code == 400
+    unknown_column = client.post(
+        f"{ws_id}/purge",
+        params=WS_API,
+        json={"table": "Heartbeat", "filters": [{"column": "Nope", "operator": "==", "value": 1}]},
+    )
+    assert unknown_column.status_code == 400
+    assert store.count(customer_id, "Heartbeat") == 4  # refused purges delete nothing
+    purged = client.post(
+        f"{ws_id}/purge",
+        params=WS_API,
+        json={
+            "table": "Heartbeat",
+            "filters": [{"column": "Computer", "operator": "in", "value": ["alice-pc", "carol"]}],
+        },
+    )
+    assert purged.status_code == 202, purged.text
+    status = client.get(purged.headers["x-ms-status-location"].replace("https://testserver", ""))
+    assert status.status_code == 200 and status.json() == {"status": "completed"}
+    assert store.query([customer_id], "Heartbeat | project Computer").rows == [["bob-pc"]]
+    events = client.get(
+        f"{sub}/providers/Microsoft.Insights/eventtypes/management/values",
+        params={"api-version": "2015-04-01", "$filter": "eventTimestamp ge '2000-01-01T00:00:00Z'"},
+    ).json()["value"]
+    operations = {e["operationName"]["value"] for e in events}
+    assert "Microsoft.OperationalInsights/workspaces/purge/action" in operations

@@ -16,12 +16,13 @@ from sqlalchemy import Connection
 
 from warden.kernel.clock import isoformat, utcnow
 from warden.kernel.context import RequestContext
-from warden.kernel.errors import BadRequest, NotFound
+from warden.kernel.errors import BadRequest, MethodNotAllowed, NotFound
 from warden.kernel.ids import ResourceId
 from warden.kernel.providers import RESOURCE_GROUP, Action, ProviderRegistry, ResourceType
 from warden.kernel.reply import Reply
 from warden.kernel.resources import GenericResourceHandler, get_row, update_resource
 
+from .logstore import LogStoreError, PurgeFilter
 from .service import KEY_NAMES, WORKSPACE_TYPE
 
 if TYPE_CHECKING:
@@ -153,6 +154,65 @@ def _regenerate(service: LogService):  # type: ignore[no-untyped-def]
     return run
 
 
+def _purge(service: LogService):  # type: ignore[no-untyped-def]
+    """Azure's workspace purge: delete the rows of one table matching every filter (GDPR requests).
+
+    The rows are deleted before the answer (Azure queues it); the answer keeps Azure's shape,
+    202 with ``operationId`` and an ``x-ms-status-location`` to poll. The POST itself is an
+    activity-log operation (``workspaces/purge/action``) like every other write.
+    """
+
+    def run(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
+        row = _workspace_row(ctx, rid)
+        if not isinstance(body, dict) or not isinstance(body.get("table"), str) or not body["table"]:
+            raise BadRequest("The purge body needs a 'table' and 'filters'.", code="InvalidParameter", target="table")
+        filters = body.get("filters")
+        if not isinstance(filters, list) or not filters:
+            raise BadRequest("A purge needs at least one filter.", code="InvalidParameter", target="filters")
+        parsed = []
+        for i, item in enumerate(filters):
+            if not isinstance(item, dict) or not isinstance(item.get("column"), str) or "operator" not in item:
+                raise BadRequest(
+                    f"filters[{i}] needs 'column', 'operator' and 'value'.", code="InvalidParameter", target="filters"
+                )
+            parsed.append(PurgeFilter(item["column"], str(item["operator"]), item.get("value")))
+        customer_id = row.body["properties"]["customerId"]
+        try:
+            removed = service.store.purge(customer_id, body["table"], parsed)
+        except LogStoreError as error:
+            raise BadRequest(str(error), code="InvalidParameter") from None
+        operation_id = f"purge-{uuid.uuid4()}"
+        purges = {**row.body.get("_purges", {}), operation_id: {"status": "completed", "rows": removed}}
+        update_resource(ctx, row, body={**row.body, "_purges": dict(list(purges.items())[-100:])})
+        location = ctx.link(f"{rid}/operations/{operation_id}?api-version={ctx.api_version}")
+        return Reply(202, {"operationId": operation_id}, {"x-ms-status-location": location})
+
+    return run
+
+
+class PurgeStatusHandler:
+    """``workspaces/{ws}/operations/{purgeId}``: the status of a purge (read-only)."""
+
+    def get(self, ctx: RequestContext, rid: ResourceId) -> Reply:
+        assert ctx.conn is not None
+        row = get_row(ctx.conn, ctx.tenant_id, rid.parent)
+        found = row.body.get("_purges", {}).get(rid.name) if row is not None else None
+        if found is None:
+            raise NotFound(f"The purge operation '{rid.name}' was not found.", code="ResourceNotFound")
+        return Reply(200, {"status": found["status"]})
+
+    def put(self, ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
+        raise MethodNotAllowed("Purge operations are created by the purge action.")
+
+    patch = put
+
+    def delete(self, ctx: RequestContext, rid: ResourceId) -> Reply:
+        raise MethodNotAllowed("Purge operations cannot be deleted.")
+
+    def list(self, ctx: RequestContext, scope: str, parent: ResourceId | None) -> list[dict[str, Any]]:
+        return []
+
+
 def register(registry: ProviderRegistry, service: LogService) -> ResourceType:
     handler = GenericResourceHandler(
         WORKSPACE_TYPE, WorkspaceProperties, on_write=_on_write(service), on_delete=_on_delete(service)
@@ -172,5 +232,17 @@ def register(registry: ProviderRegistry, service: LogService) -> ResourceType:
     )
     workspace.add_action(
         Action("regenerateSharedKey", _regenerate(service), description="Regenerate the workspace's shared keys")
+    )
+    workspace.add_action(Action("purge", _purge(service), description="Delete rows of a table matching filters"))
+    registry.register(
+        ResourceType(
+            "Microsoft.OperationalInsights",
+            ("workspaces", "operations"),
+            PurgeStatusHandler(),
+            placements=frozenset({RESOURCE_GROUP}),
+            display_name="Log Analytics purge operation",
+            api_versions=API_VERSIONS,
+            writable=False,
+        )
     )
     return workspace
