@@ -226,7 +226,9 @@ class ExpandCompiler:
                 if kusto_type is KustoType.STRING or kusto_type not in _TYPE_REGEX:
                     parts.append("(.*)" if greedy else "(.*?)")
                 elif kind == "relaxed":
-                    parts.append(_TYPE_REGEX[kusto_type] + "?")
+                    # A value of the type if one fits, else whatever text lets the rest match (which
+                    # then converts to null): Kusto's parse-operator docs, relaxed example.
+                    parts.append(_TYPE_REGEX[kusto_type][:-1] + ("|.*)" if greedy else "|.*?)"))
                 else:
                     parts.append(_TYPE_REGEX[kusto_type])
                 targets.append((item.name, kusto_type, group))
