@@ -600,6 +600,12 @@ def test_cli_lists_and_asks_the_watcher(net) -> None:  # type: ignore[no-untyped
     hop = ("network", "next-hop", "--vm", "vm1", "-g", group, "--source", "10.0.1.4", "--output", "json")
     assert json.loads(warden(*hop, "--destination", "8.8.4.4"))["nextHopType"] == "VirtualAppliance"
     assert json.loads(warden(*hop, "--destination", "10.0.3.9"))["routeTableId"] == net["table"].id
+    rules = warden("network", "rules", "--vm", "vm1", "-g", group)
+    assert "AllowSSH" in rules and "DenyTelnet" in rules and "DefaultRule_DenyAllInBound" in rules
+    assert "vm1-nic" in warden("network", "vm", "show", "vm1", "-g", group)
+    topology = json.loads(warden("network", "topology", "-g", group, "--output", "json"))
+    assert {"hub", "vm1"} <= {r["name"] for r in topology["resources"]}
+    assert "web-nsg" in warden("network", "topology", "-g", group)
 
 
 def test_connectivity_check_follows_routes_and_rules(net) -> None:  # type: ignore[no-untyped-def]

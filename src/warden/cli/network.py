@@ -18,6 +18,7 @@ from warden.cli.output import Output, OutputFormat, render
 API = "2024-05-01"
 COMPUTE_API = "2024-07-01"
 NETWORK = "providers/Microsoft.Network"
+COMPUTE = "providers/Microsoft.Compute"
 
 app = typer.Typer(help="Virtual networks and Network Watcher.", no_args_is_help=True)
 ResourceGroup = typer.Option(None, "--resource-group", "-g", help="Resource group (default: the whole subscription).")
@@ -88,10 +89,28 @@ KINDS: list[tuple[str, str, str, list[tuple[str, Any]]]] = [
             ),
         ],
     ),
+    (
+        "vm",
+        "virtualMachines",
+        "Virtual machines (the model Network Watcher reasons about).",
+        [
+            ("Name", "name"),
+            ("Group", _group),
+            ("Location", "location"),
+            ("Size", "properties.hardwareProfile.vmSize"),
+            (
+                "NICs",
+                lambda i: _join(
+                    n["id"].rsplit("/", 1)[-1] for n in i["properties"]["networkProfile"]["networkInterfaces"]
+                ),
+            ),
+        ],
+    ),
 ]
 
 
 def _add_kind(command: str, arm_type: str, text: str, columns: list[tuple[str, Any]]) -> None:
+    namespace, api = (COMPUTE, COMPUTE_API) if arm_type == "virtualMachines" else (NETWORK, API)
     sub = typer.Typer(help=text, no_args_is_help=True)
 
     @sub.command("list")
@@ -105,7 +124,7 @@ def _add_kind(command: str, arm_type: str, text: str, columns: list[tuple[str, A
         """List them in a resource group or the subscription."""
         with WardenClient.from_data_dir(data_dir, subscription) as client:
             scope = client.group_scope(resource_group) if resource_group else client.subscription_scope
-            render(client.list(f"{scope}/{NETWORK}/{arm_type}", API), output, columns)
+            render(client.list(f"{scope}/{namespace}/{arm_type}", api), output, columns)
 
     @sub.command("show")
     @handle_errors
@@ -118,7 +137,7 @@ def _add_kind(command: str, arm_type: str, text: str, columns: list[tuple[str, A
     ) -> None:
         """Show one."""
         with WardenClient.from_data_dir(data_dir, subscription) as client:
-            render(client.get(_id(client, arm_type, name, resource_group), API), output, columns)
+            render(client.get(_id(client, arm_type, name, resource_group, namespace), api), output, columns)
 
     app.add_typer(sub, name=command)
 
@@ -224,3 +243,74 @@ def next_hop(
         result = client.post(f"{watcher_id}/nextHop", API, body)
     columns = [("Next hop type", "nextHopType"), ("Next hop IP", "nextHopIpAddress"), ("Route table", "routeTableId")]
     render(result, output, columns)
+
+
+RULE_COLUMNS = [
+    ("NSG", "nsg"),
+    ("Applied to", "level"),
+    ("Direction", "direction"),
+    ("Priority", "priority"),
+    ("Rule", "name"),
+    ("Access", "access"),
+    ("Protocol", "protocol"),
+    ("Source", lambda r: _join(r["sourceAddressPrefixes"])),
+    ("Destination", lambda r: _join(r["destinationAddressPrefixes"])),
+    ("Ports", lambda r: _join(r["destinationPortRanges"])),
+]
+
+
+@app.command("rules")
+@handle_errors
+def rules(
+    vm: str | None = Vm,
+    nic: str | None = Nic,
+    resource_group: str | None = ResourceGroup,
+    data_dir: Path | None = DataDir,
+    subscription: str | None = Subscription,
+    output: OutputFormat = Output,
+) -> None:
+    """The security rules that apply to a VM's NICs, in evaluation order (effective network security groups)."""
+    with WardenClient.from_data_dir(data_dir, subscription) as client:
+        target = _target(client, vm, nic, resource_group)
+        if "networkProfile" in target.get("properties", {}):
+            nics = [n["id"] for n in target["properties"]["networkProfile"]["networkInterfaces"]]
+        else:
+            nics = [target["id"]]
+        answers = [client.post(f"{nic_id}/effectiveNetworkSecurityGroups", API) for nic_id in nics]
+    if output == OutputFormat.json:
+        render(answers, output, [])
+        return
+    rows = []
+    for answer in answers:
+        for group in answer.get("value", []):
+            level = next(iter(group.get("association", {})), "")
+            name = group["networkSecurityGroup"]["id"].rsplit("/", 1)[-1]
+            rows += [{**rule, "nsg": name, "level": level} for rule in group.get("effectiveSecurityRules", [])]
+    render(rows, output, RULE_COLUMNS)
+
+
+@app.command("topology")
+@handle_errors
+def topology(
+    resource_group: str = Group,
+    location: str | None = typer.Option(None, "--location", help="Watcher region (default: the group's)."),
+    watcher: str | None = Watcher,
+    data_dir: Path | None = DataDir,
+    subscription: str | None = Subscription,
+    output: OutputFormat = Output,
+) -> None:
+    """The network resources of a resource group and how they are associated."""
+    with WardenClient.from_data_dir(data_dir, subscription) as client:
+        region = location or client.get(client.group_scope(resource_group), "2021-04-01").get("location", "")
+        watcher_id = _watcher(client, watcher, region, resource_group)
+        result = client.post(f"{watcher_id}/topology", API, {"targetResourceGroupName": resource_group})
+    if output == OutputFormat.json:
+        render(result, output, [])
+        return
+    columns = [
+        ("Resource", "name"),
+        ("Type", lambda r: "/".join(r["id"].split("/providers/", 1)[-1].split("/")[1::2][:2])),
+        ("Contains", lambda r: _join(a["name"] for a in r["associations"] if a["associationType"] == "Contains")),
+        ("Associated", lambda r: _join(a["name"] for a in r["associations"] if a["associationType"] == "Associated")),
+    ]
+    render(result.get("resources", []), output, columns)
