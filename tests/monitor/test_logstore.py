@@ -1,15 +1,16 @@
-"""The LogStore conformance suite: every implementation must pass it (today: DuckDB)."""
+"""The LogStore conformance suite: every implementation must pass it (DuckDB, and ClickHouse on chDB)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import json
 import uuid
 
 import pyarrow as pa
 import pytest
 
-from warden.monitor.kql.errors import KqlError
+from warden.monitor.kql.errors import KqlError, KqlUnsupportedError
 from warden.monitor.kql.types import KustoType as K
 from warden.monitor.logstore import LogStoreError, PurgeFilter
 from warden.monitor.logstore.duckdb_store import DuckDBLogStore
@@ -30,12 +31,42 @@ def _batch(n: int, start: int = 0) -> pa.Table:
     )
 
 
-@pytest.fixture(params=["duckdb"])
+_NO_CHDB = importlib.util.find_spec("chdb") is None
+# Tests a backend cannot pass yet because of a gap outside the store, each with the exact error:
+# they must fail with it (strict), so fixing the gap makes them pass and forces removing the entry.
+_KNOWN_GAPS = {
+    ("clickhouse", "test_append_converts_and_queries_with_kusto_types"): (
+        KqlUnsupportedError,
+        "the KQL compiler has no ClickHouse translation of dynamic member access (Props.n): "
+        "'dynamic values is not supported on clickhouse'",
+    ),
+}
+
+
+@pytest.fixture(
+    params=[
+        "duckdb",
+        pytest.param(
+            "clickhouse",
+            marks=pytest.mark.skipif(_NO_CHDB, reason="chdb (the optional clickhouse extra) is not installed"),
+        ),
+    ]
+)
 def make_store(request, tmp_path):
+    gap = _KNOWN_GAPS.get((request.param, request.node.originalname))
+    if gap is not None:
+        request.applymarker(pytest.mark.xfail(raises=gap[0], strict=True, reason=gap[1]))
     stores = []
 
     def make():
-        store = DuckDBLogStore(tmp_path / "logs", threads=1)
+        if request.param == "clickhouse":
+            from warden.monitor.logstore.clickhouse_executors import ChdbExecutor
+            from warden.monitor.logstore.clickhouse_store import ClickHouseLogStore
+
+            # chDB opens one data directory per process: the previous store must be closed first.
+            store = ClickHouseLogStore(ChdbExecutor(tmp_path / "clickhouse"))
+        else:
+            store = DuckDBLogStore(tmp_path / "logs", threads=1)
         stores.append(store)
         return store
 
