@@ -14,7 +14,8 @@ from warden.network import (
     virtual_networks,
     watchers,
 )
-from warden.network.common import API_VERSIONS, NAMESPACE, ChildHandler, Composite, NetworkHandler
+from warden.network.common import API_VERSIONS, NAMESPACE, Composite
+from warden.network.handlers import ChildHandler, NetworkHandler
 from warden.network.limits import UsagesHandler
 from warden.network.security_groups import DefaultRulesHandler
 
