@@ -7,8 +7,11 @@ import os
 import typer
 
 from warden.cli import activity, admin, groups, kql, locks, resources, roles, sp, subscriptions
+from warden.cli import dcr as dcr_cli
+from warden.cli import logs as logs_cli
 from warden.cli import network as network_cli
 from warden.cli import policy as policy_cli
+from warden.cli import workspaces as workspaces_cli
 
 app = typer.Typer(
     name="warden",
@@ -38,6 +41,9 @@ app.add_typer(subscriptions.app, name="subscription")
 app.command("kql")(kql.kql)
 app.add_typer(policy_cli.app, name="policy")
 app.add_typer(network_cli.app, name="network")
+app.add_typer(workspaces_cli.app, name="workspace")
+app.add_typer(logs_cli.app, name="logs")
+app.add_typer(dcr_cli.app, name="dcr")
 
 
 if __name__ == "__main__":
