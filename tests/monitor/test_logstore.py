@@ -6,6 +6,7 @@ import datetime as dt
 import importlib.util
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 import pytest
@@ -200,3 +201,112 @@ class TestLogStore:
         assert rows == [["a"], ["b"]]
         with pytest.raises(KqlError):
             store.query([ws], "NoResource | count", resource=vm)
+
+
+ALL_TYPES = {
+    "TimeGenerated": K.DATETIME,
+    "B": K.BOOL,
+    "D": K.DYNAMIC,
+    "G": K.GUID,
+    "I": K.INT,
+    "L": K.LONG,
+    "R": K.REAL,
+    "S": K.STRING,
+    "Span": K.TIMESPAN,
+    "Dec": K.DECIMAL,
+}
+
+
+class TestLogStoreMore:
+    """Behaviour every store shares beyond the first class: types, unions, limits, concurrency, purges."""
+
+    def test_every_kusto_type_round_trips(self, store):
+        ws = str(uuid.uuid4())
+        store.create_workspace(ws, {"All": ALL_TYPES})
+        batch = pa.table(
+            {
+                "TimeGenerated": ["2026-01-02T03:04:05.123456Z", None],
+                "B": ["true", None],
+                "D": ['{"a": [1, 2]}', None],
+                "G": ["6F9619FF-8B86-D011-B42D-00C04FC964FF", None],
+                "I": ["7", None],
+                "L": [2**40, None],
+                "R": [1.5, None],
+                "S": ["x", None],
+                "Span": ["01:30:00", None],
+                "Dec": ["1.25", None],
+            }
+        )
+        assert store.append(ws, "All", batch) == 2
+        result = store.query([ws], "All | order by I desc")
+        assert result.columns == list(ALL_TYPES)
+        assert result.types == list(ALL_TYPES.values())
+        assert result.rows[0][:9] == [
+            "2026-01-02T03:04:05.123456Z",
+            True,
+            '{"a":[1,2]}',
+            "6f9619ff-8b86-d011-b42d-00c04fc964ff",
+            7,
+            2**40,
+            1.5,
+            "x",
+            "01:30:00",
+        ]
+        assert float(result.rows[0][9]) == 1.25
+        assert result.rows[1] == [None, None, None, None, None, None, None, "", None, None]
+        assert store.query([ws], "All | where Span > 1h | project S").rows == [["x"]]
+
+    def test_union_of_workspaces_with_different_columns(self, store, workspace):
+        other = str(uuid.uuid4())
+        store.create_workspace(other, {"Events": EVENTS})
+        store.ensure_table(workspace, "Events", {"Extra": K.REAL})
+        store.append(workspace, "Events", pa.table({"Level": [1], "Extra": [2.5]}))
+        store.append(other, "Events", pa.table({"Level": [2], "Computer": ["b"]}))
+        rows = store.query([workspace, other], "Events | project Level, Extra, Computer | order by Level asc").rows
+        assert rows == [[1, 2.5, ""], [2, None, "b"]]
+
+    def test_limits_apply_to_every_workspace_and_qualified_table(self, store, workspace):
+        other = str(uuid.uuid4())
+        store.create_workspace(other, {"Events": EVENTS})
+        store.append(workspace, "Events", _batch(24))
+        store.append(other, "Events", _batch(24, start=0))
+        span = (T0 + dt.timedelta(hours=2), T0 + dt.timedelta(hours=5))
+        assert store.query([workspace, other], "Events | count", timespan=span).rows == [[6]]
+        rows = store.query(
+            [workspace],
+            'Events | union (workspace("B").Events) | summarize count(), min(Level), max(Level)',
+            timespan=span,
+            qualified={"B": other},
+        ).rows
+        assert rows == [[6, 2, 4]]
+
+    def test_concurrent_queries_keep_their_own_limits(self, store, workspace):
+        store.append(workspace, "Events", _batch(48))
+        spans = [(T0, T0 + dt.timedelta(hours=h)) for h in range(1, 13)]
+
+        def count(span):
+            return store.query([workspace], "Events | count", timespan=span).rows[0][0]
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            counts = list(pool.map(count, spans * 3))
+        assert counts == [h for h in range(1, 13)] * 3
+
+    def test_purge_operators(self, store, workspace):
+        store.append(workspace, "Events", _batch(24))
+        assert store.purge(workspace, "Events", [PurgeFilter("Computer", "=~", "HOST0")]) == 8
+        assert store.purge(workspace, "Events", [PurgeFilter("Level", "between", [1, 4])]) == 3  # 1, 2, 4
+        assert store.purge(workspace, "Events", [PurgeFilter("Computer", "contains", "ST2")]) == 7
+        assert store.purge(workspace, "Events", [PurgeFilter("Id", "==", str(uuid.UUID(int=7)))]) == 1
+        when = (T0 + dt.timedelta(hours=22)).isoformat()
+        assert store.purge(workspace, "Events", [PurgeFilter("TimeGenerated", ">=", when)]) == 1  # 22
+        both = [PurgeFilter("Computer", "in~", ["Host1"]), PurgeFilter("Level", "<", 13)]
+        assert store.purge(workspace, "Events", both) == 1  # 10
+        assert store.query([workspace], "Events | project Level | order by Level asc").rows == [[13], [16], [19]]
+        with pytest.raises(LogStoreError):
+            store.purge(workspace, "Events", [PurgeFilter("Level", "==", "not a number")])
+        assert store.count(workspace, "Events") == 3
+
+    def test_queries_cannot_name_other_databases(self, store, workspace):
+        for text in ('database("system").tables | count', 'cluster("x").database("y").Events | count'):
+            with pytest.raises(KqlError):
+                store.query([workspace], text)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -129,7 +130,8 @@ class ChdbExecutor:
 
     For tests: chDB runs the same SQL as a server, but it is one process with one data directory,
     and ``file()``-style table functions can read any file the process can (the store never lets
-    a query name them; see ``clickhouse_store``).
+    a query name them; see ``clickhouse_store``). Calls are serialized: a chDB session binds query
+    parameters session-wide, so two threads' parameterized statements would see each other's.
     """
 
     def __init__(self, path: Path | str) -> None:
@@ -138,6 +140,7 @@ class ChdbExecutor:
         except ImportError as exc:
             raise ClickHouseExecutorError("chdb is not installed (pip install 'warden[clickhouse]')") from exc
         Path(path).mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = threading.Lock()
         try:
             self._session: Any = session.Session(str(path))
         except Exception as exc:
@@ -149,39 +152,40 @@ class ChdbExecutor:
         return self._session
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        session = self._live()
         try:
-            session.query(sql, "CSV", params=dict(params) if params else None)
+            with self._lock:
+                self._live().query(sql, "CSV", params=dict(params) if params else None)
         except Exception as exc:
             raise ClickHouseExecutorError(str(exc)) from exc
 
     def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
-        session = self._live()
         try:
-            return session.query(sql, "ArrowTable", params=dict(params) if params else None)
+            with self._lock:
+                return self._live().query(sql, "ArrowTable", params=dict(params) if params else None)
         except Exception as exc:
             raise ClickHouseExecutorError(str(exc)) from exc
 
     def insert_arrow(self, database: str, table: str, data: pa.Table, settings: Mapping[str, Any]) -> None:
-        session = self._live()
         sink = io.BytesIO()
         with ipc.new_stream(sink, data.schema) as writer:
             writer.write_table(data)
         columns = ", ".join(quote_name(name) for name in data.column_names)
         statement = f"INSERT INTO {quote_name(database)}.{quote_name(table)} ({columns}){settings_clause(settings)}"
-        try:
-            inserter = session.send_insert(statement, "ArrowStream")
-        except Exception as exc:
-            raise ClickHouseExecutorError(str(exc)) from exc
-        try:
-            inserter.append(sink.getvalue())
-            inserter.finish()
-        except Exception as exc:
-            with contextlib.suppress(Exception):  # already finished or failed: nothing to cancel
-                inserter.cancel()
-            raise ClickHouseExecutorError(str(exc)) from exc
+        with self._lock:
+            try:
+                inserter = self._live().send_insert(statement, "ArrowStream")
+            except Exception as exc:
+                raise ClickHouseExecutorError(str(exc)) from exc
+            try:
+                inserter.append(sink.getvalue())
+                inserter.finish()
+            except Exception as exc:
+                with contextlib.suppress(Exception):  # already finished or failed: nothing to cancel
+                    inserter.cancel()
+                raise ClickHouseExecutorError(str(exc)) from exc
 
     def close(self) -> None:
-        session, self._session = self._session, None
+        with self._lock:
+            session, self._session = self._session, None
         if session is not None:
             session.close()
