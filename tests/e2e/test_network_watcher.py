@@ -292,6 +292,17 @@ def test_resources_come_back_in_azure_shapes(net) -> None:  # type: ignore[no-un
     assert pip.properties.ip_configuration.id.lower().startswith(net["vm_nic"].id.lower())
     vm = net["compute"].virtual_machines.get(group, "vm1")
     assert vm.os_profile.admin_password is None  # never stored
+    # Child resources are not listed among the group's resources, as in ARM.
+    with net["server"].client() as http:
+        listed = http.get(
+            f"{net['server'].sub_scope()}/resourceGroups/{group}/resources", params={"api-version": "2021-04-01"}
+        ).json()["value"]
+    types = {item["type"] for item in listed}
+    assert {"Microsoft.Network/virtualNetworks", "Microsoft.Network/networkSecurityGroups"} <= types
+    assert (
+        not {"Microsoft.Network/virtualNetworks/subnets", "Microsoft.Network/networkSecurityGroups/securityRules"}
+        & types
+    )
     usages = {u.name.value: u for u in client.usages.list(LOCATION)}
     assert usages["VirtualNetworks"].current_value >= 2 and usages["VirtualNetworks"].limit == 1000
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import update
+
 from warden.authz.store import LockMode, check_locks
 from warden.kernel.context import RequestContext
 from warden.kernel.errors import InvalidRequestContent
@@ -28,6 +30,7 @@ from warden.kernel.resources import (
     update_resource,
     validate_tags,
 )
+from warden.kernel.schema import resources
 from warden.network.common import (
     AnyProperties,
     Composite,
@@ -149,7 +152,19 @@ class NetworkHandler(GenericResourceHandler):
         )
         for prop, child_type in self.spec.children.items():
             self._sync_children(ctx, row, child_type, children[prop])
+        row = self.store_inline(ctx, row)
         return Reply(201 if existing is None else 200, self.compose(ctx, row), {"ETag": row.etag})
+
+    def store_inline(self, ctx: RequestContext, row: Any) -> Any:
+        """Keep a copy of the children inline in the parent's stored body, so readers of stored rows (policy
+        scans) see Azure's document; reads still compose from the child rows. Returns the updated row."""
+        if not self.spec.children:
+            return row
+        assert ctx.conn is not None
+        properties = dict(row.body.get("properties", {}))
+        for prop, child_type in self.spec.children.items():
+            properties[prop] = [child_json(c) for c in rows_of_type(ctx.conn, ctx.tenant_id, child_type, parent=row.id)]
+        return update_resource(ctx, row, body={**row.body, "properties": properties})
 
     def _sync_children(self, ctx: RequestContext, parent: Any, child_type: str, wanted: list[tuple[str, dict]]) -> None:
         assert ctx.conn is not None
@@ -170,7 +185,7 @@ class NetworkHandler(GenericResourceHandler):
                 continue  # unchanged: keep its ETag
             if old is not None:
                 check_locks(ctx.conn, ctx.tenant_id, old.id, LockMode.WRITE)
-            save_resource(
+            saved = save_resource(
                 ctx,
                 resource_id=f"{parent.id}/{segment}/{name}" if old is None else old.id,
                 name=name if old is None else old.name,
@@ -180,6 +195,13 @@ class NetworkHandler(GenericResourceHandler):
                 tags={},
                 body={"properties": {**child_properties, "provisioningState": "Succeeded"}},
                 existing=old,
+            )
+            # Child resources are not resources of the group in ARM's /resources listings (which select on
+            # resource_group_key); they still go with their parent and group, whose deletes remove IDs below.
+            ctx.conn.execute(
+                update(resources)
+                .where(resources.c.tenant_id == ctx.tenant_id, resources.c.key == saved.key)
+                .values(resource_group_key=None)
             )
 
     def delete(self, ctx: RequestContext, rid: ResourceId) -> Reply:
@@ -275,4 +297,7 @@ class ChildHandler(GenericResourceHandler):
         if check:
             check(ctx, existing)
         delete_tree(ctx.conn, ctx.tenant_id, existing.id)
+        parent = get_row(ctx.conn, ctx.tenant_id, rid.parent)
+        if parent is not None:
+            self.parent.store_inline(ctx, parent)
         return Reply(200)

@@ -25,6 +25,7 @@ from warden.network.common import (
     SUBNETS,
     VIRTUAL_MACHINES,
     VIRTUAL_NETWORKS,
+    rows_of_type,
 )
 
 SHOWN = (VIRTUAL_NETWORKS, SUBNETS, NETWORK_INTERFACES, SECURITY_GROUPS, ROUTE_TABLES, PUBLIC_IPS, VIRTUAL_MACHINES)
@@ -88,6 +89,10 @@ def describe(ctx: RequestContext, watcher: Any, params: dict[str, Any]) -> dict[
             .order_by(resources.c.key)
         )
     )
+    # Subnets are child rows, not resources of the group: fetch them under the group's VNets.
+    for vnet in [r for r in rows if r.type_key == VIRTUAL_NETWORKS.lower()]:
+        rows += rows_of_type(ctx.conn, ctx.tenant_id, SUBNETS, parent=vnet.id)
+    rows = sorted({key(r.id): r for r in rows}.values(), key=lambda r: key(r.id))
     located = {key(r.id): r.location for r in rows if r.location}
     children: dict[str, list[str]] = {}
     for row in rows:
