@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pyarrow as pa
 import pytest
 
+from warden.monitor.kql.compiler import run
 from warden.monitor.kql.errors import KqlError, KqlUnsupportedError
 from warden.monitor.kql.types import KustoType as K
 from warden.monitor.logstore import LogStoreError, PurgeFilter
@@ -310,3 +311,26 @@ class TestLogStoreMore:
         for text in ('database("system").tables | count', 'cluster("x").database("y").Events | count'):
             with pytest.raises(KqlError):
                 store.query([workspace], text)
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Events | where Computer == 'host1' | project Level | order by Level asc",
+            "Events | summarize c = count(), s = sum(Level) by Computer | order by Computer asc",
+            "Events | where TimeGenerated > datetime(2026-01-01 05:00) | summarize min(TimeGenerated), max(Level)",
+            "Events | join kind=inner (Events | where Level < 3 | project Computer, L2 = Level) on Computer | count",
+            "Events | top 3 by Level desc | project Level, Id",
+            "Events | summarize count() by b = bin(TimeGenerated, 6h) | order by b asc",
+            "Events | where Computer in~ ('HOST2') and Level between (5 .. 15) | count",
+            "Events | where Level == 4 | project Props, Id",
+            "let X = Events | where Level > 20; X | union (Events | where Level < 2) | count",
+            "Events | distinct Computer | order by Computer asc",
+            "Events | where Level > 100",
+        ],
+    )
+    def test_answers_match_the_kql_engine_over_the_same_rows(self, store, workspace, text):
+        batch = _batch(24)
+        store.append(workspace, "Events", batch)
+        expected = run(text, {"Events": batch}, schemas={"Events": EVENTS})
+        got = store.query([workspace], text)
+        assert (got.columns, got.types, got.rows) == (expected.columns, expected.types, expected.rows)
