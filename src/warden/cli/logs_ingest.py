@@ -217,11 +217,6 @@ class Uploader:
         why it stopped and what was not ingested."""
         lines, records = list(batch.lines), list(batch.records)
         while records:
-            if len(summary["rejected"]) > max_errors:
-                return (
-                    f"more than {max_errors} line(s) were rejected; {_span(lines)} and every line after "
-                    f"{batch.end_line} were not ingested."
-                )
             try:
                 response = self.send(records)
             except _Unconfirmed as error:
@@ -242,6 +237,11 @@ class Uploader:
             index, message = named
             summary["rejected"].append({"line": lines.pop(index), "error": message})
             del records[index]
+            if records and len(summary["rejected"]) > max_errors:
+                return (
+                    f"more than {max_errors} line(s) were rejected; {_span(lines)} and every line after "
+                    f"{batch.end_line} were not ingested."
+                )
         return None
 
 
