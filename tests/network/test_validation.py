@@ -105,7 +105,9 @@ def test_routes():
     extra = {"addressPrefix": "10.0.0.0/8", "nextHopType": "None", "nextHopIpAddress": "10.0.0.4"}
     assert _code(lambda: v.route("r", extra)) == "NextHopIpAddressNotAllowed"
     host_bits = {"addressPrefix": "10.0.0.1/8", "nextHopType": "None"}
-    assert _code(lambda: v.route("r", host_bits)) == "InvalidRouteAddressPrefix"
+    assert _code(lambda: v.route("r", host_bits)) == "InvalidCIDRNotation"
+    garbage = {"addressPrefix": "10.0.0.300/8", "nextHopType": "None"}
+    assert _code(lambda: v.route("r", garbage)) == "InvalidRouteAddressPrefix"
 
 
 def test_prefixes_and_overlap():

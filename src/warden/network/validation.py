@@ -47,14 +47,21 @@ def network(text: Any, target: str, *, code: str = "InvalidAddressPrefixFormat")
     if not isinstance(text, str) or "/" not in text:
         raise BadRequest(f"Address prefix {text} in {target} is not a valid CIDR prefix.", code=code, target=target)
     try:
-        return ipaddress.ip_network(text.strip(), strict=True)
+        loose = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         raise BadRequest(
-            f"Address prefix {text} in {target} does not have a valid format. The prefix must be in CIDR notation "
-            "with all host bits zero.",
-            code=code,
+            f"Address prefix {text} in {target} does not have a valid format.", code=code, target=target
+        ) from None
+    try:
+        ipaddress.ip_network(text.strip(), strict=True)
+    except ValueError:  # host bits set
+        raise BadRequest(
+            f"The address prefix {text} in {target} has an invalid CIDR notation. For the given prefix length, "
+            f"the address prefix should be {loose}.",
+            code="InvalidCIDRNotation",
             target=target,
         ) from None
+    return loose
 
 
 def networks(values: Iterable[Any], target: str, *, code: str = "InvalidAddressPrefixFormat") -> list[Network]:

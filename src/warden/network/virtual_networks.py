@@ -70,7 +70,7 @@ def subnet_networks(name: str, props: dict[str, Any]) -> list[v.Network]:
         if net.version == 4 and net.prefixlen > MIN_SUBNET_V4:
             raise BadRequest(
                 f"Subnet {name} with prefix {net} is too small: the smallest supported IPv4 subnet is /29.",
-                code="InvalidCIDRNotation",
+                code="NetcfgInvalidSubnet",
                 target=f"subnets/{name}",
             )
     return nets
