@@ -22,7 +22,8 @@ from sqlalchemy import select
 from warden.kernel.schema import resources, tenants
 from warden.monitor.kql.types import KustoType
 
-from .logs_ingestion import DCR_TYPE, transform_batch, with_standard_columns
+from .batches import process_batch
+from .logs_ingestion import DCR_TYPE, with_standard_columns
 from .syslog import dcr_accepts
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class SyslogRouter:
                             continue
                         batch = _arrow(accepted, target)
                         columns = {c: target[c] for c in batch.column_names}
-                        out = transform_batch(flow.get("transformKql") or "source", batch, columns)
+                        out = process_batch(batch, columns, flow.get("transformKql") or "source")
                         out = with_standard_columns(
                             out, target, customer_id=customer_id, table="Syslog", received=received
                         )

@@ -273,23 +273,19 @@ class DuckDBLogStore:
             try:
                 cursor.register(stage, batch)
                 described = {row[0]: row[1] for row in cursor.execute(f"DESCRIBE {quote_identifier(stage)}").fetchall()}
-                cursor.execute(timespan_text_macro())
-                names = [name for name in schema if name in described]
-                select = ", ".join(convert_sql(quote_identifier(n), described[n], schema[n]) for n in names)
+                if any(schema[n] is KustoType.TIMESPAN and described[n] == "VARCHAR" for n in described):
+                    cursor.execute(timespan_text_macro())  # text timespans need the parsing macro
+                # Columns the batch lacks: strings are '' (Kusto strings are never null), others null.
+                names = [n for n in schema if n in described or schema[n] is KustoType.STRING]
+                select = ", ".join(
+                    convert_sql(quote_identifier(n), described[n], schema[n]) if n in described else "''"
+                    for n in names
+                )
                 target = ", ".join(quote_identifier(n) for n in names)
-                cursor.execute("BEGIN")
                 cursor.execute(
                     f"INSERT INTO {quote_identifier(table)} ({target}) SELECT {select} FROM {quote_identifier(stage)}"
                 )
-                # Columns the batch lacks: strings are '' (Kusto strings are never null), others null.
-                missing = [n for n in schema if n not in described and schema[n] is KustoType.STRING]
-                if missing:
-                    fills = ", ".join(f"{quote_identifier(n)} = ''" for n in missing)
-                    conditions = " OR ".join(f"{quote_identifier(n)} IS NULL" for n in missing)
-                    cursor.execute(f"UPDATE {quote_identifier(table)} SET {fills} WHERE {conditions}")
-                cursor.execute("COMMIT")
             except duckdb.Error as exc:
-                _rollback(cursor)
                 raise LogStoreError(f"append to '{table}' failed: {exc}") from exc
             finally:
                 cursor.unregister(stage)

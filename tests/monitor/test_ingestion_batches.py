@@ -1,0 +1,57 @@
+"""Typing, validating and transforming an ingestion batch (warden.monitor.ingestion.batches)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from warden.monitor.ingestion.batches import BadRecord, TransformError, process_batch, records_to_arrow
+from warden.monitor.kql.types import KustoType as K
+
+COLUMNS = {"Time": K.DATETIME, "Host": K.STRING, "Level": K.INT, "Ok": K.BOOL, "Props": K.DYNAMIC, "Id": K.GUID}
+
+
+def _run(records, transform="source", columns=COLUMNS):  # type: ignore[no-untyped-def]
+    table = process_batch(records_to_arrow(records, columns), columns, transform, records)
+    return table.to_pylist()
+
+
+def test_values_convert_to_their_declared_types() -> None:
+    records = [
+        {"Time": "2026-11-28T10:00:00Z", "Host": "a", "Level": 3, "Ok": True, "Props": {"k": [1]}, "Id": "0" * 32},
+        {"Time": "2026-11-28 11:00:00+01:00", "Host": 5, "Level": "4", "Ok": "false", "Props": "text", "Extra": 1},
+    ]
+    rows = _run(records)
+    assert rows[0]["Time"] == dt.datetime(2026, 11, 28, 10, 0)
+    assert rows[1]["Time"] == dt.datetime(2026, 11, 28, 10, 0)  # offsets become UTC
+    assert [r["Host"] for r in rows] == ["a", "5"]
+    assert [r["Level"] for r in rows] == [3, 4]
+    assert [r["Ok"] for r in rows] == [True, False]
+    assert json.loads(rows[0]["Props"]) == {"k": [1]} and json.loads(rows[1]["Props"]) == "text"
+    assert str(rows[0]["Id"]) == "00000000-0000-0000-0000-000000000000" and rows[1]["Id"] is None
+    assert "Extra" not in rows[1]  # undeclared properties are dropped
+
+
+def test_the_first_bad_value_is_named_with_its_record_and_field() -> None:
+    records = [{"Level": 1}, {"Level": 2, "Time": "not a time"}, {"Level": "x"}]
+    with pytest.raises(BadRecord) as raised:
+        _run(records)
+    assert (raised.value.index, raised.value.field) == (1, "Time")
+    assert "Record 1" in str(raised.value) and "not a time" in str(raised.value)
+    with pytest.raises(BadRecord) as raised:
+        _run([{"Level": 2**40}])
+    assert raised.value.field == "Level"
+
+
+def test_transformation_and_billed_size() -> None:
+    records = [{"Time": "2026-11-28T10:00:00Z", "Host": "web", "Level": i} for i in range(5)]
+    rows = _run(records, "source | where Level % 2 == 0 | extend TimeGenerated = Time | project TimeGenerated, Host")
+    assert [r["Host"] for r in rows] == ["web", "web", "web"]
+    assert set(rows[0]) == {"TimeGenerated", "Host", "__billed"}
+    assert rows[0]["__billed"] == len(
+        json.dumps({"TimeGenerated": "2026-11-28 10:00:00", "Host": "web"}, separators=(",", ":"))
+    )
+    with pytest.raises(TransformError):
+        _run(records, "source | extend x = toint(Host) / 0 | where NoSuchColumn > 1")
