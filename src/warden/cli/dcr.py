@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from warden.cli.client import CliError, Subscription, WardenClient, handle_errors
+from warden.cli.client import ApiError, CliError, Subscription, WardenClient, error_from_response, handle_errors
 from warden.cli.common import DataDir
 from warden.cli.output import Output, OutputFormat, render, resource_group_of
 from warden.cli.workspaces import resolve_workspace
@@ -257,7 +257,16 @@ def ensure_ingestion_rule(client: WardenClient, workspace: dict[str, Any], table
         existing = client.body(response)
         if _shape(existing) == _shape(desired):
             return existing, stream
-    return client.put(rule_id, API, desired), stream
+    try:
+        return client.put(rule_id, API, desired), stream
+    except ApiError as error:
+        if error.code == "InvalidOutputTable" and not stored.endswith("_CL"):
+            raise CliError(
+                f"the server does not take rows for the standard table {stored} through a data collection rule: "
+                f"{error.message}",
+                code=error.code,
+            ) from None
+        raise
 
 
 def principal_object_id(client: WardenClient, app_id: str) -> str:
@@ -301,5 +310,10 @@ def ensure_publisher(client: WardenClient, rule_id: str, object_id: str) -> bool
         },
         ok=(409,),
     )
-    # 409 RoleAssignmentExists: someone assigned it under another name meanwhile; that is as good.
+    if response.status_code == 409:
+        error = error_from_response(response)
+        # Someone assigned the same role under another name meanwhile: that is as good.
+        if error.code != "RoleAssignmentExists":
+            raise error
+        return False
     return response.status_code == 201

@@ -23,6 +23,7 @@ from rich.table import Table
 
 from warden.cli.client import ApiError, CliError, Subscription, WardenClient, error_from_response, handle_errors
 from warden.cli.common import DataDir
+from warden.cli.dcr import ensure_ingestion_rule, ensure_publisher, principal_object_id
 from warden.cli.logs_ingest import Uploader, read_batches
 from warden.cli.output import Output, OutputFormat, note, render, stderr
 from warden.cli.workspaces import API as WORKSPACE_API
@@ -262,26 +263,25 @@ def tables(
 
 # --- ingest --------------------------------------------------------------------------------------
 
-INGEST_HELP = """Ingest a JSON-lines file (one JSON object per line) into a workspace table.
-
-How: the Logs Ingestion API takes rows only through a data collection rule (DCR), and only from
-a caller holding Microsoft.Insights/Telemetry/Write on that rule. So this command
-
-\b
-1. finds or creates the DCR 'warden-cli-{workspace}-{table}' in the workspace's resource group,
-   declaring one stream 'Custom-{table}' with the table's columns and a flow into the table
-   (no transformation); a rule of that name that no longer matches the table is updated;
-2. grants the data dir's principal Monitoring Metrics Publisher on that rule, unless an
-   assignment at or above the rule already does;
-3. uploads the lines in gzip requests of at most 1 MiB of JSON each, waiting out 429/503
-   answers as Retry-After says.
-
-Nothing is dropped silently: a line that is not a JSON object, and a record the server rejects
-(it names the record; the rest of that request is sent again without it), are reported with
-their line numbers, and the command then exits 1. Fields that are not columns of the table are
-dropped by the API, as Azure drops them; they are listed. Blank lines are skipped. If the server
-stops answering, the lines whose request was not confirmed are named.
-"""
+INGEST_HELP = "\n\n".join(
+    [
+        "Ingest a JSON-lines file (one JSON object per line) into a workspace table.",
+        "How: the Logs Ingestion API takes rows only through a data collection rule (DCR), and only from a caller "
+        "holding Microsoft.Insights/Telemetry/Write on that rule. So this command:",
+        "1. finds or creates the DCR 'warden-cli-{workspace}-{table}' in the workspace's resource group, declaring "
+        "one stream 'Custom-{table}' with the table's columns and a flow into the table (no transformation); a rule "
+        "of that name that no longer matches the table is updated, keeping its immutableId;",
+        "2. grants the data dir's principal Monitoring Metrics Publisher on that rule, unless an assignment at or "
+        "above the rule already does;",
+        "3. uploads the lines in gzip requests of at most 1 MiB of JSON each, waiting out 429/503 answers as "
+        "Retry-After says.",
+        "Nothing is dropped silently: a line that is not a JSON object, and a record the server rejects (it names "
+        "the record; the rest of that request is sent again without it), are reported with their line numbers, and "
+        "the command then exits 1. Fields that are not columns of the table are dropped by the API, as Azure drops "
+        "them; they are listed. Blank lines are skipped. If the server stops answering, the lines whose request was "
+        "not confirmed are named.",
+    ]
+)
 
 
 @app.command("ingest", help=INGEST_HELP)
@@ -298,8 +298,6 @@ def ingest(
 ) -> None:
     with _client(data_dir, subscription) as client:
         target = resolve_workspace(client, workspace, resource_group)
-        from warden.cli.dcr import ensure_ingestion_rule, ensure_publisher, principal_object_id
-
         rule, stream = ensure_ingestion_rule(client, target, table)
         granted = ensure_publisher(client, rule["id"], principal_object_id(client, client.app_id))
         if granted:
@@ -307,7 +305,8 @@ def ingest(
         uploader = Uploader(client, rule["properties"]["immutableId"], stream, patient=granted)
         columns = {c["name"] for c in rule["properties"]["streamDeclarations"][stream]["columns"]}
         summary = uploader.run(read_batches(file, columns), file.stat().st_size, max_errors)
-    summary = {"workspace": target["name"], "table": table, "rule": rule["id"], **summary}
+    stored = stream.removeprefix("Custom-")  # the table's own spelling
+    summary = {"workspace": target["name"], "table": stored, "rule": rule["id"], **summary}
     _report(summary, file, output)
     if summary["rejected"] or summary["unconfirmed"] or summary["stopped"]:
         raise typer.Exit(1)
