@@ -334,3 +334,39 @@ class TestLogStoreMore:
         expected = run(text, {"Events": batch}, schemas={"Events": EVENTS})
         got = store.query([workspace], text)
         assert (got.columns, got.types, got.rows) == (expected.columns, expected.types, expected.rows)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+        "SELECT file('/etc/passwd')",
+        "SELECT * FROM url('http://127.0.0.1/', CSV)",
+        'SELECT * FROM "Events" JOIN s3(\'http://x/y\') USING ("Level")',
+        "SELECT * FROM system.tables",
+        'SELECT * FROM "ws_b"."Events"',
+        "SELECT * FROM merge('ws_b', '.*')",
+        "SELECT dictGet('d', 'a', 1)",
+        'SELECT * FROM "Other"',
+        'SELECT 1; DROP DATABASE "ws_a"',
+        'INSERT INTO "Events" SELECT * FROM "Events"',
+    ],
+)
+def test_clickhouse_statements_reach_only_the_query_tables(sql):
+    """The ClickHouse store's second lock: SQL naming anything but its CTEs and schema tables is refused."""
+    from warden.monitor.logstore.clickhouse_store import _Limits, _rewrite, _Source
+
+    with pytest.raises(KqlError):
+        _rewrite(sql, {"Events": _Source().add("ws_a", "Events", EVENTS)}, _Limits(None, None))
+
+
+def test_clickhouse_rewrite_limits_each_reference_and_keeps_aliases():
+    from warden.monitor.logstore.clickhouse_store import _Limits, _rewrite, _Source
+
+    sources = {"Events": _Source().add("ws_a", "Events", EVENTS).add("ws_b", "Events", {"Level": K.INT})}
+    sql = 'WITH "__kql_1" AS (SELECT "L"."Level" FROM "Events" AS "L") SELECT * FROM "__kql_1"'
+    span = (T0, T0 + dt.timedelta(hours=1))
+    rewritten = _rewrite(sql, sources, _Limits(span, None))
+    assert '"ws_a"."Events"' in rewritten and '"ws_b"."Events"' in rewritten and "UNION ALL" in rewritten
+    assert rewritten.count("toDateTime64('2026-01-01 00:00:00.000000', 6, 'UTC')") == 1  # ws_b has no TimeGenerated
+    assert 'AS "L"' in rewritten

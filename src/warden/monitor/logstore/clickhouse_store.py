@@ -66,6 +66,43 @@ _WORKSPACE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 # DateTime64's range; DuckDB timestamps outside it would wrap around in ClickHouse, so they become null.
 _FIRST, _LAST = "TIMESTAMP '1900-01-01 00:00:00'", "TIMESTAMP '2299-12-31 23:59:59.999999'"
+# ClickHouse functions that read files, URLs, other servers, dictionaries or settings: the compiler
+# never emits them, and a statement that names one is refused before it runs.
+_OUTSIDE_READERS = frozenset(
+    {
+        "file",
+        "url",
+        "s3",
+        "s3cluster",
+        "hdfs",
+        "remote",
+        "remotesecure",
+        "cluster",
+        "clusterallreplicas",
+        "mysql",
+        "postgresql",
+        "mongodb",
+        "redis",
+        "jdbc",
+        "odbc",
+        "sqlite",
+        "executable",
+        "input",
+        "azureblobstorage",
+        "gcs",
+        "iceberg",
+        "deltalake",
+        "hudi",
+        "merge",
+        "getsetting",
+        "getserverport",
+        "filesystemavailable",
+        "filesystemcapacity",
+        "filesystemunreserved",
+        "hostname",
+        "fqdn",
+    }
+)
 _COMPARISONS = {"==": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 
 
@@ -405,15 +442,21 @@ class _Source:
 def _rewrite(sql: str, sources: Mapping[str, _Source], limits: _Limits) -> str:
     """Return the compiled SQL with each schema table replaced by its stored tables (limited).
 
-    Raises KqlError when the SQL names anything else: a table function, a qualified table, or a
-    table that is neither a CTE of the query nor in ``sources``.
+    Raises KqlError when the SQL is not one SELECT or names anything else: a table function, a
+    qualified table, a table that is neither a CTE of the query nor in ``sources``, or a function
+    that reads outside the query (``file``, ``dictGet``, ``joinGet``...).
     """
     try:
-        tree = sqlglot.parse_one(sql, read="clickhouse")
-    except sqlglot.errors.ParseError as exc:
+        trees = sqlglot.parse(sql, read="clickhouse")
+    except sqlglot.errors.SqlglotError as exc:
         raise KqlError(f"internal compiler error: unparsable SQL: {exc}") from exc
-    if not isinstance(tree, exp.Query):
+    if len(trees) != 1 or not isinstance(trees[0], exp.Query):
         raise KqlError("a query runs exactly one SELECT statement")
+    tree = trees[0]
+    for call in tree.find_all(exp.Anonymous):
+        name = call.name.lower()
+        if name in _OUTSIDE_READERS or name.startswith(("dictget", "dicthas", "dictis", "joinget")):
+            raise KqlError(f"a query cannot call {call.name}()")
     ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
     replacements: list[tuple[exp.Table, exp.Expression]] = []
     for table in tree.find_all(exp.Table):
