@@ -414,3 +414,66 @@ def test_dcr_create_errors(server: WardenServer, workspace: dict[str, Any]) -> N
     )
     assert "InvalidTransformQuery" in bad_transform.output
     assert warden(server, "dcr", "show", "bad-rule", "-g", group, code=1)
+
+
+# --- rules that follow their table; standard tables; names ----------------------------------------
+
+
+def test_ingest_rule_follows_a_growing_table(server: WardenServer, workspace: dict[str, Any], tmp_path: Path) -> None:
+    table_id = f"{workspace['id']}/tables/Grow_CL"
+    schema = [{"name": "TimeGenerated", "type": "datetime"}, {"name": "Name", "type": "string"}]
+
+    def put_table(columns: list[dict[str, str]]) -> None:
+        body = json.dumps({"properties": {"schema": {"name": "Grow_CL", "columns": columns}}})
+        warden(server, "resource", "create", table_id, "--api-version", "2022-10-01", "--body", body)
+
+    put_table(schema)
+    first = write_lines(tmp_path / "grow1.jsonl", [{"Name": "a", "Size": 1}])
+    summary = warden_json(server, "logs", "ingest", "-w", "ws-cli", "-t", "Grow_CL", str(first), code=0)
+    assert summary["droppedFields"] == {"Size": 1}
+    rule_name = "warden-cli-ws-cli-Grow_CL"
+    before = warden_json(server, "dcr", "show", rule_name, "-g", workspace["group"])
+
+    put_table([*schema, {"name": "Size", "type": "long"}])
+    second = write_lines(tmp_path / "grow2.jsonl", [{"Name": "b", "Size": 2}])
+    summary = warden_json(server, "logs", "ingest", "-w", "ws-cli", "-t", "Grow_CL", str(second))
+    assert summary["droppedFields"] == {}
+    after = warden_json(server, "dcr", "show", rule_name, "-g", workspace["group"])
+    assert after["properties"]["immutableId"] == before["properties"]["immutableId"]
+    assert [c["name"] for c in after["properties"]["streamDeclarations"]["Custom-Grow_CL"]["columns"]] == [
+        "TimeGenerated",
+        "Name",
+        "Size",
+    ]
+    assert rows_of(server, "Grow_CL | project Name, Size | order by Name asc") == [["a", None], ["b", 2]]
+
+
+def test_ingest_into_a_standard_table(server: WardenServer, workspace: dict[str, Any], tmp_path: Path) -> None:
+    line = {"Computer": "host1", "HostName": "host1", "Facility": "auth", "SeverityLevel": "err", "ProcessID": 42}
+    path = write_lines(tmp_path / "syslog.jsonl", [{**line, "SyslogMessage": "sshd: failed password"}])
+    summary = warden_json(server, "logs", "ingest", "-w", "ws-cli", "-t", "syslog", str(path))
+    assert summary["table"] == "Syslog" and summary["rows"] == 1
+    rule = warden_json(server, "dcr", "show", "warden-cli-ws-cli-Syslog", "-g", workspace["group"])
+    assert rule["properties"]["dataFlows"][0]["outputStream"] == "Microsoft-Syslog"
+    rows = rows_of(
+        server, "Syslog | where Computer == 'host1' | project Facility, SeverityLevel, ProcessID, SyslogMessage"
+    )
+    assert rows == [["auth", "err", 42, "sshd: failed password"]]
+
+
+def test_a_name_in_two_groups_needs_the_group(server: WardenServer, workspace: dict[str, Any]) -> None:
+    other = f"rg-logs-{uuid.uuid4().hex[:6]}"
+    warden(server, "group", "create", other, "--location", "westeurope")
+    twin = warden_json(server, "workspace", "create", "ws-cli", "-g", other)
+    try:
+        ambiguous = warden(server, "logs", "tables", "-w", "ws-cli", code=1)
+        assert "several workspaces are named 'ws-cli'" in ambiguous.output and "--resource-group" in ambiguous.output
+        # Only the first workspace has the custom table, so the answers show which one was asked.
+        twin_answer = warden(server, "logs", "query", "-w", "ws-cli", "-g", other, f"{TABLE} | count", code=1)
+        assert TABLE in twin_answer.output
+        chosen = warden_json(server, "logs", "query", "-w", "ws-cli", "-g", workspace["group"], f"{TABLE} | count")
+        assert chosen["tables"][0]["rows"][0][0] >= 0
+        names = [w["name"] for w in warden_json(server, "workspace", "list")]
+        assert names.count("ws-cli") == 2
+    finally:
+        warden(server, "resource", "delete", twin["id"], "--api-version", "2022-10-01")
