@@ -27,8 +27,10 @@ def _type(spec: Composite) -> tuple[str, tuple[str, ...]]:
     return namespace, tuple(types)
 
 
-def _register(registry: ProviderRegistry, spec: Composite, label: str) -> tuple[ResourceType, NetworkHandler]:
-    handler = NetworkHandler(spec)
+def _register(
+    registry: ProviderRegistry, spec: Composite, label: str, handler_class: type[NetworkHandler] = NetworkHandler
+) -> tuple[ResourceType, NetworkHandler]:
+    handler = handler_class(spec)
     namespace, types = _type(spec)
     versions = COMPUTE_API_VERSIONS if namespace == "Microsoft.Compute" else API_VERSIONS
     resource_type = registry.register(
@@ -84,7 +86,7 @@ def register(registry: ProviderRegistry) -> None:
     _register(registry, gateways.GATEWAY_SPEC, "virtual network gateway")
     _register(registry, gateways.LOCAL_SPEC, "local network gateway")
     _register(registry, gateways.CONNECTION_SPEC, "connection")
-    watcher, _ = _register(registry, watchers.SPEC, "network watcher")
+    watcher, _ = _register(registry, watchers.SPEC, "network watcher", watchers.WatcherHandler)
     for name, run, verb, text in (
         ("ipFlowVerify", watchers.ip_flow_verify, "action", "Verify IP flow from a VM to a remote address"),
         ("nextHop", watchers.next_hop, "action", "Get the next hop from a VM"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from warden.kernel import operations
 from warden.kernel.context import RequestContext
 from warden.kernel.errors import BadRequest, NotFound
 from warden.kernel.ids import ResourceId, key, parse_resource_id
@@ -29,6 +30,7 @@ from warden.network.common import (
 )
 from warden.network.connectivity import check
 from warden.network.diagnostic import diagnose
+from warden.network.handlers import NetworkHandler
 from warden.network.limits import check_count
 from warden.network.model_builder import build_topology
 from warden.network.rules import Evaluator
@@ -43,6 +45,28 @@ def _validate(ctx: RequestContext, rid: ResourceId, props: dict[str, Any], child
 
 
 SPEC = Composite(NETWORK_WATCHERS, validate=_validate, read_only=("runningOperationIds",))
+
+
+class WatcherHandler(NetworkHandler):
+    """A watcher's DELETE is long-running in Azure's contract (the SDK accepts only 202 and 204): Warden
+    deletes at once and answers 202 with an operation that has already succeeded."""
+
+    def delete(self, ctx: RequestContext, rid: ResourceId) -> Reply:
+        assert ctx.conn is not None
+        reply = super().delete(ctx, rid)
+        if reply.status == 204:
+            return reply
+        subscription = rid.container.subscription_id or ""
+        operation_id = operations.start_operation(
+            ctx.conn,
+            tenant_id=ctx.tenant_id,
+            subscription_id=subscription,
+            target_id=str(rid),
+            name=f"{NETWORK_WATCHERS}/delete",
+            created_by=ctx.caller.object_id,
+        )
+        operations.finish_operation(ctx.conn, operation_id)
+        return operations.accepted(ctx.base_url, subscription, operation_id, ctx.api_version or "2024-05-01")
 
 
 # ---- shared helpers ------------------------------------------------------------------------------------------
