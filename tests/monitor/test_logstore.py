@@ -354,19 +354,19 @@ class TestLogStoreMore:
 )
 def test_clickhouse_statements_reach_only_the_query_tables(sql):
     """The ClickHouse store's second lock: SQL naming anything but its CTEs and schema tables is refused."""
-    from warden.monitor.logstore.clickhouse_store import _Limits, _rewrite, _Source
+    from warden.monitor.logstore.clickhouse_sql import Limits, TableSource, rewrite_query
 
     with pytest.raises(KqlError):
-        _rewrite(sql, {"Events": _Source().add("ws_a", "Events", EVENTS)}, _Limits(None, None))
+        rewrite_query(sql, {"Events": TableSource().add("ws_a", "Events", EVENTS)}, Limits(None, None))
 
 
 def test_clickhouse_rewrite_limits_each_reference_and_keeps_aliases():
-    from warden.monitor.logstore.clickhouse_store import _Limits, _rewrite, _Source
+    from warden.monitor.logstore.clickhouse_sql import Limits, TableSource, rewrite_query
 
-    sources = {"Events": _Source().add("ws_a", "Events", EVENTS).add("ws_b", "Events", {"Level": K.INT})}
+    sources = {"Events": TableSource().add("ws_a", "Events", EVENTS).add("ws_b", "Events", {"Level": K.INT})}
     sql = 'WITH "__kql_1" AS (SELECT "L"."Level" FROM "Events" AS "L") SELECT * FROM "__kql_1"'
     span = (T0, T0 + dt.timedelta(hours=1))
-    rewritten = _rewrite(sql, sources, _Limits(span, None))
+    rewritten = rewrite_query(sql, sources, Limits(span, None))
     assert '"ws_a"."Events"' in rewritten and '"ws_b"."Events"' in rewritten and "UNION ALL" in rewritten
     assert rewritten.count("toDateTime64('2026-01-01 00:00:00.000000', 6, 'UTC')") == 1  # ws_b has no TimeGenerated
     assert 'AS "L"' in rewritten

@@ -47,8 +47,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import sqlglot
-from sqlglot import exp
 
 from warden.monitor.kql import parse
 from warden.monitor.kql.compiler import compile_query
@@ -59,6 +57,7 @@ from warden.monitor.kql.types import KustoType, lookup_type
 
 from . import LogStoreError, PurgeFilter, TableSchema, TimeRange
 from .clickhouse_executors import ClickHouseExecutor, ClickHouseExecutorError, quote_name, settings_clause
+from .clickhouse_sql import Limits, TableSource, datetime_text, purge_condition, rewrite_query
 
 __all__ = ["ClickHouseLogStore"]
 
@@ -66,44 +65,6 @@ _WORKSPACE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 # DateTime64's range; DuckDB timestamps outside it would wrap around in ClickHouse, so they become null.
 _FIRST, _LAST = "TIMESTAMP '1900-01-01 00:00:00'", "TIMESTAMP '2299-12-31 23:59:59.999999'"
-# ClickHouse functions that read files, URLs, other servers, dictionaries or settings: the compiler
-# never emits them, and a statement that names one is refused before it runs.
-_OUTSIDE_READERS = frozenset(
-    {
-        "file",
-        "url",
-        "s3",
-        "s3cluster",
-        "hdfs",
-        "remote",
-        "remotesecure",
-        "cluster",
-        "clusterallreplicas",
-        "mysql",
-        "postgresql",
-        "mongodb",
-        "redis",
-        "jdbc",
-        "odbc",
-        "sqlite",
-        "executable",
-        "input",
-        "azureblobstorage",
-        "gcs",
-        "iceberg",
-        "deltalake",
-        "hudi",
-        "merge",
-        "getsetting",
-        "getserverport",
-        "filesystemavailable",
-        "filesystemcapacity",
-        "filesystemunreserved",
-        "hostname",
-        "fqdn",
-    }
-)
-_COMPARISONS = {"==": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 
 
 def _database(workspace: str) -> str:
@@ -111,12 +72,6 @@ def _database(workspace: str) -> str:
     if not _WORKSPACE_ID.match(workspace):
         raise LogStoreError(f"invalid workspace id {workspace!r}")
     return "ws_" + workspace.replace("-", "")
-
-
-def _base_type(kusto_type: KustoType) -> str:
-    """The ClickHouse type of a non-null value of ``kusto_type`` (``Nullable(...)`` removed)."""
-    storage = kusto_type.clickhouse
-    return storage[len("Nullable(") : -1] if storage.startswith("Nullable(") else storage
 
 
 class ClickHouseLogStore:
@@ -137,6 +92,8 @@ class ClickHouseLogStore:
         self._converter = duckdb.connect(config={"enable_external_access": False, "autoload_known_extensions": False})
         self._converter.execute("SET python_enable_replacements = false")
         self._converter.execute("SET TimeZone = 'UTC'")
+        # A persistent (not TEMP) macro: each conversion runs on its own cursor, a connection of its
+        # own that would not see another connection's temporary macro.
         self._converter.execute(timespan_text_macro().replace("TEMP MACRO", "MACRO"))
         self._closed = False
 
@@ -317,18 +274,18 @@ class ClickHouseLogStore:
             raise LogStoreError("no workspace to query")
         query = parse(text)  # syntax errors first, before any data is touched
         unique = list(dict.fromkeys(workspaces))
-        limits = _Limits(timespan, resource)
+        limits = Limits(timespan, resource)
         per_workspace = {
             ws: {name: columns for name, columns in self._schemas(ws).items() if limits.readable(columns)}
             for ws in dict.fromkeys([*unique, *(qualified or {}).values()])
         }
-        sources: dict[str, _Source] = {}
+        sources: dict[str, TableSource] = {}
         for ws in unique:
             for name, columns in per_workspace[ws].items():
-                sources.setdefault(name, _Source()).add(_database(ws), name, columns)
+                sources.setdefault(name, TableSource()).add(_database(ws), name, columns)
         for alias, ws in (qualified or {}).items():
             for name, columns in per_workspace[ws].items():
-                sources[scoped_table_key("workspace", alias, name)] = _Source().add(_database(ws), name, columns)
+                sources[scoped_table_key("workspace", alias, name)] = TableSource().add(_database(ws), name, columns)
         schema = {key: source.columns for key, source in sources.items()}
 
         settings: dict[str, Any] = {"readonly": 2}
@@ -337,7 +294,7 @@ class ClickHouseLogStore:
             settings["timeout_overflow_mode"] = "throw"
 
         def execute(sql: str) -> pa.Table:
-            statement = _rewrite(sql, sources, limits) + settings_clause(settings)
+            statement = rewrite_query(sql, sources, limits) + settings_clause(settings)
             try:
                 return self._executor.query_arrow(statement)
             except ClickHouseExecutorError as exc:
@@ -365,7 +322,7 @@ class ClickHouseLogStore:
         if "TimeGenerated" not in schema:
             return 0
         condition = "\"TimeGenerated\" < toDateTime64({cutoff:String}, 6, 'UTC')"
-        return self._delete(workspace, table, condition, {"cutoff": _datetime_text(cutoff)})
+        return self._delete(workspace, table, condition, {"cutoff": datetime_text(cutoff)})
 
     def purge(self, workspace: str, table: str, filters: list[PurgeFilter]) -> int:
         schema = self._table_schema(workspace, table)
@@ -376,7 +333,7 @@ class ClickHouseLogStore:
         for item in filters:
             if item.column not in schema:
                 raise LogStoreError(f"table '{table}' has no column '{item.column}'")
-            conditions.append(_purge_condition(item, schema[item.column], params))
+            conditions.append(purge_condition(item, schema[item.column], params))
         return self._delete(workspace, table, " AND ".join(conditions), params)
 
     def _delete(self, workspace: str, table: str, where: str, params: Mapping[str, str]) -> int:
@@ -397,121 +354,6 @@ class ClickHouseLogStore:
         self._closed = True
         self._converter.close()
         self._executor.close()
-
-
-# ------------------------------------------------------------------------------ query sources
-
-
-class _Source:
-    """The stored tables one compiler table name reads: ``(database, table, columns)`` parts, unioned."""
-
-    def __init__(self) -> None:
-        self.parts: list[tuple[str, str, TableSchema]] = []
-        self.columns: TableSchema = {}
-
-    def add(self, database: str, table: str, columns: TableSchema) -> _Source:
-        self.parts.append((database, table, columns))
-        for name, kusto_type in columns.items():
-            self.columns.setdefault(name, kusto_type)
-        return self
-
-    def subquery(self, limits: _Limits) -> exp.Expression:
-        """A query over the parts, each limited, with the union's columns in order (absent ones null or '')."""
-        selects = []
-        for database, table, own in self.parts:
-            items = []
-            for name, kusto_type in self.columns.items():
-                if name in own and own[name] is kusto_type:
-                    value: exp.Expression = exp.column(name, quoted=True)
-                elif kusto_type is KustoType.STRING:
-                    value = exp.Literal.string("")
-                else:
-                    value = exp.cast(exp.null(), exp.DataType.build(kusto_type.clickhouse, dialect="clickhouse"))
-                items.append(exp.alias_(value, name, quoted=True))
-            select = exp.select(*items).from_(exp.table_(table, db=database, quoted=True))
-            condition = limits.condition(own)
-            if condition is not None:
-                select = select.where(condition)
-            selects.append(select)
-        query: exp.Expression = selects[0]
-        for select in selects[1:]:
-            query = exp.union(query, select, distinct=False)
-        return query
-
-
-def _rewrite(sql: str, sources: Mapping[str, _Source], limits: _Limits) -> str:
-    """Return the compiled SQL with each schema table replaced by its stored tables (limited).
-
-    Raises KqlError when the SQL is not one SELECT or names anything else: a table function, a
-    qualified table, a table that is neither a CTE of the query nor in ``sources``, or a function
-    that reads outside the query (``file``, ``dictGet``, ``joinGet``...).
-    """
-    try:
-        trees = sqlglot.parse(sql, read="clickhouse")
-    except sqlglot.errors.SqlglotError as exc:
-        raise KqlError(f"internal compiler error: unparsable SQL: {exc}") from exc
-    if len(trees) != 1 or not isinstance(trees[0], exp.Query):
-        raise KqlError("a query runs exactly one SELECT statement")
-    tree = trees[0]
-    for call in tree.find_all(exp.Anonymous):
-        name = call.name.lower()
-        if name in _OUTSIDE_READERS or name.startswith(("dictget", "dicthas", "dictis", "joinget")):
-            raise KqlError(f"a query cannot call {call.name}()")
-    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
-    replacements: list[tuple[exp.Table, exp.Expression]] = []
-    for table in tree.find_all(exp.Table):
-        if not isinstance(table.this, exp.Identifier) or table.args.get("db") or table.args.get("catalog"):
-            raise KqlError(f"a query cannot read {table.sql(dialect='clickhouse')}")
-        name = table.name
-        if name in ctes:
-            continue
-        source = sources.get(name)
-        if source is None:
-            raise KqlError(f"unknown table '{name}'")
-        alias = exp.TableAlias(this=exp.to_identifier(table.alias or name, quoted=True))
-        replacements.append((table, exp.Subquery(this=source.subquery(limits), alias=alias)))
-    for table, replacement in replacements:
-        table.replace(replacement)
-    return tree.sql(dialect="clickhouse", identify=True)
-
-
-class _Limits:
-    """What a query may see of each table: a TimeGenerated range and/or one resource's rows."""
-
-    def __init__(self, timespan: TimeRange | None, resource: str | None) -> None:
-        self.timespan = timespan
-        self.resource = resource.rstrip("/").lower() if resource else None
-
-    def readable(self, columns: Mapping[str, KustoType]) -> bool:
-        """Resource-centric queries read only tables that record the resource of each row."""
-        return self.resource is None or "_ResourceId" in columns
-
-    def condition(self, columns: Mapping[str, KustoType]) -> exp.Expression | None:
-        parts: list[exp.Expression] = []
-        if self.timespan is not None and "TimeGenerated" in columns:
-            start, end = (_datetime_sql(value) for value in self.timespan)
-            column = exp.column("TimeGenerated", quoted=True)
-            parts.append(exp.and_(exp.GTE(this=column, expression=start), exp.LT(this=column.copy(), expression=end)))
-        if self.resource is not None:
-            lowered = exp.Anonymous(this="lowerUTF8", expressions=[exp.column("_ResourceId", quoted=True)])
-            under = exp.Anonymous(
-                this="startsWith", expressions=[lowered.copy(), exp.Literal.string(self.resource + "/")]
-            )
-            parts.append(exp.paren(exp.or_(exp.EQ(this=lowered, expression=exp.Literal.string(self.resource)), under)))
-        return exp.and_(*parts) if parts else None
-
-
-def _datetime_text(value: dt.datetime) -> str:
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value.isoformat(sep=" ", timespec="microseconds")
-
-
-def _datetime_sql(value: dt.datetime) -> exp.Expression:
-    return exp.Anonymous(
-        this="toDateTime64",
-        expressions=[exp.Literal.string(_datetime_text(value)), exp.Literal.number(6), exp.Literal.string("UTC")],
-    )
 
 
 def _plain_arrow(table: pa.Table) -> pa.Table:
@@ -542,58 +384,3 @@ def _check_names(table: str, columns: Mapping[str, KustoType]) -> None:
         if name.lower() in seen:
             raise LogStoreError(f"table '{table}' has two columns named '{name}' (names ignore case)")
         seen.add(name.lower())
-
-
-def _value_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def _purge_condition(item: PurgeFilter, kusto_type: KustoType, params: dict[str, str]) -> str:
-    """Return the SQL of one purge filter, adding its values to ``params`` (bound, never spliced).
-
-    Raises LogStoreError for an unknown operator, a timespan column or a malformed value list.
-    """
-    if kusto_type is KustoType.TIMESPAN:
-        raise LogStoreError("purge filters on timespan columns are not supported")
-    column = quote_name(item.column)
-    operator = item.operator.strip().lower()
-
-    def bind(value: Any) -> str:
-        name = f"p{len(params)}"
-        if value is None:
-            return "NULL"
-        params[name] = _value_text(value)
-        placeholder = f"{{{name}:String}}"
-        if kusto_type in (KustoType.STRING, KustoType.DYNAMIC):
-            return placeholder
-        if kusto_type is KustoType.DATETIME:
-            return f"parseDateTime64BestEffort({placeholder}, 6, 'UTC')"
-        return f"CAST({placeholder} AS {_base_type(kusto_type)})"
-
-    def bind_lower(value: Any) -> str:
-        name = f"p{len(params)}"
-        params[name] = _value_text(value)
-        return f"lowerUTF8({{{name}:String}})"
-
-    text = f"lowerUTF8(toString({column}))"
-    if operator in _COMPARISONS:
-        return f"{column} {_COMPARISONS[operator]} {bind(item.value)}"
-    if operator == "=~":
-        return f"{text} = {bind_lower(item.value)}"
-    if operator == "contains":
-        return f"position({text}, {bind_lower(item.value)}) > 0"
-    if operator in ("in", "in~"):
-        if not isinstance(item.value, list) or not item.value:
-            raise LogStoreError(f"'{operator}' needs a non-empty list of values")
-        if operator == "in~":
-            return f"{text} IN ({', '.join(bind_lower(v) for v in item.value)})"
-        return f"{column} IN ({', '.join(bind(v) for v in item.value)})"
-    if operator == "between":
-        if not isinstance(item.value, list) or len(item.value) != 2:
-            raise LogStoreError("'between' needs a list of two values")
-        return f"{column} BETWEEN {bind(item.value[0])} AND {bind(item.value[1])}"
-    raise LogStoreError(f"unsupported purge operator '{item.operator}'")
