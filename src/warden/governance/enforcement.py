@@ -23,6 +23,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ from warden.governance.policy import (
     PolicyDefinition,
     PolicyError,
     PolicySetDefinition,
+    TypeIndex,
     default_aliases,
     evaluate,
     load_definition,
@@ -144,7 +146,8 @@ def intercept(ctx: RequestContext, endpoint: Endpoint) -> None:
     except ValueError:
         return
     policies = snapshot(ctx)
-    assignments = applicable(policies.assignments, target, set(ancestors))
+    candidates = policies.for_type(POLICY_GROUP_TYPE if resource_type == RESOURCE_GROUP_TYPE else resource_type)
+    assignments = applicable(candidates, target, set(ancestors))
     if not assignments:
         return
     body = ctx.body
@@ -230,6 +233,34 @@ class Snapshot:
     assignments: tuple[Any, ...]
     exemptions: tuple[Any, ...]
     definitions: dict[str, Any]
+    _index: list[TypeIndex[Any]] = dataclass_field(default_factory=list, compare=False)
+
+    def for_type(self, resource_type: str) -> list[Any]:
+        """The assignments whose definition (any member, for an initiative) can match
+        ``resource_type``: the others are NotApplicable and need no evaluation."""
+        if not self._index:
+            index: TypeIndex[Any] = TypeIndex()
+            for row in self.assignments:
+                index.add(row, self._types(row))
+            self._index.append(index)
+        return self._index[0].candidates(resource_type)
+
+    def _types(self, assignment: Any) -> frozenset[str] | None:
+        row = self.definitions.get(key(assignment.body["properties"]["policyDefinitionId"]))
+        try:
+            policy = compiled(row) if row is not None else None
+            if not isinstance(policy, PolicySetDefinition):
+                return policy.required_types if policy is not None else frozenset()
+            found: set[str] = set()
+            for reference in policy.definitions:
+                member = self.definitions.get(key(reference.definition_id))
+                types = compiled(member).required_types if member is not None else frozenset()
+                if types is None:
+                    return None
+                found |= types
+            return frozenset(found)
+        except PolicyError:
+            return None  # evaluated (and skipped with a warning) as before
 
 
 POLICY_TYPES = tuple(t.lower() for t in (ASSIGNMENTS, EXEMPTIONS, DEFINITIONS, SET_DEFINITIONS))
