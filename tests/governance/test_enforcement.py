@@ -10,8 +10,8 @@ from warden.governance.enforcement import (
     POLICY_GROUP_TYPE,
     Outcome,
     _after_write,
-    apply_changes,
     _new_body,
+    apply_changes,
     target_type,
 )
 from warden.governance.policy import evaluate
