@@ -1,4 +1,4 @@
-"""``evaluate`` plugins: ``bag_unpack`` and ``pivot``.
+"""``evaluate`` plugins: ``bag_unpack``, ``pivot``, ``ipv4_lookup`` and ``schema_merge``.
 
 Both produce columns named after the data (a bag's keys, a column's distinct values), so unless
 an output schema is given they need to look at the data first: the generator's ``probe`` runs a
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 
 from . import ast
@@ -46,6 +47,8 @@ class PluginCompiler:
             return self.pivot(op, relation, scope)
         if name == "ipv4_lookup":
             return self.ipv4_lookup(op, relation, scope)
+        if name == "schema_merge":
+            return self.schema_merge(op, relation, scope)
         if name == "rolling_percentile":
             return self.rolling_percentile(op, relation, scope)
         if name == "sliding_window_counts":
@@ -208,6 +211,67 @@ class PluginCompiler:
         select = self.select_from(relation, items, keep_order=False)
         if group_by:
             select = select.group_by(*group_by, copy=False)
+        return self.emit(select, columns)
+
+    # --------------------------------------------------------------------------- schema_merge
+
+    def schema_merge(self, op: ast.Evaluate, relation: Relation, scope: Scope) -> Relation:
+        """``schema_merge([PreserveOrder])`` over ``getschema`` rows: one row per column name.
+
+        A column keeps its type when all schemas agree (``dynamic`` otherwise) and is placed by the
+        latest ordinal it had (ties by the earliest, then by name), numbered from 0. With
+        PreserveOrder (the default) a column whose ordinal differs between schemas is reported as
+        Kusto reports it: ordinal -1 and the type ``ERROR(columns are out of order)``.
+        """
+        call = op.plugin
+        named = {n.name.lower(): n.value for n in call.named_args}
+        preserve: Any = True
+        if call.args or named:
+            node = call.args[0] if call.args else named.get("preserveorder")
+            if node is None or len(call.args) + len(named) > 1:
+                raise self.binder.semantic("schema_merge() takes one argument, PreserveOrder", call)
+            value = self.constant(node, scope, "PreserveOrder")
+            if value.type is not KustoType.BOOL:
+                raise self.binder.semantic("schema_merge(): PreserveOrder must be a bool", call)
+            preserve = bool(value.literal) if value.literal is not None else True
+        wanted = {"ColumnName": KustoType.STRING, "ColumnOrdinal": None, "DataType": KustoType.STRING}
+        wanted["ColumnType"] = KustoType.STRING
+        for name in wanted:
+            if name not in relation.columns:
+                raise self.binder.semantic(f"schema_merge() needs getschema's columns (no '{name}')", call)
+        ref = {name: relation.ref(name).sql(dialect=self.dialect) for name in wanted}
+        grouped = sqlglot.parse_one(
+            f"SELECT {ref['ColumnName']} AS n, max({ref['ColumnOrdinal']}) AS hi, min({ref['ColumnOrdinal']}) AS lo,"
+            f" {'TRUE' if preserve else 'FALSE'} AND count(DISTINCT {ref['ColumnOrdinal']}) > 1 AS bad,"
+            f" CASE WHEN count(DISTINCT {ref['ColumnType']}) = 1 THEN any_value({ref['DataType']})"
+            " ELSE 'System.Object' END AS dt,"
+            f" CASE WHEN count(DISTINCT {ref['ColumnType']}) = 1 THEN any_value({ref['ColumnType']})"
+            " ELSE 'dynamic' END AS ct",
+            dialect=self.dialect,
+        )
+        grouped = grouped.from_(self.relation_table(relation), copy=False).group_by(
+            sqlglot.parse_one(ref["ColumnName"], dialect=self.dialect), copy=False
+        )
+        merged = self.emit(grouped, {"n": KustoType.STRING})
+        error = "ERROR(columns are out of order)"
+        items = [
+            ("ColumnName", "n"),
+            (
+                "ColumnOrdinal",
+                "CASE WHEN bad THEN -1 ELSE row_number() OVER (PARTITION BY bad ORDER BY hi, lo, n) - 1 END",
+            ),
+            ("DataType", f"CASE WHEN bad THEN 'ERROR(unknown CSL type:{error})' ELSE dt END"),
+            ("ColumnType", f"CASE WHEN bad THEN '{error}' ELSE ct END"),
+        ]
+        select = exp.select(
+            *self.project_items([(name, sqlglot.parse_one(text, dialect=self.dialect)) for name, text in items])
+        ).from_(self.relation_table(merged), copy=False)
+        columns = {
+            "ColumnName": KustoType.STRING,
+            "ColumnOrdinal": KustoType.LONG,
+            "DataType": KustoType.STRING,
+            "ColumnType": KustoType.STRING,
+        }
         return self.emit(select, columns)
 
 
