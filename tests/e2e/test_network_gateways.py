@@ -471,3 +471,35 @@ def test_a_lock_on_a_subnet_holds_against_its_vnets_put(vpn, warden_server) -> N
         finally:
             http.delete(lock, params={"api-version": "2016-09-01"})
     client.virtual_networks.begin_delete(group, "locked").result()
+
+
+def test_vm_model_holds_its_nic_until_deleted(vpn, warden_server) -> None:  # type: ignore[no-untyped-def]
+    from azure.mgmt.compute import ComputeManagementClient
+
+    client, group = vpn["client"], vpn["group"]
+    compute = ComputeManagementClient(
+        warden_server.credential(),
+        warden_server.subscription,
+        base_url=warden_server.endpoint,
+        connection_verify=warden_server.ca,
+        credential_scopes=[ARM_SCOPE],
+        polling_interval=0.1,
+    )
+    nic = client.network_interfaces.begin_create_or_update(
+        group,
+        "vm-nic",
+        {
+            "location": LOCATION,
+            "properties": {
+                "ipConfigurations": [{"name": "c", "properties": {"subnet": {"id": f"{vpn['vnet'].id}/subnets/work"}}}]
+            },
+        },
+    ).result()
+    vm = {"location": LOCATION, "properties": {"networkProfile": {"networkInterfaces": [{"id": nic.id}]}}}
+    compute.virtual_machines.begin_create_or_update(group, "vm", vm).result()
+    taken = _error(lambda: compute.virtual_machines.begin_create_or_update(group, "vm-b", vm))
+    assert taken.error.code == "NicInUse"  # a NIC belongs to one VM
+    assert _error(lambda: client.network_interfaces.begin_delete(group, "vm-nic")).error.code == "NicInUse"
+    compute.virtual_machines.begin_delete(group, "vm").result()
+    assert client.network_interfaces.get(group, "vm-nic").properties.virtual_machine is None
+    client.network_interfaces.begin_delete(group, "vm-nic").result()
