@@ -15,6 +15,7 @@ from sqlglot import exp
 from monitor.kql.function_harness import Ctx, typed_constant
 from warden.monitor.kql.errors import KqlError
 from warden.monitor.kql.functions.common import literal_typed
+from warden.monitor.kql.functions.geo_udf import register_udfs
 from warden.monitor.kql.functions.registry import AGGREGATES, SCALARS
 from warden.monitor.kql.typed import Typed
 from warden.monitor.kql.types import KustoType as K
@@ -57,6 +58,7 @@ _SLOW = {"hash", "hash_xxhash64"}  # covered by test_functions_hashing
 def table() -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
+    register_udfs(connection)  # the geo_* functions run as Python UDFs, as in the sandbox
     names = ", ".join(_COLUMNS)
     connection.execute(f"CREATE TABLE src AS SELECT * FROM (VALUES {_ROWS}) v({names})")
     return connection

@@ -1,6 +1,7 @@
 """Warden's KQL (Kusto Query Language) engine: parse, bind, and generate SQL for DuckDB/ClickHouse.
 
-A pure library: it imports only the standard library, sqlglot, duckdb, pyarrow and itself.
+A pure library: it imports only the standard library, sqlglot, duckdb, pyarrow, s2geometry and h3
+(the geo_* functions) and itself.
 """
 
 from . import ast

@@ -351,6 +351,9 @@ class Sandbox:
         self._con.execute("SET python_enable_replacements = false")
         self._con.execute("SET TimeZone = 'UTC'")  # TIMESTAMPTZ -> TIMESTAMP casts mean UTC
         try:
+            from .functions.geo_udf import register_udfs  # geo_* run as Python UDFs (S2, H3)
+
+            register_udfs(self._con)
             self._con.execute(timespan_text_macro())
             for name, source in (tables or {}).items():
                 schema = (schemas or {}).get(name)
