@@ -113,13 +113,12 @@ class ClickHouseLogStore:
 
     def _schemas(self, workspace: str) -> dict[str, TableSchema]:
         """Every table of the workspace with its Kusto columns; raises LogStoreError if it does not exist."""
-        database = _database(workspace)
-        if not self.exists(workspace):
-            raise LogStoreError(f"workspace {workspace} does not exist")
         rows = self._rows(
             "SELECT table, name, comment FROM system.columns WHERE database = {db:String} ORDER BY table, position",
-            {"db": database},
+            {"db": _database(workspace)},
         )
+        if not rows and not self.exists(workspace):  # a workspace without tables is no error
+            raise LogStoreError(f"workspace {workspace} does not exist")
         result: dict[str, TableSchema] = {}
         for row in rows:
             kusto_type = lookup_type(row["comment"])
