@@ -257,6 +257,26 @@ class TestLogStoreMore:
         assert result.rows[1] == [None, None, None, None, None, None, None, "", None, None]
         assert store.query([ws], "All | where Span > 1h | project S").rows == [["x"]]
 
+    def test_typed_and_nested_arrow_values_convert(self, store):
+        ws = str(uuid.uuid4())
+        columns = {"TimeGenerated": K.DATETIME, "D": K.DYNAMIC, "Span": K.TIMESPAN, "S": K.STRING, "B": K.BOOL}
+        store.create_workspace(ws, {"T": {**columns, "G": K.GUID}})
+        batch = pa.table(
+            {
+                "TimeGenerated": pa.array([T0, None], pa.timestamp("us", tz="UTC")),
+                "D": pa.array([{"a": 1, "b": [1, 2]}, None]),
+                "Span": [36000000000, None],  # a number is a tick count
+                "S": pa.array([[1, 2], None]),
+                "B": [1, 0],
+                "G": ["not a guid", " 6F9619FF-8B86-D011-B42D-00C04FC964FF "],
+            }
+        )
+        store.append(ws, "T", batch)
+        assert store.query([ws], "T | order by B desc").rows == [
+            ["2026-01-01T00:00:00Z", '{"a":1,"b":[1,2]}', "01:00:00", "[1,2]", True, None],
+            [None, None, None, "", False, "6f9619ff-8b86-d011-b42d-00c04fc964ff"],
+        ]
+
     def test_union_of_workspaces_with_different_columns(self, store, workspace):
         other = str(uuid.uuid4())
         store.create_workspace(other, {"Events": EVENTS})
