@@ -277,6 +277,22 @@ class TestLogStoreMore:
             [None, None, None, "", False, "6f9619ff-8b86-d011-b42d-00c04fc964ff"],
         ]
 
+    def test_drop_table_and_empty_workspace(self, store, workspace):
+        store.ensure_table(workspace, "Other", {"x": K.LONG})
+        store.append(workspace, "Other", pa.table({"x": [1, 2]}))
+        store.drop_table(workspace, "Other")
+        assert list(store.tables(workspace)) == ["Events"]
+        with pytest.raises(LogStoreError):
+            store.append(workspace, "Other", pa.table({"x": [1]}))
+        with pytest.raises(LogStoreError):
+            store.drop_table(workspace, "Other")
+        with pytest.raises(KqlError):
+            store.query([workspace], "Other | count")
+        empty = str(uuid.uuid4())
+        store.create_workspace(empty, {})
+        assert store.exists(empty) and store.tables(empty) == {}
+        assert store.query([empty], "print x = 1").rows == [[1]]
+
     def test_union_of_workspaces_with_different_columns(self, store, workspace):
         other = str(uuid.uuid4())
         store.create_workspace(other, {"Events": EVENTS})
