@@ -303,6 +303,13 @@ def test_resources_come_back_in_azure_shapes(net) -> None:  # type: ignore[no-un
         not {"Microsoft.Network/virtualNetworks/subnets", "Microsoft.Network/networkSecurityGroups/securityRules"}
         & types
     )
+    operations = {op.name for op in client.operations.list()}
+    assert {
+        "Microsoft.Network/networkWatchers/ipFlowVerify/action",
+        "Microsoft.Network/networkWatchers/topology/read",
+        "Microsoft.Network/networkInterfaces/effectiveRouteTable/action",
+        "Microsoft.Network/virtualNetworks/subnets/write",
+    } <= operations
     usages = {u.name.value: u for u in client.usages.list(LOCATION)}
     assert usages["VirtualNetworks"].current_value >= 2 and usages["VirtualNetworks"].limit == 1000
 
