@@ -328,6 +328,20 @@ class TestLogStoreMore:
             counts = list(pool.map(count, spans * 3))
         assert counts == [h for h in range(1, 13)] * 3
 
+    def test_queries_see_whole_appends_only(self, store, workspace):
+        def write():
+            for i in range(15):
+                store.append(workspace, "Events", _batch(100, start=i * 100))
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            writing = pool.submit(write)
+            counts = []
+            while not writing.done():
+                counts.append(store.query([workspace], "Events | count").rows[0][0])
+            writing.result()
+        assert all(count % 100 == 0 for count in counts), counts
+        assert store.count(workspace, "Events") == 1500
+
     def test_purge_operators(self, store, workspace):
         store.append(workspace, "Events", _batch(24))
         assert store.purge(workspace, "Events", [PurgeFilter("Computer", "=~", "HOST0")]) == 8
