@@ -63,6 +63,7 @@ class Snapshot:
     paths: list[str]
     hostname: str = ""
     tags: list[str] = field(default_factory=list)
+    summary: dict[str, object] = field(default_factory=dict)  # counts and skipped-path errors
     id: str = ""  # the object name's id; not stored inside the object
 
     def to_bytes(self) -> bytes:

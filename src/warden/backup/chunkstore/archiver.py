@@ -1,0 +1,178 @@
+"""``run_backup``: stream files through the chunker into packs, build trees, commit a snapshot.
+
+Commit protocol (why a concurrent prune never deletes data this backup needs):
+
+1. At start the backup syncs the index and reads the prune marks. Blobs that exist only in
+   marked packs are treated as absent (``IndexCache.lookup(include_marked=False)``), so the backup
+   uploads them again instead of depending on packs that are scheduled for deletion.
+2. It records which packs it reused blobs from and which packs it wrote itself.
+3. After all its packs and index files are durable, it lists the marks again. A mark it did not
+   see at start may cover a pack it depends on (a pack it reused from, or its own pack that prune
+   saw before its index file existed). Every such pack is copied into fresh packs — the pack still
+   exists, because marked packs are only deleted after the safety delay — and the check repeats
+   until no new mark appears. If a pack is already gone (the backup outlived the delay), the
+   backup fails with BackupError and writes no snapshot: it never acknowledges missing data.
+4. Only then is the snapshot written. Prune's delete phase re-reads all snapshots and keeps any
+   marked pack that holds a referenced blob not available elsewhere, so a snapshot committed
+   between a mark and its deletion keeps its data. A mark written after step 3 is deleted only
+   after the safety delay, by which time this snapshot is visible to that re-check.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import BackupError
+from .packs import BlobType
+from .snapshots import Node, Snapshot, encode_tree, now_iso
+from .writer import BlobWriter
+
+if TYPE_CHECKING:
+    from .repository import Repository
+
+MAX_RESCUE_ROUNDS = 10
+
+
+@dataclass
+class BackupProgress:
+    """Running totals passed to the progress callback after each file."""
+
+    files: int = 0
+    dirs: int = 0
+    bytes_read: int = 0
+    bytes_new: int = 0  # plaintext bytes of new blobs
+    blobs_new: int = 0
+    path: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+class _Run:
+    def __init__(self, repo: Repository, writer: BlobWriter, progress: Callable[[BackupProgress], None] | None):
+        self.repo = repo
+        self.writer = writer
+        self.chunker = repo.chunker()
+        self.callback = progress
+        self.p = BackupProgress()
+
+    def report(self, path: str) -> None:
+        self.p.path = path
+        self.p.bytes_new = self.writer.new_bytes
+        self.p.blobs_new = self.writer.new_blobs
+        if self.callback:
+            self.callback(self.p)
+
+    def node(self, path: Path, name: str) -> Node | None:
+        try:
+            st = os.lstat(path)
+            common = dict(name=name, mode=st.st_mode & 0o7777, mtime_ns=st.st_mtime_ns, uid=st.st_uid, gid=st.st_gid)
+            if stat.S_ISREG(st.st_mode):
+                content, size = self.file(path)
+                self.p.files += 1
+                self.p.bytes_read += size
+                self.report(str(path))
+                return Node(type="file", size=size, content=content, **common)
+            if stat.S_ISLNK(st.st_mode):
+                return Node(type="symlink", target=os.fsdecode(os.readlink(path)), **common)
+            if stat.S_ISDIR(st.st_mode):
+                subtree = self.directory(path)
+                self.p.dirs += 1
+                return Node(type="dir", subtree=subtree, **common)
+            self.p.errors.append(f"{path}: skipped (not a regular file, directory or symlink)")
+        except OSError as exc:  # vanished or unreadable: record and go on, as restic and borg do
+            self.p.errors.append(f"{path}: {exc.strerror or exc}")
+        return None
+
+    def file(self, path: Path) -> tuple[list[str], int]:
+        content = []
+        size = 0
+        # A stream, not mmap: a file truncated while being read must not SIGBUS the process.
+        with open(path, "rb", buffering=0) as fh:
+            for chunk in self.chunker._cdc.cut_stream(fh):
+                blob_id, _ = self.writer.add(BlobType.DATA, chunk.data)
+                content.append(blob_id.hex())
+                size += chunk.length
+        return content, size
+
+    def directory(self, path: Path) -> str:
+        with os.scandir(path) as it:
+            names = sorted(e.name for e in it)
+        nodes = [n for name in names if (n := self.node(path / name, name)) is not None]
+        return self.tree(nodes)
+
+    def tree(self, nodes: list[Node]) -> str:
+        blob_id, _ = self.writer.add(BlobType.TREE, encode_tree(nodes))
+        return blob_id.hex()
+
+
+def run_backup(
+    repo: Repository,
+    paths: list[Path],
+    tags: list[str],
+    hostname: str,
+    progress: Callable[[BackupProgress], None] | None,
+) -> Snapshot:
+    """Back up ``paths`` and return the snapshot, written only after all its data is durable.
+
+    Each path becomes an entry of the root tree named by its base name. Unreadable entries are
+    skipped and listed in ``snapshot.summary["errors"]``. Raises BackupError if a path does not
+    exist, two paths share a base name, or data it depends on was pruned during the backup.
+    """
+    started = now_iso()
+    repo.refresh()
+    seen_marks = set(repo.marks_seen)
+    writer = BlobWriter(repo.backend, repo.cipher, repo.index, repo.pack_size)
+    run = _Run(repo, writer, progress)
+    names: set[str] = set()
+    roots = []
+    for p in paths:
+        p = p.absolute()
+        name = p.name or "root"
+        if name in names:
+            raise BackupError(f"two paths share the base name {name!r}")
+        names.add(name)
+        if not os.path.lexists(p):
+            raise BackupError(f"{p} does not exist")
+        node = run.node(p, name)
+        if node is not None:
+            roots.append(node)
+    root = run.tree(roots)
+    writer.flush()
+    for _ in range(MAX_RESCUE_ROUNDS):
+        marks = {m.name: m for m in repo.marks()}
+        new = [m for n, m in marks.items() if n not in seen_marks]
+        if not new:
+            break
+        at_risk = set().union(*(m.packs for m in new)) & (writer.own_packs | writer.reused_packs)
+        for pack_id in sorted(at_risk):
+            writer.copy_pack(pack_id)
+        writer.flush()
+        seen_marks |= set(marks)
+        # Our fresh copies are in new packs; stop treating the copied packs as ours or reused.
+        writer.own_packs -= at_risk
+        writer.reused_packs -= at_risk
+    else:
+        raise BackupError("prune marks kept appearing; giving up without a snapshot")
+    run.report("")
+    snap = Snapshot(
+        time=started,
+        tree=root,
+        paths=[str(p.absolute()) for p in paths],
+        hostname=hostname,
+        tags=tags,
+        summary={
+            "files": run.p.files,
+            "dirs": run.p.dirs,
+            "bytesRead": run.p.bytes_read,
+            "bytesNew": writer.new_bytes,
+            "blobsNew": writer.new_blobs,
+            "bytesStored": writer.stored_bytes,
+            "errors": run.p.errors,
+        },
+    )
+    repo.write_snapshot(snap)
+    return snap

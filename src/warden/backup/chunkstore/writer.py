@@ -1,0 +1,102 @@
+"""``BlobWriter``: dedups blobs against the index and writes them into packs, then index files.
+
+Order of durability, which is what makes concurrent writers and crashes safe: a pack is put
+(atomic, fsynced) before its index file, and both before any snapshot that references them.
+A crash leaves at worst a pack without an index file (an orphan, removed by prune) or temp files.
+Pack names are content hashes and index files are named after their pack, so writers never
+collide and need no lock.
+"""
+
+from __future__ import annotations
+
+from .backends import Backend
+from .crypto import Cipher
+from .errors import BackupError, IntegrityError, ObjectNotFound
+from .index import IndexCache, index_name, seal_index
+from .packs import BlobEntry, BlobType, PackWriter, open_blob, pack_name, read_pack_header
+
+
+class BlobWriter:
+    """Adds blobs for one writer session; ``own_packs`` and ``reused_packs`` feed prune-safety checks."""
+
+    def __init__(self, backend: Backend, cipher: Cipher, index: IndexCache, pack_size: int) -> None:
+        self.backend = backend
+        self.cipher = cipher
+        self.index = index
+        self.packs = {t: PackWriter(cipher, pack_size) for t in BlobType}  # trees apart: check reads them first
+        self.pending: dict[bytes, BlobEntry] = {}
+        self.own_packs: set[str] = set()
+        self.reused_packs: set[str] = set()
+        self.new_blobs = 0
+        self.new_bytes = 0  # plaintext bytes of blobs written
+        self.stored_bytes = 0  # pack bytes written
+
+    def known(self, blob_id: bytes) -> bool:
+        """Return whether the blob is already stored (in an unmarked pack) or pending; note reused packs."""
+        if blob_id in self.pending:
+            return True
+        loc = self.index.lookup(blob_id, include_marked=False)
+        if loc is None:
+            return False
+        self.reused_packs.add(loc.pack)
+        return True
+
+    def add(self, btype: BlobType, data: bytes | memoryview, blob_id: bytes | None = None) -> tuple[bytes, bool]:
+        """Store ``data`` unless it is known; return (blob id, whether it was new)."""
+        blob_id = blob_id or self.cipher.blob_id(data)
+        if self.known(blob_id):
+            return blob_id, False
+        self._record(self.packs[btype].add(blob_id, btype, data), btype)
+        return blob_id, True
+
+    def add_sealed(self, blob_id: bytes, btype: BlobType, sealed: bytes, raw_length: int) -> None:
+        """Append an already sealed (and verified) blob copied from another pack, even if it is known."""
+        self._record(self.packs[btype].add_sealed(blob_id, btype, sealed, raw_length), btype)
+
+    def _record(self, entry: BlobEntry, btype: BlobType) -> None:
+        pack = self.packs[btype]
+        self.pending[entry.id] = entry
+        self.new_blobs += 1
+        self.new_bytes += entry.raw_length
+        if pack.full():
+            self._flush_pack(pack)
+
+    def _flush_pack(self, pack: PackWriter) -> None:
+        if not len(pack):
+            return
+        pack_id, data, entries = pack.finish()
+        self.backend.put(pack_name(pack_id), data)
+        self.backend.put(index_name(pack_id), seal_index(self.cipher, pack_id, entries))
+        self.index.add_pack(pack_id, entries)
+        self.own_packs.add(pack_id)
+        self.stored_bytes += len(data)
+        for e in entries:
+            self.pending.pop(e.id, None)
+
+    def flush(self) -> None:
+        """Write every partly filled pack and its index file; afterwards all added blobs are durable."""
+        for pack in self.packs.values():
+            self._flush_pack(pack)
+
+    def copy_pack(self, pack_id: str, skip: set[bytes] | None = None) -> int:
+        """Copy every intact blob of ``pack_id`` (except ``skip``) into new packs; return the count.
+
+        Used when prune marked a pack this session depends on. Raises BackupError if the pack is gone.
+        """
+        try:
+            raw = self.backend.get(pack_name(pack_id))
+        except ObjectNotFound:
+            raise BackupError(f"pack {pack_id} was pruned while in use; the backup outlived the prune delay") from None
+        entries = self.index.pack_entries(pack_id) or read_pack_header(self.cipher, raw)
+        copied = 0
+        for e in entries:
+            if skip and e.id in skip:
+                continue
+            sealed = raw[e.offset : e.offset + e.length]
+            try:
+                open_blob(self.cipher, e, sealed)
+            except IntegrityError:
+                continue  # a damaged blob is not worth keeping alive; check reports it
+            self.add_sealed(e.id, e.type, sealed, e.raw_length)
+            copied += 1
+        return copied
