@@ -4,7 +4,9 @@ A workspace is identified by its ``customerId``. A store keeps, per workspace, t
 column types, appends Arrow batches durably (a successful ``append`` has committed), answers KQL
 over one or several workspaces, and deletes rows for retention and purges. Implementations:
 :class:`~warden.monitor.logstore.duckdb_store.DuckDBLogStore` (a DuckDB file per workspace, the
-embedded default). Every implementation passes ``tests/monitor/test_logstore.py``.
+embedded default) and :class:`~warden.monitor.logstore.clickhouse_store.ClickHouseLogStore` (a
+ClickHouse database per workspace, for scale-out). Every implementation passes
+``tests/monitor/test_logstore.py``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ class LogStore(Protocol):
 
     def drop_workspace(self, workspace: str) -> None:
         """Delete the workspace and all its data."""
+        ...
+
+    def exists(self, workspace: str) -> bool:
+        """Whether the workspace has been created (and not dropped)."""
         ...
 
     def tables(self, workspace: str) -> dict[str, TableSchema]:
