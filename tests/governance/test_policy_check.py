@@ -346,3 +346,46 @@ def test_corpus_templates_expand_and_open_nsg_is_denied(tmp_path: Path, corpus_d
     write(policies, "ports.json", rule)
     report = json.loads(check(str(open_nsg), "--assignments", str(policies), "--output", "json", code=1).stdout)
     assert [f["name"] for f in report["findings"]] == ["myNSG"]
+
+
+def test_template_parameters_file(tmp_path: Path) -> None:
+    template = {
+        "parameters": {"port": {"type": "string"}},
+        "resources": [
+            {
+                "type": NSG_TYPE,
+                "name": "nsg",
+                "location": "westeurope",
+                "properties": {
+                    "securityRules": [
+                        {
+                            "name": "in",
+                            "properties": {
+                                "access": "Allow",
+                                "direction": "Inbound",
+                                "destinationPortRange": "[parameters('port')]",
+                            },
+                        }
+                    ]
+                },
+            }
+        ],
+    }
+    path = write(tmp_path, "t.json", template)
+    policies = tmp_path / "policies"
+    write(policies, "ports.json", MANAGEMENT_PORTS)
+    for port, code in (("22", 1), ("443", 0)):
+        parameters = write(tmp_path, "p.json", {"parameters": {"port": {"value": port}}})
+        report = json.loads(
+            check(
+                str(path),
+                "--assignments",
+                str(policies),
+                "--parameters",
+                str(parameters),
+                "--output",
+                "json",
+                code=code,
+            ).stdout
+        )
+        assert report["denied"] == code and not report["unresolved"]

@@ -5,6 +5,7 @@ Jobs are run by calling the job runner directly, so each step is deterministic.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -175,3 +176,17 @@ def test_trigger_evaluation_job_finishes_its_operation(env: Env) -> None:
         assert latest_states(conn, env.tenant, f"{env.sub}/resourceGroups/east")[0]["complianceState"] == (
             "NonCompliant"
         )
+
+
+def test_background_loop_scans_every_tenant(env: Env) -> None:
+    _location_policy(env)
+    env.put(f"{env.sub}/resourceGroups/east", {"location": "eastus"}, RG_API)
+    env.platform.start_background()  # jobs and the scanner, which starts a few seconds in
+    deadline = time.monotonic() + 30
+    scanned: list[Any] = []
+    while time.monotonic() < deadline and env.tenant not in {r.tenant_id for r in scanned}:
+        time.sleep(0.5)
+        with env.platform.db.read() as conn:
+            scanned = conn.execute(select(policy_scans.c.tenant_id, policy_scans.c.scope_key)).all()
+    assert (env.tenant, "/") in [tuple(r) for r in scanned]  # every tenant, at the root
+    assert env.stored() == {"east": "NonCompliant"}
