@@ -1,4 +1,4 @@
-"""``evaluate`` plugins: ``bag_unpack``, ``pivot``, ``ipv4_lookup`` and ``schema_merge``.
+"""``evaluate`` plugins: ``bag_unpack``, ``pivot``, ``ipv4_lookup``/``ipv6_lookup`` and ``schema_merge``.
 
 Both produce columns named after the data (a bag's keys, a column's distinct values), so unless
 an output schema is given they need to look at the data first: the generator's ``probe`` runs a
@@ -45,8 +45,8 @@ class PluginCompiler:
             return self.bag_unpack(op, relation, scope)
         if name == "pivot":
             return self.pivot(op, relation, scope)
-        if name == "ipv4_lookup":
-            return self.ipv4_lookup(op, relation, scope)
+        if name in ("ipv4_lookup", "ipv6_lookup"):
+            return self.ip_lookup(op, relation, scope)
         if name == "schema_merge":
             return self.schema_merge(op, relation, scope)
         if name == "rolling_percentile":
@@ -130,12 +130,14 @@ class PluginCompiler:
             result.append((key, found.pop() if len(found) == 1 and None not in found else KustoType.DYNAMIC))
         return result
 
-    # ------------------------------------------------------------------------------ ipv4_lookup
+    # --------------------------------------------------------------------------- ipv4/6_lookup
 
-    def ipv4_lookup(self, op: ast.Evaluate, relation: Relation, scope: Scope) -> Relation:
-        """``ipv4_lookup(Table, source_ip, range_column [, extra keys...] [, return_unmatched])``: each
-        row joined with the lookup rows whose IPv4 range (CIDR) holds its address."""
+    def ip_lookup(self, op: ast.Evaluate, relation: Relation, scope: Scope) -> Relation:
+        """``ipv4_lookup``/``ipv6_lookup(Table, source_ip, range_column [, extra keys...] [,
+        return_unmatched])``: each row joined with the lookup rows whose IP range (CIDR) holds its
+        address (``ipv4_is_in_range``/``ipv6_is_in_range``)."""
         call = op.plugin
+        family = call.name[:4]
         args = list(call.args)
         named = {n.name: n.value for n in call.named_args}
         keep_unmatched = False
@@ -144,11 +146,13 @@ class PluginCompiler:
         if "return_unmatched" in named:
             keep_unmatched = bool(self.constant(named["return_unmatched"], scope, "return_unmatched").literal)
         if len(args) < 3:
-            raise self.binder.semantic("ipv4_lookup() expects a table, the source IP column and the range column", call)
+            raise self.binder.semantic(
+                f"{call.name}() expects a table, the source IP column and the range column", call
+            )
         lookup = self.table_of(args[0], scope)
-        found = registry.SCALARS.get("ipv4_is_in_range")
+        found = registry.SCALARS.get(f"{family}_is_in_range")
         if found is None:
-            raise self.binder.unsupported("ipv4_lookup without ipv4_is_in_range()", call)
+            raise self.binder.unsupported(f"{call.name} without {family}_is_in_range()", call)
         left_env = RowEnv(columns=dict(relation.columns), scope=scope, table="L", sql=relation.sql)
         right_env = RowEnv(columns=dict(lookup.columns), scope=scope, table="R", sql=lookup.sql)
         address = self.to_string(self.expr(args[1], left_env))
@@ -164,6 +168,11 @@ class PluginCompiler:
             new = names.add(name)
             columns[new] = kusto_type
             pairs.append((new, lookup.ref(name, "R")))
+        if family == "ipv6":
+            # Kusto's engine puts ipv6_lookup's lookup columns first (ipv4_lookup's last).
+            count = len(relation.columns)
+            pairs = pairs[count:] + pairs[:count]
+            columns = {name: columns[name] for name, _ in pairs}
         select = exp.select(*self.project_items(pairs)).from_(self.relation_table(relation, "L"), copy=False)
         on = conditions[0] if len(conditions) == 1 else exp.and_(*conditions)
         select = select.join(
