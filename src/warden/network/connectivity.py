@@ -26,8 +26,21 @@ def _issue(origin: str, kind: str, **context: str) -> dict[str, Any]:
     return {"origin": origin, "severity": "Error", "type": kind, "context": [{k: v} for k, v in context.items()]}
 
 
-def _nic_with_ip(topology: Topology, ip: str) -> NetworkInterface | None:
-    return next((n for n in topology.network_interfaces.values() if ip in n.ip_addresses), None)
+def _reachable_vnets(topology: Topology, nic: NetworkInterface) -> set[str]:
+    """The VNet of ``nic``'s subnet and the VNets peered with it (lower-cased ids): where its addresses lead."""
+    vnet_id = topology.subnets[nic.subnet_id.lower()].virtual_network_id.lower()
+    vnet = topology.virtual_networks[vnet_id]
+    peered = {p.remote_virtual_network_id.lower() for p in vnet.peerings if p.peering_state == "Connected"}
+    return {vnet_id} | peered
+
+
+def _nic_with_ip(topology: Topology, ip: str, near: NetworkInterface) -> NetworkInterface | None:
+    """The NIC holding ``ip`` in the VNets ``near`` reaches (private addresses repeat across VNets)."""
+    vnets = _reachable_vnets(topology, near)
+    for nic in topology.network_interfaces.values():
+        if ip in nic.ip_addresses and topology.subnets[nic.subnet_id.lower()].virtual_network_id.lower() in vnets:
+            return nic
+    return None
 
 
 class _Path:
@@ -83,7 +96,7 @@ def check(topology: Topology, source: NetworkInterface, params: dict[str, Any], 
         next_hop = evaluator.next_hop(current.subnet_id, destination_ip)
         kind = next_hop.next_hop_type
         if kind in ("VnetLocal", "VNetPeering", "VNetGlobalPeering"):
-            target = _nic_with_ip(topology, destination_ip)
+            target = _nic_with_ip(topology, destination_ip, current)
             hop = path.add(
                 "VirtualMachine" if target else "VirtualNetwork", destination_ip, target.id if target else None
             )
@@ -92,7 +105,7 @@ def check(topology: Topology, source: NetworkInterface, params: dict[str, Any], 
                 return answer("Unreachable")
             return answer("Unreachable" if blocked(hop, target, "Inbound") else "Reachable")
         if kind == "VirtualAppliance":
-            appliance = _nic_with_ip(topology, next_hop.next_hop_ip_address or "")
+            appliance = _nic_with_ip(topology, next_hop.next_hop_ip_address or "", current)
             hop = path.add("VirtualAppliance", next_hop.next_hop_ip_address, appliance.id if appliance else None)
             if appliance is None or appliance.id.lower() in seen:
                 reason = "Routing loop" if appliance else "No network interface has the next hop address"

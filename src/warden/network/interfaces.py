@@ -176,6 +176,7 @@ def _validate(ctx: RequestContext, rid: ResourceId, props: dict[str, Any], child
                 "properties": result,
             }
         )
+    _asgs_in_one_vnet(ctx, nic_id, out)
     if len(vnets) > 1:
         raise BadRequest(
             "All IP configurations of a network interface must be in the same virtual network.",
@@ -184,6 +185,31 @@ def _validate(ctx: RequestContext, rid: ResourceId, props: dict[str, Any], child
     if not any(c["properties"]["primary"] for c in out):
         out[0]["properties"]["primary"] = True
     props["ipConfigurations"] = out
+
+
+def _asgs_in_one_vnet(ctx: RequestContext, nic_id: str, configs: list[dict[str, Any]]) -> None:
+    """Azure: the IP configurations of an application security group are all in one virtual network."""
+    assert ctx.conn is not None
+    vnet_of_asg: dict[str, tuple[str, str]] = {}
+    for row in rows_of_type(ctx.conn, ctx.tenant_id, NETWORK_INTERFACES):
+        if key(row.id) == key(nic_id):
+            continue
+        for config in row.body["properties"].get("ipConfigurations") or []:
+            vnet = key(config["properties"]["subnet"]["id"].rsplit("/subnets/", 1)[0])
+            for asg in config["properties"].get("applicationSecurityGroups") or []:
+                vnet_of_asg.setdefault(key(asg["id"]), (vnet, config["id"]))
+    for config in configs:
+        vnet = key(config["properties"]["subnet"]["id"].rsplit("/subnets/", 1)[0])
+        for asg in config["properties"].get("applicationSecurityGroups") or []:
+            other = vnet_of_asg.get(key(asg["id"]))
+            if other is not None and other[0] != vnet:
+                raise BadRequest(
+                    f"IP configuration {config['id']} and {other[1]} use application security group {asg['id']} "
+                    "from different virtual networks; all IP configurations of an application security group must "
+                    "be in the same virtual network.",
+                    code="ApplicationSecurityGroupsInDifferentVnets",
+                    target=config["id"],
+                )
 
 
 def _vm_of(ctx: RequestContext, nic_id: str) -> str | None:

@@ -8,6 +8,7 @@ from warden.network import (
     compute,
     gateways,
     interfaces,
+    nic_actions,
     public_ips,
     route_tables,
     security_groups,
@@ -69,7 +70,7 @@ def register(registry: ProviderRegistry) -> None:
     nic.add_action(
         Action(
             "effectiveRouteTable",
-            watchers.nic_effective_routes,
+            nic_actions.nic_effective_routes,
             changes_state=False,
             description="Get the route table applied to a network interface",
         )
@@ -77,7 +78,7 @@ def register(registry: ProviderRegistry) -> None:
     nic.add_action(
         Action(
             "effectiveNetworkSecurityGroups",
-            watchers.nic_effective_security_groups,
+            nic_actions.nic_effective_security_groups,
             changes_state=False,
             description="Get the network security groups applied to a network interface",
         )

@@ -1,8 +1,9 @@
 """``networkWatchers`` and the Network Watcher operations, answered by the pure engine over the stored model.
 
 Watcher POST actions (Azure's paths and shapes): ``ipFlowVerify``, ``nextHop``, ``securityGroupView``,
-``topology`` (an RBAC read, as in Azure: ``networkWatchers/topology/read``). The NIC actions
-``effectiveRouteTable`` and ``effectiveNetworkSecurityGroups`` live in ``nic_actions``. Each action also
+``topology`` (an RBAC read, as in Azure: ``networkWatchers/topology/read``), ``troubleshoot``,
+``connectivityCheck`` and ``networkConfigurationDiagnostic``. The NIC actions ``effectiveRouteTable`` and
+``effectiveNetworkSecurityGroups`` live in ``nic_actions``. Each action also
 requires ``read`` on the resource it inspects, so a watcher cannot be used to look into a scope the
 caller cannot read.
 """
@@ -13,16 +14,14 @@ from typing import Any
 
 from warden.kernel import operations
 from warden.kernel.context import RequestContext
-from warden.kernel.errors import BadRequest, NotFound
-from warden.kernel.ids import ResourceId, key, parse_resource_id
+from warden.kernel.errors import BadRequest
+from warden.kernel.ids import ResourceId, key
 from warden.kernel.reply import Reply
 from warden.kernel.resources import get_row
 from warden.network import validation as v
 from warden.network.common import (
-    NETWORK_INTERFACES,
     NETWORK_WATCHERS,
     SECURITY_RULES,
-    VIRTUAL_MACHINES,
     Composite,
     child_json,
     not_found,
@@ -35,6 +34,7 @@ from warden.network.limits import check_count
 from warden.network.model_builder import build_topology
 from warden.network.rules import Evaluator
 from warden.network.security_groups import default_rule_json
+from warden.network.targets import ip_of, modelled, nic_with_ip, nics_of, params_of, port_of, readable_row
 from warden.network.topology import describe
 from warden.network.troubleshoot import troubleshoot as troubleshoot_target
 
@@ -80,106 +80,23 @@ def _watcher(ctx: RequestContext, rid: ResourceId) -> Any:
     return row
 
 
-def _params(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise BadRequest("The request content must be a JSON object.", code="InvalidRequestContent")
-    return body
-
-
-def _readable_row(ctx: RequestContext, resource_id: Any, target: str) -> Any:
-    """The stored resource ``resource_id`` names, after checking the caller may read it; raises 404 otherwise."""
-    assert ctx.conn is not None
-    if not isinstance(resource_id, str) or not resource_id.startswith("/"):
-        raise BadRequest(f"'{target}' must be a resource ID.", code="InvalidRequestFormat", target=target)
-    try:
-        rid = parse_resource_id(resource_id)
-    except ValueError:
-        raise BadRequest(f"'{target}' must be a resource ID.", code="InvalidRequestFormat", target=target) from None
-    ctx.authorize(f"{rid.type}/read", resource_id)
-    row = get_row(ctx.conn, ctx.tenant_id, resource_id)
-    if row is None:
-        raise NotFound(f"The resource '{resource_id}' ({target}) was not found.", code="NotFound", target=target)
-    return row
-
-
-def _nics_of(ctx: RequestContext, target: Any, nic_id: Any, field: str) -> list[Any]:
-    """The NIC rows a watcher request is about: the VM's NICs (or the NIC itself), narrowed to ``nic_id``."""
-    assert ctx.conn is not None
-    row = _readable_row(ctx, target, "targetResourceId")
-    if row.type_key == NETWORK_INTERFACES.lower():
-        nics = [row]
-    elif row.type_key == VIRTUAL_MACHINES.lower():
-        ids = [n["id"] for n in row.body["properties"]["networkProfile"]["networkInterfaces"]]
-        nics = [r for r in (get_row(ctx.conn, ctx.tenant_id, i) for i in ids) if r is not None]
-    else:
-        raise BadRequest(
-            "targetResourceId must be a virtual machine or a network interface.",
-            code="InvalidTargetResourceType",
-            target="targetResourceId",
-        )
-    if nic_id:
-        nics = [n for n in nics if key(n.id) == key(str(nic_id))]
-        if not nics:
-            raise BadRequest(
-                f"Network interface {nic_id} is not attached to {target}.",
-                code="InvalidTargetNicResourceId",
-                target=field,
-            )
-    return nics
-
-
-def _nic_with_ip(nics: list[Any], ip: str, target: str) -> Any:
-    for nic in nics:
-        for config in nic.body["properties"].get("ipConfigurations") or []:
-            if config["properties"].get("privateIPAddress") == ip:
-                return nic
-    raise BadRequest(
-        f"IP address {ip} is not an address of the target's network interfaces.",
-        code="InvalidIpAddressForTarget",
-        target=target,
-    )
-
-
-def _modelled(topology_: Any, nic_id: str) -> Any:
-    """The engine's NIC; raises when the NIC's subnet no longer exists (deleted with another group)."""
-    nic = topology_.network_interfaces.get(key(nic_id))
-    if nic is None:
-        raise BadRequest(f"The subnet of network interface {nic_id} no longer exists.", code="InvalidResourceReference")
-    return nic
-
-
-def _port(value: Any, target: str, protocol: str) -> int | None:
-    if protocol not in ("Tcp", "Udp"):
-        return None
-    text = str(value).strip() if value is not None else ""
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise BadRequest(
-            f"'{target}' must be a single port number between 0 and 65535.", code="InvalidPort", target=target
-        )
-    return int(text)
-
-
-def _ip(value: Any, target: str) -> str:
-    return str(v.address(value, target, code="InvalidIpAddress"))
-
-
 # ---- actions -------------------------------------------------------------------------------------------------
 
 
 def ip_flow_verify(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
     """``VerificationIPFlowResult``: ``access`` and the deciding ``ruleName`` (``securityRules/X`` ...)."""
     _watcher(ctx, rid)
-    params = _params(body)
+    params = params_of(body)
     direction = v.enum(params.get("direction"), v.DIRECTIONS, "direction")
     protocol = v.enum(params.get("protocol"), {k: p for k, p in v.PROTOCOLS.items() if p != "*"}, "protocol")
-    local_ip = _ip(params.get("localIPAddress"), "localIPAddress")
-    remote_ip = _ip(params.get("remoteIPAddress"), "remoteIPAddress")
-    local_port = _port(params.get("localPort"), "localPort", protocol)
-    remote_port = _port(params.get("remotePort"), "remotePort", protocol)
-    nics = _nics_of(ctx, params.get("targetResourceId"), params.get("targetNicResourceId"), "targetNicResourceId")
-    nic = _nic_with_ip(nics, local_ip, "localIPAddress")
+    local_ip = ip_of(params.get("localIPAddress"), "localIPAddress")
+    remote_ip = ip_of(params.get("remoteIPAddress"), "remoteIPAddress")
+    local_port = port_of(params.get("localPort"), "localPort", protocol)
+    remote_port = port_of(params.get("remotePort"), "remotePort", protocol)
+    nics = nics_of(ctx, params.get("targetResourceId"), params.get("targetNicResourceId"), "targetNicResourceId")
+    nic = nic_with_ip(nics, local_ip, "localIPAddress")
     topology_ = build_topology(ctx)
-    _modelled(topology_, nic.id)
+    modelled(topology_, nic.id)
     evaluator = Evaluator(topology_)
     verdict = evaluator.verify_ip_flow(nic.id, direction, protocol, local_ip, local_port, remote_ip, remote_port)
     return Reply(200, verdict.to_azure())
@@ -188,13 +105,13 @@ def ip_flow_verify(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
 def next_hop(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
     """``NextHopResult``: ``nextHopType``, ``nextHopIpAddress`` and ``routeTableId`` (``System Route`` or a table)."""
     _watcher(ctx, rid)
-    params = _params(body)
-    source = _ip(params.get("sourceIPAddress"), "sourceIPAddress")
-    destination = _ip(params.get("destinationIPAddress"), "destinationIPAddress")
-    nics = _nics_of(ctx, params.get("targetResourceId"), params.get("targetNicResourceId"), "targetNicResourceId")
-    nic = _nic_with_ip(nics, source, "sourceIPAddress")
+    params = params_of(body)
+    source = ip_of(params.get("sourceIPAddress"), "sourceIPAddress")
+    destination = ip_of(params.get("destinationIPAddress"), "destinationIPAddress")
+    nics = nics_of(ctx, params.get("targetResourceId"), params.get("targetNicResourceId"), "targetNicResourceId")
+    nic = nic_with_ip(nics, source, "sourceIPAddress")
     topology_ = build_topology(ctx)
-    _modelled(topology_, nic.id)
+    modelled(topology_, nic.id)
     hop = Evaluator(topology_).next_hop_from_nic(nic.id, destination)
     answer = hop.to_azure()
     if answer.get("nextHopIpAddress") is None:
@@ -206,13 +123,13 @@ def security_group_view(ctx: RequestContext, rid: ResourceId, body: Any) -> Repl
     """``SecurityGroupViewResult``: per NIC, the NIC and subnet NSG rules, the defaults and the effective rules."""
     assert ctx.conn is not None
     _watcher(ctx, rid)
-    params = _params(body)
-    nics = _nics_of(ctx, params.get("targetResourceId"), None, "targetResourceId")
+    params = params_of(body)
+    nics = nics_of(ctx, params.get("targetResourceId"), None, "targetResourceId")
     topology = build_topology(ctx)
     evaluator = Evaluator(topology)
     out = []
     for nic in nics:
-        model = _modelled(topology, nic.id)
+        model = modelled(topology, nic.id)
         subnet = topology.subnets[key(model.subnet_id)]
         effective = [
             rule for group in evaluator.effective_security_rules(nic.id) for rule in group["effectiveSecurityRules"]
@@ -254,55 +171,36 @@ def _rules(ctx: RequestContext, nsg_id: str | None) -> list[dict[str, Any]]:
 def topology(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
     """``Topology``: the resources of a resource group (in the watcher's region) and how they are associated."""
     watcher = _watcher(ctx, rid)
-    params = _params(body)
+    params = params_of(body)
     return Reply(200, describe(ctx, watcher, params))
-
-
-def nic_effective_routes(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
-    """``EffectiveRouteListResult`` of a NIC: every route of its subnet with its Active/Invalid state."""
-    nic = _readable_row(ctx, str(rid), "networkInterface")
-    topology_ = build_topology(ctx)
-    model = _modelled(topology_, nic.id)
-    table = topology_.route_tables.get(key(topology_.subnets[key(model.subnet_id)].route_table_id or ""))
-    disable = bool(table and table.disable_bgp_route_propagation)
-    routes = Evaluator(topology_).effective_routes(model.subnet_id)
-    return Reply(200, {"value": [{**r.to_azure(), "disableBgpRoutePropagation": disable} for r in routes]})
-
-
-def nic_effective_security_groups(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
-    """``EffectiveNetworkSecurityGroupListResult`` of a NIC: the subnet's and the NIC's NSGs, rules expanded."""
-    nic = _readable_row(ctx, str(rid), "networkInterface")
-    topology_ = build_topology(ctx)
-    _modelled(topology_, nic.id)
-    return Reply(200, {"value": Evaluator(topology_).effective_security_rules(nic.id)})
 
 
 def troubleshoot(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
     """``TroubleshootingResult`` for a VPN gateway or connection (``storageId``/``storagePath`` are accepted and
     not used: Warden keeps no log blobs)."""
     _watcher(ctx, rid)
-    params = _params(body)
-    target = _readable_row(ctx, params.get("targetResourceId"), "targetResourceId")
+    params = params_of(body)
+    target = readable_row(ctx, params.get("targetResourceId"), "targetResourceId")
     return Reply(200, troubleshoot_target(ctx, target))
 
 
 def connectivity_check(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
     """``ConnectivityInformation`` computed on the model (see ``network.connectivity``)."""
     _watcher(ctx, rid)
-    params = _params(body)
+    params = params_of(body)
     source = params.get("source") or {}
-    nics = _nics_of(ctx, source.get("resourceId") if isinstance(source, dict) else None, None, "source.resourceId")
+    nics = nics_of(ctx, source.get("resourceId") if isinstance(source, dict) else None, None, "source.resourceId")
     destination = params.get("destination") or {}
     if not isinstance(destination, dict):
         raise BadRequest("destination must be an object.", code="InvalidRequestFormat", target="destination")
     if destination.get("resourceId"):
-        targets = _nics_of(ctx, destination["resourceId"], None, "destination.resourceId")
+        targets = nics_of(ctx, destination["resourceId"], None, "destination.resourceId")
         primary = _primary_config(targets[0])
         address = primary["properties"]["privateIPAddress"]
     else:
-        address = _ip(destination.get("address"), "destination.address")
+        address = ip_of(destination.get("address"), "destination.address")
     topology_ = build_topology(ctx)
-    source_nic = _modelled(topology_, nics[0].id)
+    source_nic = modelled(topology_, nics[0].id)
     return Reply(200, check(topology_, source_nic, params, address))
 
 
@@ -314,8 +212,8 @@ def _primary_config(nic: Any) -> dict[str, Any]:
 def configuration_diagnostic(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
     """``NetworkConfigurationDiagnosticResponse`` for a VM's (or NIC's) NICs and the request's profiles."""
     _watcher(ctx, rid)
-    params = _params(body)
-    nics = _nics_of(ctx, params.get("targetResourceId"), None, "targetResourceId")
+    params = params_of(body)
+    nics = nics_of(ctx, params.get("targetResourceId"), None, "targetResourceId")
     topology_ = build_topology(ctx)
-    ids = [_modelled(topology_, nic.id).id for nic in nics]
+    ids = [modelled(topology_, nic.id).id for nic in nics]
     return Reply(200, diagnose(topology_, ids, params.get("profiles")))
