@@ -115,3 +115,10 @@ def test_prefixes_and_overlap():
     assert v.overlapping([(str(n), n) for n in nets]) is None
     assert v.overlapping([("a", nets[0]), ("b", v.network("10.0.128.0/17", "t"))]) == ("a", "b")
     assert _code(lambda: v.network("10.0.0.0", "t")) == "InvalidAddressPrefixFormat"
+
+
+def test_numeric_ports_are_stored_as_text():
+    rule = v.security_rule("r", _rule(destinationPortRange=22))
+    assert rule["destinationPortRange"] == "22"
+    ranges = v.security_rule("r", _rule(destinationPortRange=None, destinationPortRanges=[80, "443"]))
+    assert ranges["destinationPortRanges"] == ["80", "443"]

@@ -184,6 +184,11 @@ def _rule_side(props: dict[str, Any], side: str, target: str) -> None:
             target=target,
         )
     ports = [port_range(p, f"{target}.{side}PortRange") for p in ports]
+    # Store the normalized text: templates often write ports as numbers, which Azure accepts as strings.
+    if props.get(f"{side}PortRange") not in (None, ""):
+        props[f"{side}PortRange"] = ports[0]
+    else:
+        props[f"{side}PortRanges"] = ports
     if len(ports) > 1 and "*" in ports:
         raise BadRequest(
             f"Security rule {target}: '*' cannot be part of a list of {side} port ranges.",
