@@ -5,7 +5,8 @@ group-id column (``Relation.hidden``), aggregations group by it, and ``take``/``
 rows per group. mv-apply numbers the input rows, expands them (as ``mv-expand``), runs the
 sub-pipeline, and joins each result row back to its input row: the input's columns, with the
 sub-pipeline's value where it has a column of the same name, then the sub-pipeline's other
-columns. A row whose sub-pipeline returns nothing is dropped.
+columns. A row whose sub-pipeline returns nothing is dropped. partition's legacy form, a sub-query
+with its own source, runs that source once per key value (see ``_partition_with_source``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlglot import exp
 from . import ast
 from .binder import ORDINAL, Relation, Scope
 from .gen_sql import col
+from .types import KustoType
 
 __all__ = ["ApplyCompiler"]
 
@@ -77,7 +79,8 @@ class ApplyCompiler:
 
     def op_partition(self, op: ast.Partition, relation: Relation, scope: Scope) -> Relation:
         key = self.binder.column_type(relation.columns, op.column, op)
-        del key
+        if not isinstance(op.subquery.source, ast.ImplicitSource):
+            return self._partition_with_source(op, relation, scope, key)
         saved = self.active_hidden
         self.active_hidden = (*saved, _PART)
         try:
@@ -90,5 +93,36 @@ class ApplyCompiler:
         finally:
             self.active_hidden = saved
         result = self._sub_pipeline(op.subquery, base, scope, _PART)
+        select = self.select_from(result, self.passthrough(result), keep_hidden=False)
+        return self.emit(select, result.columns, result.order if result.has_ordinal else None, hidden=())
+
+    def _partition_with_source(self, op: ast.Partition, relation: Relation, scope: Scope, key: KustoType) -> Relation:
+        """``partition by Column { Source | ... toscalar(Column) ... }`` (the legacy form): the
+        sub-query runs once per distinct value of ``Column``, which it reads as ``toscalar(Column)``.
+
+        The runs are compiled as one: the sub-query's source is crossed with the distinct values,
+        carried as the hidden group id, and ``toscalar(Column)`` reads that id.
+        """
+        keys = self.emit(
+            exp.select(exp.alias_(relation.ref(op.column), _PART))
+            .distinct(copy=False)
+            .from_(self.relation_table(relation), copy=False),
+            {},
+        )
+        source = self.table_of(op.subquery.source, scope)
+        saved = self.active_hidden, self.partition_key
+        self.active_hidden = (*saved[0], _PART)
+        try:
+            select = self.select_from(source, [*self.passthrough(source), (_PART, col(_PART, "K"))])
+            select = select.join(self.relation_table(keys, "K"), join_type="CROSS", copy=False)
+            base = self.emit(select, source.columns, source.order, hidden=(_PART,))
+        finally:
+            self.active_hidden = saved[0]
+        self.partition_key = (op.column, key)
+        try:
+            rest = ast.Pipeline(source=ast.ImplicitSource(pos=op.pos), operators=op.subquery.operators, pos=op.pos)
+            result = self._sub_pipeline(rest, base, scope, _PART)
+        finally:
+            self.partition_key = saved[1]
         select = self.select_from(result, self.passthrough(result), keep_hidden=False)
         return self.emit(select, result.columns, result.order if result.has_ordinal else None, hidden=())

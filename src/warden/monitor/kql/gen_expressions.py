@@ -213,6 +213,11 @@ class ExpressionCompiler(ScalarOps):
     # ---------------------------------------------------------------------------------- toscalar
 
     def toscalar(self, query: ast.Pipeline, env: RowEnv) -> Typed:
+        key = self.partition_key
+        source = query.source
+        if key is not None and not query.operators and isinstance(source, ast.TableRef) and source.name == key[0]:
+            # partition by Column { Source | ... toscalar(Column) }: this run's key value.
+            return Typed(exp.column("__kql_part"), key[1])
         relation = self.table_of(query, env.scope)
         if not relation.columns:
             raise self.binder.semantic("toscalar() needs a tabular expression with at least one column", query)

@@ -90,6 +90,8 @@ class Generator(
         # The input of a sub-pipeline (mv-apply, partition) and the group-id columns it carries.
         self.implicit: Relation | None = None
         self.active_hidden: tuple[str, ...] = ()
+        # partition's legacy form: the key column that toscalar(Column) reads, and its type.
+        self.partition_key: tuple[str, KustoType] | None = None
         self.recursive = False  # a CTE refers to itself (scan)
         self.options: dict[str, ast.Expr] = {}  # set statements (query_bin_auto_size...)
 
