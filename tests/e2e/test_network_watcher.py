@@ -287,6 +287,9 @@ def test_resources_come_back_in_azure_shapes(net) -> None:  # type: ignore[no-un
     # Azure reserves x.x.x.0-3 and the last address: the first dynamic address is .4.
     assert config.private_ip_address == "10.0.1.4" and config.private_ip_allocation_method == "Dynamic"
     assert nic.properties.virtual_machine.id.lower() == net["vm"].id.lower()
+    (listed,) = client.network_interface_ip_configurations.list(group, "vm1-nic")
+    alone = client.network_interface_ip_configurations.get(group, "vm1-nic", "ipconfig1")
+    assert listed.properties.private_ip_address == alone.properties.private_ip_address == "10.0.1.4"
     pip = client.public_ip_addresses.get(group, "vm1-ip")
     assert ipaddress.ip_address(pip.properties.ip_address) in ipaddress.ip_network("198.51.100.0/24")
     assert pip.properties.ip_configuration.id.lower().startswith(net["vm_nic"].id.lower())

@@ -12,8 +12,9 @@ import ipaddress
 from typing import Any
 
 from warden.kernel.context import RequestContext
-from warden.kernel.errors import BadRequest
-from warden.kernel.ids import ResourceId, key
+from warden.kernel.errors import BadRequest, MethodNotAllowed
+from warden.kernel.ids import ResourceId, key, parse_resource_id
+from warden.kernel.reply import Reply
 from warden.kernel.resources import get_row
 from warden.network import validation as v
 from warden.network.common import (
@@ -26,6 +27,7 @@ from warden.network.common import (
     Composite,
     in_use,
     ip_configuration_users,
+    not_found,
     resolve_ref,
     rows_of_type,
 )
@@ -263,3 +265,32 @@ def nic_row(ctx: RequestContext, nic_id: str) -> Any:
     assert ctx.conn is not None
     row = get_row(ctx.conn, ctx.tenant_id, nic_id)
     return row if row is not None and row.type_key == NETWORK_INTERFACES.lower() else None
+
+
+class IpConfigurationsHandler:
+    """``networkInterfaces/{n}/ipConfigurations``: the NIC's inline configurations, read-only on their own
+    (Azure changes them through the NIC)."""
+
+    def _configs(self, ctx: RequestContext, nic_id: str) -> list[dict[str, Any]]:
+        nic = nic_row(ctx, nic_id)
+        if nic is None:
+            raise not_found(parse_resource_id(nic_id))
+        return [{**c, "etag": nic.etag} for c in nic.body["properties"].get("ipConfigurations") or []]
+
+    def get(self, ctx: RequestContext, rid: ResourceId) -> Reply:
+        found = [c for c in self._configs(ctx, rid.parent) if c["name"].lower() == rid.name.lower()]
+        if not found:
+            raise not_found(rid)
+        return Reply(200, found[0])
+
+    def list(self, ctx: RequestContext, scope: str, parent: ResourceId | None) -> list[dict[str, Any]]:
+        assert parent is not None
+        return self._configs(ctx, str(parent))
+
+    def put(self, ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
+        raise MethodNotAllowed("IP configurations are changed through their network interface.")
+
+    patch = put
+
+    def delete(self, ctx: RequestContext, rid: ResourceId) -> Reply:
+        raise MethodNotAllowed("IP configurations are removed through their network interface.")

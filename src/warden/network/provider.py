@@ -67,6 +67,16 @@ def register(registry: ProviderRegistry) -> None:
     _register(registry, security_groups.ASG_SPEC, "application security group")
     _register(registry, route_tables.SPEC, "route table")
     nic, _ = _register(registry, interfaces.SPEC, "network interface")
+    registry.register(
+        ResourceType(
+            NAMESPACE,
+            ("networkInterfaces", "ipConfigurations"),
+            interfaces.IpConfigurationsHandler(),  # type: ignore[arg-type]
+            display_name="network interface IP configuration",
+            api_versions=API_VERSIONS,
+            writable=False,
+        )
+    )
     nic.add_action(
         Action(
             "effectiveRouteTable",
