@@ -350,10 +350,8 @@ class Sandbox:
         self._schemas: dict[str, dict[str, KustoType]] = {}
         self._con.execute("SET python_enable_replacements = false")
         self._con.execute("SET TimeZone = 'UTC'")  # TIMESTAMPTZ -> TIMESTAMP casts mean UTC
+        self._udfs: set[str] = set()  # the geo_* Python UDFs installed so far (see execute)
         try:
-            from .functions.geo_udf import register_udfs  # geo_* run as Python UDFs (S2, H3)
-
-            register_udfs(self._con)
             self._con.execute(timespan_text_macro())
             for name, source in (tables or {}).items():
                 schema = (schemas or {}).get(name)
@@ -467,6 +465,9 @@ class Sandbox:
                 raise KqlError(f"generated SQL does not parse: {exc}") from exc
             if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
                 raise KqlError("the sandbox runs exactly one SELECT statement")
+            from .functions.geo_udf import register_used_udfs  # geo_* run as Python UDFs (S2, H3)
+
+            register_used_udfs(self._con, sql, self._udfs)
             timer = threading.Timer(timeout, self._con.interrupt) if timeout else None
             if timer is not None:
                 timer.start()

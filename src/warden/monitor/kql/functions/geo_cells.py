@@ -343,8 +343,8 @@ def geo_geohash_to_polygon(text: Any) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [ring]}
 
 
-#: Neighbor offsets in Kusto's order (in cell widths/heights: east, north).
-_GEOHASH_NEIGHBORS = [(0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1)]
+#: Neighbor offsets (in cell widths east, heights north) in the order Kusto lists them: W, SW, S, SE, NE, E, N, NW.
+_GEOHASH_NEIGHBORS = [(-1, 0), (-1, -1), (0, -1), (1, -1), (1, 1), (1, 0), (0, 1), (-1, 1)]
 
 
 @geo_function("geo_geohash_neighbors", (S,), D)

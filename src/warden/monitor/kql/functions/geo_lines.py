@@ -216,21 +216,28 @@ def geo_line_locate_point(line: str | None, lng: Any, lat: Any, use_spheroid: An
 
 # ------------------------------------------------------------------------- intersections
 
-_COLLINEAR = 1e-15
-
 
 def _edges(polyline: Any) -> list[tuple[Vector, Vector]]:
     points = [gm.raw(p) for p in gm.polyline_points(polyline)]
     return list(itertools.pairwise(points))
 
 
+#: How far (radians, about 0.6 micrometers on the earth) a point may be from an arc and count as on it.
+_COLLINEAR = 1e-13
+
+
 def _on_edge(p: Vector, a: Vector, b: Vector) -> bool:
     """``p`` lies on the great-circle arc ab (within rounding)."""
+    if p in (a, b):
+        return True
     n = cross(a, b)
     size = norm(n)
-    if size == 0 or abs(dot(p, n)) > _COLLINEAR * size:
+    if size == 0:
         return False
-    return dot(cross(a, p), n) >= -_COLLINEAR * size and dot(cross(p, b), n) >= -_COLLINEAR * size
+    n = (n[0] / size, n[1] / size, n[2] / size)
+    if abs(dot(p, n)) > _COLLINEAR:
+        return False
+    return dot(cross(a, p), n) >= 0 and dot(cross(p, b), n) >= 0
 
 
 def _edge_intersection(a: Vector, b: Vector, c: Vector, d: Vector) -> list[Vector] | None:

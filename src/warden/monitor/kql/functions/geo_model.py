@@ -168,7 +168,8 @@ def lines(text: str | None, *, multi: bool = True) -> tuple[Any, ...]:
 
 
 def polyline_points(line: Any) -> list[Point]:
-    return [line.vertex(i) for i in range(line.num_vertices())]
+    # vertex() is a reference into the polyline: copy it, the polyline may be freed first
+    return [from_raw(raw(line.vertex(i))) for i in range(line.num_vertices())]
 
 
 def lines_geojson(parts: list[list[Point]]) -> dict[str, Any]:
@@ -246,10 +247,17 @@ def boolean(op: int, a: Any, b: Any) -> Any:
 
 
 def union_all(polygons: list[Any]) -> Any:
-    acc = polygons[0]
-    for other in polygons[1:]:
-        acc = boolean(s2.S2BooleanOperation.OpType_UNION, acc, other)
-    return acc
+    """The union of the polygons, merged as S2Polygon::DestructiveUnion does: repeatedly the two
+    with the fewest vertices (ties in input order), which fixes where the result's loops start."""
+    queue = [(p.num_vertices(), i, p) for i, p in enumerate(polygons)]
+    counter = len(queue)
+    while len(queue) > 1:
+        queue.sort(key=lambda item: (item[0], item[1]))
+        (_, _, a), (_, _, b) = queue[0], queue[1]
+        merged = boolean(s2.S2BooleanOperation.OpType_UNION, a, b)
+        counter += 1
+        queue = [*queue[2:], (merged.num_vertices(), counter, merged)]
+    return queue[0][2]
 
 
 def build_polygon(shape: dict[str, Any]) -> Any:
@@ -270,7 +278,8 @@ def polygon(text: str | None) -> Any:
 
 
 def loop_points(loop: Any) -> list[Point]:
-    return [loop.vertex(i) for i in range(loop.num_vertices())]
+    # vertex() is a reference into the loop: copy it, the loop may be freed first
+    return [from_raw(raw(loop.vertex(i))) for i in range(loop.num_vertices())]
 
 
 def _ring(points: list[Point]) -> list[list[float]]:

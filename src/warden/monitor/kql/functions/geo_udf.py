@@ -9,8 +9,10 @@ each ``geo_*`` function is a Python implementation (see ``geo_points``, ``geo_ce
 - when every argument is a compile-time constant, the implementation runs while compiling and the
   call becomes a literal (``print geo_distance_2points(...)``);
 - otherwise the call compiles to ``__kql_geo_<name>(...)``, a Python scalar UDF that
-  :func:`register_udfs` installs on the DuckDB connection the query runs on (the sandbox does it
-  when it opens). Dynamic values cross the boundary as JSON text.
+  :func:`register_used_udfs` installs on the DuckDB connection the query runs on when the query
+  uses it (the sandbox does it before each statement; :func:`register_udfs` installs them all;
+  another DuckDB connection running compiled SQL must call one of them). Dynamic values cross the
+  boundary as JSON text.
 
 Missing optional arguments take their documented defaults; an implementation receives ``None``
 for a null argument and returns ``None`` for Kusto's null (``''`` for a string result). Errors a
@@ -23,6 +25,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,7 +37,16 @@ from ..typed import Typed
 from .common import NUMERIC, K, duckdb_only, fail, literal_typed, sql, typed
 from .registry import CompileContext, scalar
 
-__all__ = ["UDFS", "GeoInvalid", "GeoSpec", "geo_function", "load_json", "register_udfs", "udf_name"]
+__all__ = [
+    "UDFS",
+    "GeoInvalid",
+    "GeoSpec",
+    "geo_function",
+    "load_json",
+    "register_udfs",
+    "register_used_udfs",
+    "udf_name",
+]
 
 #: The Kusto parameter kinds an implementation can declare and their DuckDB UDF types.
 _DUCK_TYPES = {K.REAL: "DOUBLE", K.LONG: "BIGINT", K.INT: "INTEGER", K.STRING: "VARCHAR", K.BOOL: "BOOLEAN"}
@@ -127,21 +139,39 @@ def _udf(spec: GeoSpec) -> Callable[..., Any]:
     return run
 
 
+def _register(connection: Any, spec: GeoSpec) -> None:
+    params = [_DUCK_TYPES.get(p, "VARCHAR") for p in spec.params]
+    result = _DUCK_TYPES.get(spec.returns, "VARCHAR")
+    connection.create_function(
+        udf_name(spec.name), _udf(spec), params, result, null_handling="special", side_effects=False
+    )
+
+
 def register_udfs(connection: Any) -> None:
     """Install every ``geo_*`` implementation as a scalar UDF on a DuckDB connection."""
     from . import all as _all  # noqa: F401  (every geo module registers itself when imported)
 
     for spec in UDFS.values():
-        params = [_DUCK_TYPES.get(p, "VARCHAR") for p in spec.params]
-        result = _DUCK_TYPES.get(spec.returns, "VARCHAR")
-        connection.create_function(
-            udf_name(spec.name),
-            _udf(spec),
-            params,
-            result,
-            null_handling="special",
-            side_effects=False,
-        )
+        _register(connection, spec)
+
+
+_USED = re.compile(r"__kql_(geo_\w+)\s*\(", re.IGNORECASE)  # sqlglot writes the names in upper case
+
+
+def register_used_udfs(connection: Any, sql_text: str, registered: set[str]) -> None:
+    """Install the ``geo_*`` UDFs ``sql_text`` calls that ``registered`` (updated) does not hold yet.
+
+    Creating a UDF costs about a millisecond and a query uses few, so a connection gets only those
+    its queries need."""
+    if "__kql_geo_" not in sql_text and "__KQL_GEO_" not in sql_text:
+        return
+    from . import all as _all  # noqa: F401
+
+    for name in {n.lower() for n in _USED.findall(sql_text)} - registered:
+        spec = UDFS.get(name)
+        if spec is not None:
+            _register(connection, spec)
+            registered.add(name)
 
 
 # ------------------------------------------------------------------------------- compiling
