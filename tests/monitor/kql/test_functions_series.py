@@ -71,3 +71,17 @@ def test_iir_cumulative_sum() -> None:
     assert evaluate("series_iir", [1.0, 2.0, 3.0, 4.0], [1], [1, -1]) == [1, 3, 6, 10]
     # y[i] = x[i] + 0.5 * y[i-1]
     assert evaluate("series_iir", [2.0, 0.0, 0.0], [1], [1, -0.5]) == [2, 1, 0.5]
+
+
+def test_product_and_pearson_correlation() -> None:
+    assert evaluate("series_product", [1, 2, 3, 4]) == 24
+    assert evaluate("series_product", []) == 1
+    assert evaluate("series_pearson_correlation", [1, 2, 3, 4, 5], [2, 4, 6, 8, 10]) == pytest.approx(1.0)
+    xs, ys = [1.0, 2.0, 4.0, 7.0], [3.0, 1.0, 4.0, 1.0]
+    mx, my = sum(xs) / 4, sum(ys) / 4
+    r = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / math.sqrt(
+        sum((x - mx) ** 2 for x in xs) * sum((y - my) ** 2 for y in ys)
+    )
+    assert evaluate("series_pearson_correlation", xs, ys) == pytest.approx(r)
+    assert evaluate("series_pearson_correlation", [1, 2], [1, 2, 3]) is None
+    assert evaluate("series_pearson_correlation", [1, "x"], [1, 2]) is None

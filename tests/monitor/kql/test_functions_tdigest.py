@@ -58,3 +58,9 @@ def test_empty_and_null_inputs() -> None:
     )
     assert rows(query) == [[None]]
     assert rows("print r = rank_tdigest(dynamic(null), 3)") == [[0.0]]
+
+
+def test_percentrank_tdigest() -> None:
+    query = "range x from 1 to 1000 step 1 | summarize t = tdigest(x) | project r = percentrank_tdigest(t, 850)"
+    assert rows(query) == [[85.0]]
+    assert rows("print r = percentrank_tdigest(dynamic(null), 3)") == [[None]]

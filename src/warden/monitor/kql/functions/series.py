@@ -2,9 +2,10 @@
 ``divide``/``pow``, the comparisons ``series_greater``/``greater_equals``/``less``/``less_equals``/
 ``equals``/``not_equals``, the element-wise math ``series_abs``/``acos``/``asin``/``atan``/
 ``ceiling``/``cos``/``exp``/``floor``/``log``/``sign``/``sin``/``sqrt``/``tan``, the reductions
-``series_sum``/``series_magnitude``/``series_dot_product``/``series_cosine_similarity``/
-``series_stats_dynamic``, the gap fillers ``series_fill_forward``/``series_fill_backward``/
-``series_fill_const`` and the filter ``series_iir``.
+``series_sum``/``series_product``/``series_magnitude``/``series_dot_product``/
+``series_cosine_similarity``/``series_pearson_correlation``/``series_stats_dynamic``, the gap
+fillers ``series_fill_forward``/``series_fill_backward``/``series_fill_const`` and the filter
+``series_iir``.
 
 Kusto's rules (its docs): a series is a dynamic array; an element that is not a number, or that
 is missing because the other array is shorter, yields a null element; a plain number given instead
@@ -140,6 +141,18 @@ _reduction(
     "series_cosine_similarity",
     f"{_DOT} / (sqrt(list_sum(list_transform($a, lambda __x: __x * __x)))"
     " * sqrt(list_sum(list_transform($b, lambda __x: __x * __x))))",
+    arity=2,
+)
+
+_reduction("series_product", "CAST(COALESCE(list_product(list_filter($a, lambda __x: __x IS NOT NULL)), 1) AS DOUBLE)")
+# Pearson's r; a non-number or a length mismatch makes it null (Kusto's docs).
+_reduction(
+    "series_pearson_correlation",
+    "CASE WHEN len($a) <> len($b) OR list_contains(list_transform(list_concat($a, $b), lambda __x: __x IS NULL), true)"
+    " THEN NULL ELSE list_transform([{'ma': list_avg($a), 'mb': list_avg($b)}], lambda __m:"
+    " list_sum(list_transform(range(len($a)), lambda __i: ($a[__i + 1] - __m.ma) * ($b[__i + 1] - __m.mb)))"
+    " / sqrt(list_sum(list_transform($a, lambda __x: (__x - __m.ma) * (__x - __m.ma)))"
+    " * list_sum(list_transform($b, lambda __x: (__x - __m.mb) * (__x - __m.mb)))))[1] END",
     arity=2,
 )
 

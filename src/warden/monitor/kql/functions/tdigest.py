@@ -1,5 +1,6 @@
 """Digests: the aggregates ``tdigest``, ``tdigest_merge``/``merge_tdigest`` and the scalars
-``merge_tdigest``, ``percentile_tdigest``, ``percentiles_array_tdigest``, ``rank_tdigest``.
+``merge_tdigest``, ``percentile_tdigest``, ``percentiles_array_tdigest``, ``rank_tdigest``,
+``percentrank_tdigest``.
 
 Kusto's digest is an opaque t-digest that only these functions read. Here a digest is the exact
 distribution instead: a dynamic array of ``[value, weight]`` pairs (``tdigest(x)`` collapses equal
@@ -125,4 +126,18 @@ def _rank_tdigest(ctx: CompileContext, args: list[Typed]) -> Typed:
         f"CASE WHEN $v IS NULL THEN NULL ELSE COALESCE(list_sum(list_transform(list_filter({_PAIRS},"
         " lambda __e: __e[1] <= $v), lambda __e: __e[2])), 0) END"
     )
+    return typed(sql(ctx.dialect, body, d=digest, v=value), K.REAL)
+
+
+@scalar("percentrank_tdigest", min_args=2, max_args=2)
+def _percentrank_tdigest(ctx: CompileContext, args: list[Typed]) -> Typed:
+    """The percentage of the digest's total weight at values at most ``value`` (real); null for an
+    empty digest or a null value."""
+    duckdb_only(ctx, "percentrank_tdigest")
+    digest = expect("percentrank_tdigest", args, 0, K.DYNAMIC)
+    value = _value("percentrank_tdigest", ctx, args[1])
+    weight = "list_sum(list_transform({pairs}, lambda __e: __e[2]))"
+    below = weight.format(pairs=f"list_filter({_PAIRS}, lambda __e: __e[1] <= $v)")
+    total = weight.format(pairs=_PAIRS)
+    body = f"CASE WHEN $v IS NULL OR COALESCE({total}, 0) = 0 THEN NULL ELSE 100.0 * COALESCE({below}, 0) / {total} END"
     return typed(sql(ctx.dialect, body, d=digest, v=value), K.REAL)
