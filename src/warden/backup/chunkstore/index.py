@@ -13,7 +13,7 @@ adds index files it has not seen and drops those that prune removed, so it can b
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +49,11 @@ class Location:
 
 
 class IndexCache:
-    """SQLite-backed merged index. Safe for several processes sharing one file (WAL, busy timeout)."""
+    """SQLite-backed merged index. Safe for several processes sharing one file (WAL, busy timeout).
+
+    Packs get small integer ids so a blob row is ~50 bytes; the only state kept in Python is the
+    set of marked packs' ids, which is as small as the number of packs prune has marked.
+    """
 
     def __init__(self, path: str | Path, cache_kib: int = 16 * 1024) -> None:
         self.path = Path(path)
@@ -60,32 +64,48 @@ class IndexCache:
         self.db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")  # bounded memory, whatever the size
         self.db.executescript(
             """
-            CREATE TABLE IF NOT EXISTS packs (pack TEXT PRIMARY KEY, marked INTEGER NOT NULL DEFAULT 0);
+            CREATE TABLE IF NOT EXISTS packs (pid INTEGER PRIMARY KEY, pack TEXT NOT NULL UNIQUE);
             CREATE TABLE IF NOT EXISTS blobs (
-                id BLOB NOT NULL, pack TEXT NOT NULL, type INTEGER NOT NULL, off INTEGER NOT NULL,
-                len INTEGER NOT NULL, raw INTEGER NOT NULL, PRIMARY KEY (id, pack)) WITHOUT ROWID;
-            CREATE INDEX IF NOT EXISTS blobs_pack ON blobs (pack);
+                id BLOB NOT NULL, pid INTEGER NOT NULL, type INTEGER NOT NULL, off INTEGER NOT NULL,
+                len INTEGER NOT NULL, raw INTEGER NOT NULL, PRIMARY KEY (id, pid)) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS blobs_pid ON blobs (pid);
             """
         )
+        self._marked: set[int] = set()
 
     def close(self) -> None:
         """Close the database."""
         self.db.close()
 
+    def _pid(self, pack_id: str) -> int | None:
+        row = self.db.execute("SELECT pid FROM packs WHERE pack = ?", (pack_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def _pack(self, pid: int) -> str:
+        return self.db.execute("SELECT pack FROM packs WHERE pid = ?", (pid,)).fetchone()[0]
+
     def add_pack(self, pack_id: str, entries: Iterable[BlobEntry]) -> None:
         """Record a pack and its blobs (idempotent)."""
+        self.add_packs([(pack_id, entries)])
+
+    def add_packs(self, packs: Iterable[tuple[str, Iterable[BlobEntry]]]) -> None:
+        """Record several packs in one transaction (idempotent); fastest when blob ids come sorted."""
         with self._tx():
-            self.db.execute("INSERT OR IGNORE INTO packs (pack) VALUES (?)", (pack_id,))
-            self.db.executemany(
-                "INSERT OR IGNORE INTO blobs VALUES (?, ?, ?, ?, ?, ?)",
-                ((e.id, pack_id, int(e.type), e.offset, e.length, e.raw_length) for e in entries),
-            )
+            for pack_id, entries in packs:
+                self.db.execute("INSERT OR IGNORE INTO packs (pack) VALUES (?)", (pack_id,))
+                pid = self._pid(pack_id)
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO blobs VALUES (?, ?, ?, ?, ?, ?)",
+                    ((e.id, pid, int(e.type), e.offset, e.length, e.raw_length) for e in entries),
+                )
 
     def remove_pack(self, pack_id: str) -> None:
         """Forget a pack and its blobs."""
         with self._tx():
-            self.db.execute("DELETE FROM blobs WHERE pack = ?", (pack_id,))
-            self.db.execute("DELETE FROM packs WHERE pack = ?", (pack_id,))
+            pid = self._pid(pack_id)
+            if pid is not None:
+                self.db.execute("DELETE FROM blobs WHERE pid = ?", (pid,))
+                self.db.execute("DELETE FROM packs WHERE pid = ?", (pid,))
 
     def sync(self, backend: Backend, cipher: Cipher) -> list[str]:
         """Merge index files added since the last sync and drop removed ones; return unreadable ones' names."""
@@ -103,20 +123,27 @@ class IndexCache:
 
     def set_marked(self, packs: set[str]) -> None:
         """Flag exactly ``packs`` as marked for deletion (their blobs are not offered for dedup)."""
-        with self._tx():
-            self.db.execute("UPDATE packs SET marked = 0 WHERE marked = 1")
-            self.db.executemany("UPDATE packs SET marked = 1 WHERE pack = ?", ((p,) for p in packs))
+        self._marked = {pid for p in packs if (pid := self._pid(p)) is not None}
 
     def lookup(self, blob_id: bytes, include_marked: bool = True) -> Location | None:
         """Return one location of ``blob_id`` (preferring unmarked packs), or None."""
-        row = self.db.execute(
-            "SELECT b.pack, b.type, b.off, b.len, b.raw FROM blobs b JOIN packs p ON p.pack = b.pack "
-            "WHERE b.id = ? AND (? OR p.marked = 0) ORDER BY p.marked LIMIT 1",
-            (blob_id, include_marked),
-        ).fetchone()
-        if row is None:
+        rows = self.db.execute("SELECT pid, type, off, len, raw FROM blobs WHERE id = ?", (blob_id,)).fetchall()
+        if not rows:
             return None
-        return Location(row[0], BlobEntry(blob_id, BlobType(row[1]), row[2], row[3], row[4]))
+        rows.sort(key=lambda r: r[0] in self._marked)
+        if rows[0][0] in self._marked and not include_marked:
+            return None
+        pid, t, o, n, r = rows[0]
+        return Location(self._pack(pid), BlobEntry(blob_id, BlobType(t), o, n, r))
+
+    def contains_many(self, blob_ids: list[bytes]) -> set[bytes]:
+        """Return which of ``blob_ids`` are indexed (any pack), 500 per query."""
+        found: set[bytes] = set()
+        for i in range(0, len(blob_ids), 500):
+            part = blob_ids[i : i + 500]
+            q = f"SELECT DISTINCT id FROM blobs WHERE id IN ({','.join('?' * len(part))})"
+            found.update(r[0] for r in self.db.execute(q, part))
+        return found
 
     def packs(self) -> set[str]:
         """Return the ids of all indexed packs."""
@@ -124,16 +151,13 @@ class IndexCache:
 
     def pack_entries(self, pack_id: str) -> list[BlobEntry]:
         """Return the blobs of one pack, in offset order."""
-        rows = self.db.execute("SELECT id, type, off, len, raw FROM blobs WHERE pack = ? ORDER BY off", (pack_id,))
+        pid = self._pid(pack_id)
+        rows = self.db.execute("SELECT id, type, off, len, raw FROM blobs WHERE pid = ? ORDER BY off", (pid,))
         return [BlobEntry(i, BlobType(t), o, n, r) for i, t, o, n, r in rows]
 
     def blob_count(self) -> int:
         """Return the number of (blob, pack) entries."""
         return self.db.execute("SELECT count(*) FROM blobs").fetchone()[0]
-
-    def iter_blobs(self) -> Iterator[tuple[bytes, str]]:
-        """Yield (blob id, pack id) for every entry, in blob id order."""
-        yield from self.db.execute("SELECT id, pack FROM blobs ORDER BY id")
 
     def _tx(self) -> _Tx:
         return _Tx(self.db)

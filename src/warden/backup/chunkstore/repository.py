@@ -280,6 +280,12 @@ class Repository:
         self.put_object(f"snapshots/{snapshot.id}", snapshot.to_bytes())
         return snapshot.id
 
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        """Delete one snapshot object (its data goes at the next prune); raise SnapshotNotFound."""
+        if not self.backend.exists(f"snapshots/{snapshot_id}"):
+            raise SnapshotNotFound(snapshot_id)
+        self.backend.delete(f"snapshots/{snapshot_id}")
+
     def marks(self) -> list[Mark]:
         """Return the prune marks currently stored."""
         out = []
