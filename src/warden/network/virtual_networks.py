@@ -118,7 +118,7 @@ def _validate(
         )
     for name, peering in children.get("virtualNetworkPeerings", []):
         _validate_peering(ctx, vnet_id, name, peering, space)
-    _peers_still_disjoint(ctx, vnet_id, space, {n.lower() for n, _ in children.get("virtualNetworkPeerings", [])})
+    _peers_still_disjoint(ctx, vnet_id, space)
 
 
 def _subnet_references(ctx: RequestContext, name: str, sub: dict[str, Any]) -> None:
@@ -201,7 +201,7 @@ def _overlap(name: str, vnet_id: str, remote_id: str) -> BadRequest:
     )
 
 
-def _peers_still_disjoint(ctx: RequestContext, vnet_id: str, space: list[v.Network], checked: set[str]) -> None:
+def _peers_still_disjoint(ctx: RequestContext, vnet_id: str, space: list[v.Network]) -> None:
     """A VNet whose space changes must stay disjoint from the VNets that peer with it."""
     assert ctx.conn is not None
     for row in rows_of_type(ctx.conn, ctx.tenant_id, PEERINGS):
