@@ -31,9 +31,12 @@ import datetime as dt
 import json
 import multiprocessing as mp
 import platform
+import queue
 import random
 import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -241,7 +244,16 @@ def ingest_through_api(server: WardenServer, rule: str, token: str, bodies: list
         process.start()
     barrier.wait()
     started = time.perf_counter()
-    reports = [results.get(timeout=1800) for _ in processes]
+    reports: list[dict[str, Any]] = []
+    while len(reports) < len(processes):
+        try:
+            reports.append(results.get(timeout=1))
+        except queue.Empty:
+            # A client that died (an unexpected answer) never reports: stop instead of waiting forever.
+            if any(p.exitcode not in (None, 0) for p in processes):
+                for process in processes:
+                    process.kill()
+                raise SystemExit("a client process failed (see its message above)") from None
     for process in processes:
         process.join()
         if process.exitcode != 0:
@@ -265,6 +277,71 @@ def query_api(server: WardenServer, customer_id: str, text: str) -> tuple[float,
         seconds = time.perf_counter() - started
     response.raise_for_status()
     return seconds, response.json()["tables"][0]["rows"]
+
+
+def _start_profiler(server: WardenServer, output: Path) -> subprocess.Popen:
+    """py-spy sampling the server process (all threads, idle ones left out) until SIGINT."""
+    spy = Path(sys.executable).parent / "py-spy"
+    process = subprocess.Popen(
+        [str(spy), "record", "--pid", str(server.process.pid), "--rate", "250", "--format", "raw", "-o", str(output)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.5)  # attached before the clock starts
+    return process
+
+
+def stage_breakdown(bodies: list[tuple[bytes, int, int]], transform: str, work: Path, count: int) -> dict[str, float]:
+    """Where a request's server time goes: the stages of the Logs Ingestion path run in this process,
+    one thread, over ``count`` bodies into a fresh store. Returns mean milliseconds per body by stage
+    (empty if the ingestion module's internals have moved on: this follows them by name).
+    """
+    import uuid
+
+    from warden.monitor.kql.types import KustoType
+    from warden.monitor.logstore.duckdb_store import DuckDBLogStore
+    from warden.monitor.tables import STANDARD_COLUMNS
+
+    try:
+        from warden.monitor.ingestion.batches import process_batch, records_to_arrow
+        from warden.monitor.ingestion.logs_ingestion import with_standard_columns
+    except ImportError as error:
+        print(f"no stage breakdown: {error}")
+        return {}
+    stream = {name: KustoType(kind) for name, kind in COLUMNS.items()}
+    full = {**stream, **{c.name: KustoType(c.type) for c in STANDARD_COLUMNS if c.name not in stream}}
+    store = DuckDBLogStore(work / "breakdown")
+    workspace = str(uuid.uuid4())
+    store.create_workspace(workspace, {TABLE: full})
+    stages: dict[str, float] = {}
+
+    def timed(stage: str, call: Any, *a: Any, **k: Any) -> Any:
+        started = time.perf_counter()
+        value = call(*a, **k)
+        stages[stage] = stages.get(stage, 0.0) + time.perf_counter() - started
+        return value
+
+    try:
+        for body, _, _ in bodies[:count]:
+            text = timed("gzip inflate", zlib.decompress, body, 16 + zlib.MAX_WBITS)
+            records = timed("json.loads", json.loads, text)
+            raw = timed("records_to_arrow", records_to_arrow, records, stream)
+            rows = timed("process_batch (types, transform)", process_batch, raw, stream, transform, records)
+            received = dt.datetime.now(dt.UTC)
+            out = timed(
+                "with_standard_columns",
+                with_standard_columns,
+                rows,
+                full,
+                customer_id=workspace,
+                table=TABLE,
+                received=received,
+            )
+            timed("store.append (DuckDB commit)", store.append, workspace, TABLE, out)
+    finally:
+        store.close()
+    n = min(count, len(bodies))
+    return {stage: round(seconds / n * 1000, 2) for stage, seconds in stages.items()}
 
 
 # ------------------------------------------------------------------------------ the comparators
@@ -330,6 +407,12 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7, help="runs per query (the median is reported)")
     parser.add_argument("--transform", default="source", help="the DCR's transformKql")
+    parser.add_argument(
+        "--profile", type=Path, help="sample the server with py-spy during API ingestion (collapsed stacks to PATH)"
+    )
+    parser.add_argument(
+        "--breakdown", type=int, default=0, metavar="N", help="also time the ingestion stages in-process over N bodies"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir (prints its path)")
     args = parser.parse_args()
 
@@ -349,7 +432,11 @@ def main() -> int:
         server = start_server(work / "server")
         try:
             customer_id, rule, token = setup(server, args.transform)
+            profiler = _start_profiler(server, args.profile) if args.profile else None
             api_seconds, api_rows, latencies, throttled = ingest_through_api(server, rule, token, bodies, args.clients)
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(timeout=60)
             _, counted = query_api(server, customer_id, f"{TABLE} | count")
             if counted != [[args.rows]] or api_rows != args.rows:
                 failures.append(f"the API acknowledged {api_rows} rows and the table holds {counted}, not {args.rows}")
@@ -360,6 +447,7 @@ def main() -> int:
         finally:
             stop_server(server)
 
+        breakdown = stage_breakdown(bodies, args.transform, work, args.breakdown) if args.breakdown else {}
         bulk_seconds = bulk_load(work / "rows.ndjson", work / "bulk.duckdb")
         local = run_in_process(work / "bulk.duckdb", args.repeats)
     finally:
@@ -401,6 +489,13 @@ def main() -> int:
         }
         print(f"{name:<22}{api_ms:>10.1f}{run_ms:>10.1f}{api_ms - run_ms:>13.1f}{api_ms / run_ms:>7.2f}")
 
+    if breakdown:
+        rows_per_body = args.rows / len(bodies)
+        total = sum(breakdown.values())
+        print(f"\nin-process stages, one thread, mean per body of {rows_per_body:,.0f} rows (ms)")
+        for stage, ms in breakdown.items():
+            print(f"{stage:<32}{ms:>9.1f}")
+        print(f"{'total':<32}{total:>9.1f}   = {rows_per_body / total * 1000:,.0f} rows/s per core")
     targets = {"api_rows_per_s_100k": api_rate >= 100_000, "ratio_0_3": ratio >= 0.3}
     result = {
         "benchmark": "ingest",
@@ -419,6 +514,7 @@ def main() -> int:
         "bulk_rows_per_s": round(bulk_rate),
         "ratio": round(ratio, 4),
         "queries": query_results,
+        "stage_ms_per_body": breakdown,
         "targets": targets,
         "failures": failures,
         "python": platform.python_version(),

@@ -159,8 +159,15 @@ def _send_until_killed(server: WardenServer, rule: str, token: str, ledger: Ledg
         threading.Thread(target=_sender, args=(server, rule, token, ledger, stop, seed * 10 + i), daemon=True)
         for i in range(SENDERS)
     ]
+    with ledger.lock:
+        before = len(ledger.acknowledged)
     for thread in threads:
         thread.start()
+    # The random moment counts from the cycle's first answers, so a slow (busy) machine still kills
+    # mid-stream rather than before the first request got through.
+    deadline = time.monotonic() + 60
+    while len(ledger.acknowledged) < before + SENDERS and time.monotonic() < deadline:
+        time.sleep(0.02)
     time.sleep(delay)
     server.process.kill()  # SIGKILL, mid-stream: some requests are in flight
     server.process.wait(timeout=10)
