@@ -540,6 +540,12 @@ def test_overlapping_peering_is_refused(net) -> None:  # type: ignore[no-untyped
     )
     assert error.error.code == "VnetAddressSpacesOverlap"
     client.virtual_networks.begin_delete(group, twin.name).result()
+    # Growing a peered VNet into its peer's space is refused too.
+    spoke = client.virtual_networks.get(group, "spoke")
+    spoke.properties.address_space.address_prefixes = ["10.1.0.0/16", "10.0.200.0/24"]
+    grown = _error(lambda: client.virtual_networks.begin_create_or_update(group, "spoke", spoke))
+    assert grown.error.code == "VnetAddressSpacesOverlap"
+    assert client.virtual_networks.get(group, "spoke").properties.address_space.address_prefixes == ["10.1.0.0/16"]
     with pytest.raises(ResourceNotFoundError):
         client.virtual_networks.get(group, "twin")
 
