@@ -42,3 +42,13 @@ def test_bitset_count_ones() -> None:
 )
 def test_format_bytes(args: tuple, expected: str) -> None:
     assert evaluate("format_bytes", *args) == expected
+
+
+def test_has_any_index() -> None:
+    assert evaluate("has_any_index", "this is an example", ["this", "example"]) == 0
+    assert evaluate("has_any_index", "this is an example", ["not", "example"]) == 1
+    assert evaluate("has_any_index", "this is an example", ["not", "found"]) == -1
+    assert evaluate("has_any_index", "Example number 2", [1, 2]) == 1
+    assert evaluate("has_any_index", "this is an example", []) == -1
+    # Whole terms only, any case; regex characters in a value are literal.
+    assert evaluate("has_any_index", "an EXAMPLEs (a.b)", ["example", "a.b"]) == 1

@@ -54,3 +54,19 @@ def test_beta_domain_rules() -> None:
     assert evaluate("beta_inv", 1.5, 10.0, 20.0) is None
     assert evaluate("beta_cdf", Null("real"), 1.0, 2.0) is None
     assert evaluate("beta_cdf", 0.0, 2.0, 3.0) == 0 and evaluate("beta_cdf", 1.0, 2.0, 3.0) == 1
+
+
+def test_welch_test_matches_the_reference_example() -> None:
+    # Wikipedia's first example of Welch's t-test: p = 0.021378...
+    s1 = [27.5, 21.0, 19.0, 23.6, 17.0, 17.9, 16.9, 20.1, 21.9, 22.6, 23.1, 19.6, 19.0, 21.7, 21.4]
+    s2 = [27.1, 22.0, 20.8, 23.4, 23.4, 23.5, 25.8, 22.0, 24.8, 20.2, 21.9, 22.1, 22.9, 20.5, 24.4]
+
+    def moments(s: list[float]) -> tuple[float, float, float]:
+        mean = sum(s) / len(s)
+        return mean, sum((x - mean) ** 2 for x in s) / (len(s) - 1), float(len(s))
+
+    p = evaluate("welch_test", *moments(s1), *moments(s2))
+    assert p == pytest.approx(0.021378001462866, rel=1e-9)
+    assert evaluate("welch_test", 1.0, 1.0, 10.0, 1.0, 1.0, 10.0) == pytest.approx(1.0)
+    assert evaluate("welch_test", 1.0, 1.0, 1.0, 2.0, 1.0, 10.0) == "NaN"
+    assert evaluate("welch_test", Null("real"), 1.0, 10.0, 2.0, 1.0, 10.0) is None

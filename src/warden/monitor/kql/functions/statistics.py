@@ -1,4 +1,5 @@
-"""Special functions of statistics: ``erf``, ``erfc``, ``beta_pdf``, ``beta_cdf``, ``beta_inv``.
+"""Special functions of statistics: ``erf``, ``erfc``, ``beta_pdf``, ``beta_cdf``, ``beta_inv``, and
+``welch_test``.
 
 DuckDB has neither an error function nor an incomplete beta function, so both are computed in SQL
 with fixed-length ``list_reduce`` loops (no data-dependent iteration count, so every row costs the
@@ -171,3 +172,26 @@ def _inv(p: str, a: str, b: str) -> str:
 _beta("beta_pdf", _pdf)
 _beta("beta_cdf", _cdf)
 _beta("beta_inv", _inv)
+
+
+@scalar("welch_test", min_args=6, max_args=6)
+def _welch_test(ctx: CompileContext, args: list[Typed]) -> Typed:
+    """The two-sided p-value of Welch's t-test from two samples' means, variances and counts.
+
+    ``t = (m1 - m2) / sqrt(v1/c1 + v2/c2)`` with the Welch-Satterthwaite degrees of freedom ``df``;
+    the p-value is ``I_(df/(df+t^2))(df/2, 1/2)``, the Student t tail on both sides. Null for null
+    input, NaN when a count is below 2 or both variances are 0.
+    """
+    parts = _real_args(ctx, "welch_test", args)
+    se = "(__w.v1 / __w.c1 + __w.v2 / __w.c2)"
+    df = f"({se} * {se} / ((__w.v1 / __w.c1) * (__w.v1 / __w.c1) / (__w.c1 - 1)"
+    df += " + (__w.v2 / __w.c2) * (__w.v2 / __w.c2) / (__w.c2 - 1)))"
+    t2 = f"((__w.m1 - __w.m2) * (__w.m1 - __w.m2) / {se})"
+    p_value = _bind(
+        f"{{'df': {df}, 't2': {t2}}}", "__u", _regularized("(__u.df / (__u.df + __u.t2))", "(__u.df / 2)", "0.5")
+    )
+    inputs = "{'m1': $v0, 'v1': $v1, 'c1': $v2, 'm2': $v3, 'v2': $v4, 'c2': $v5}"
+    guarded = f"CASE WHEN __w.c1 < 2 OR __w.c2 < 2 OR {se} <= 0 THEN {_NAN} ELSE {p_value} END"
+    nulls = " OR ".join(f"$v{i} IS NULL" for i in range(6))
+    body = f"CASE WHEN {nulls} THEN NULL ELSE {_bind(inputs, '__w', guarded)} END"
+    return typed(sql(ctx.dialect, body, **parts), K.REAL)
