@@ -140,7 +140,7 @@ def _edge_cells(a: Any, b: Any, level: int, radius: float) -> set[int]:
             for n in cell.GetAllNeighbors(level):
                 if n.id() in seen:
                     continue
-                if s2.S2Cell(n).GetDistance(a, b).radians() <= radius:
+                if s2.S2Cell(n).GetDistance(a, b).ToAngle().radians() <= radius:
                     seen[n.id()] = n
                     nxt.append(n)
                     if len(seen) > S2_MAX_COVERING:

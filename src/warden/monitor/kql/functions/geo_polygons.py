@@ -12,7 +12,7 @@ Kusto's published shapes vertex for vertex.
 
 from __future__ import annotations
 
-import itertools
+import math
 from typing import Any
 
 import s2geometry as s2
@@ -21,6 +21,8 @@ from . import geo_model as gm
 from .common import K
 from .geo_lines import (
     _array,
+    chord2,
+    cross,
     densify_chain,
     densify_tolerance,
     douglas_peucker,
@@ -135,52 +137,42 @@ def geo_polygon_buffer(polygon: str | None, radius: Any, tolerance: Any) -> dict
     return gm.polygon_geojson(run_buffer(options, lambda op: op.AddPolygon(shape)))
 
 
-def _edge_strip(a: Any, b: Any, radius: float) -> Any | None:
-    """A thin quadrilateral around the edge ab, ``radius`` (radians) to either side."""
-    from .geo_lines import cross
-
-    ra, rb = gm.raw(a), gm.raw(b)
-    n = cross(ra, rb)
-    try:
-        axis = gm.from_raw(normalize(n))
-    except ValueError:
-        return None
-    del axis
-    offsets = []
-    for p in (a, b):
-        rp = gm.raw(p)
-        side = normalize(cross(n, rp))  # tangent along the edge; its cross with p points sideways
-        sideways = normalize(cross(rp, side))
-        for sign in (1.0, -1.0):
-            offsets.append(
-                gm.from_raw(
-                    normalize(tuple(rp[k] * (1 - radius * radius / 2) + sign * radius * sideways[k] for k in range(3)))
-                )
-            )
-    quad = [offsets[0], offsets[2], offsets[3], offsets[1]]
-    loop = s2.S2Loop(quad)
-    if not loop.IsValid():
-        return None
-    loop.Normalize()
-    return s2.S2Polygon(loop)
+def _start_cap(points: list[Any], radius: float) -> tuple[float, float, float]:
+    """Where S2's polyline buffer starts: ``radius`` (radians) left of the line's first vertex."""
+    a, b = gm.raw(points[0]), gm.raw(points[1])
+    left = normalize(cross(a, b))
+    c, s = math.cos(radius), math.sin(radius)
+    return (c * a[0] + s * left[0], c * a[1] + s * left[1], c * a[2] + s * left[2])
 
 
 @geo_function("geo_line_buffer", (D, R, R), D, required=2, defaults=(10.0,))
 def geo_line_buffer(line: str | None, radius: Any, tolerance: Any) -> dict[str, Any]:
-    # S2's Python binding has no polyline buffer: the buffer of a line is the union of the
-    # buffers of its vertices and of a strip around each edge (within the tolerance of Kusto's).
+    # S2's Python binding has no S2BufferOperation::AddPolyline: each line goes in as the
+    # degenerate loop that walks it forth and back (no interior; its buffer is the line's, both
+    # sides, round caps), and each output loop is rotated to start where S2 starts a polyline's
+    # buffer (the first vertex of its start cap), as Kusto's output does.
     lines = gm.lines(line)
     options = buffer_options(radius, tolerance)
-    pieces = []
+    walks, starts = [], []
     for polyline in lines:
         points = gm.polyline_points(polyline)
-        for p in points:
-            pieces.append(run_buffer(options, lambda op, p=p: op.AddPoint(p)))
-        for a, b in itertools.pairwise(points):
-            strip = _edge_strip(a, b, gm.radians(radius))
-            if strip is not None:
-                pieces.append(run_buffer(options, lambda op, strip=strip: op.AddPolygon(strip)))
-    return gm.polygon_geojson(gm.union_all(pieces))
+        walks.append(s2.S2Polygon(s2.S2Loop(points + points[-2:0:-1])))
+        starts.append(_start_cap(points, gm.radians(radius)))
+
+    def add(operation: Any) -> None:
+        for walk in walks:
+            operation.AddPolygon(walk)
+
+    shape = run_buffer(options, add)
+    geo = gm.polygon_geojson(shape)
+    polygons = [geo["coordinates"]] if geo["type"] == "Polygon" else geo.get("coordinates", [])
+    for rings in polygons:
+        shell = [gm.raw(gm.s2_point(lng, lat)) for lng, lat in rings[0][:-1]]
+        start = min(starts, key=lambda t: min(chord2(p, t) for p in shell))
+        first = min(range(len(shell)), key=lambda i: chord2(shell[i], start))
+        vertices = rings[0][first:-1] + rings[0][:first]
+        rings[0] = [*vertices, list(vertices[0])]
+    return geo
 
 
 # --------------------------------------------------------------------------- intersections
