@@ -72,6 +72,9 @@ def check(topology: Topology, source: NetworkInterface, params: dict[str, Any], 
     if protocol != "Icmp" and not isinstance(port, int):
         raise BadRequest("destination.port is required for Tcp.", code="InvalidRequestFormat", target="destination")
     source_port = (params.get("source") or {}).get("port") or EPHEMERAL_PORT
+    for value, where in ((port, "destination.port"), (source_port, "source.port")):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535):
+            raise BadRequest(f"{where} must be a port number.", code="InvalidRequestFormat", target=where)
     wire = "Icmp" if protocol == "Icmp" else "Tcp"
     src_ip = source.ip_addresses[0]
     flow = Flow(wire, src_ip, source_port, destination_ip, port)

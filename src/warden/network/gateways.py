@@ -75,7 +75,13 @@ def _gateway_validate(
     )
     mine = {key(c["id"]) for c in old.values()}
     out, vnet = [], None
-    for config in configs:
+    for index, config in enumerate(configs):
+        if not isinstance(config, dict) or not isinstance(config.get("properties") or {}, dict):
+            raise BadRequest(
+                f"ipConfigurations[{index}] must be an object with object properties.",
+                code="InvalidRequestFormat",
+                target="properties.ipConfigurations",
+            )
         name = config.get("name") or "default"
         cp = config.get("properties") or {}
         subnet = resolve_ref(ctx, cp.get("subnet"), SUBNETS, f"ipConfigurations/{name}.subnet")

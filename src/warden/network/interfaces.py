@@ -115,9 +115,15 @@ def _validate(ctx: RequestContext, rid: ResourceId, props: dict[str, Any], child
     taken: set[str] = set()
     out, names, vnets, publics = [], set(), set(), set()
     for index, config in enumerate(configs):
-        if not isinstance(config, dict) or not config.get("name"):
+        if (
+            not isinstance(config, dict)
+            or not config.get("name")
+            or not isinstance(config.get("properties") or {}, dict)
+        ):
             raise BadRequest(
-                f"ipConfigurations[{index}] must have a name.", code="InvalidRequestFormat", target="ipConfigurations"
+                f"ipConfigurations[{index}] must be an object with a name and object properties.",
+                code="InvalidRequestFormat",
+                target="ipConfigurations",
             )
         name = config["name"]
         if name.lower() in names:
