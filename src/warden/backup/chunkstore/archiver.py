@@ -147,16 +147,18 @@ def run_backup(
         new = [m for n, m in marks.items() if n not in seen_marks]
         if not new:
             break
+        seen_marks |= set(marks)
         at_risk = set().union(*(m.packs for m in new)) & (writer.own_packs | writer.reused_packs)
+        if not at_risk:
+            break  # new marks, but none covers a pack we depend on
         for pack_id in sorted(at_risk):
             writer.copy_pack(pack_id)
         writer.flush()
-        seen_marks |= set(marks)
         # Our fresh copies are in new packs; stop treating the copied packs as ours or reused.
         writer.own_packs -= at_risk
         writer.reused_packs -= at_risk
     else:
-        raise BackupError("prune marks kept appearing; giving up without a snapshot")
+        raise BackupError("prune kept marking packs this backup depends on; giving up without a snapshot")
     run.report("")
     snap = Snapshot(
         time=started,
