@@ -10,8 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
+import signal
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -477,3 +481,73 @@ def test_a_name_in_two_groups_needs_the_group(server: WardenServer, workspace: d
         assert names.count("ws-cli") == 2
     finally:
         warden(server, "resource", "delete", twin["id"], "--api-version", "2022-10-01")
+
+
+# --- last: the server dies mid-upload -------------------------------------------------------------
+
+
+def _restart(server: WardenServer) -> None:
+    """Serve the same data dir on the same port again; wait until TLS answers."""
+    port = int(server.endpoint.rsplit(":", 1)[1])
+    log = open(server.data_dir / "server-restart.log", "wb")  # noqa: SIM115 - kept open for the server's lifetime
+    server.process = subprocess.Popen(
+        [sys.executable, "-m", "warden.cli.main", "serve", "--data-dir", str(server.data_dir), "--port", str(port)],
+        env={**os.environ, "WARDEN_DATA_DIR": str(server.data_dir)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    context = server.ssl_context()
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with (
+                socket.create_connection(("127.0.0.1", port), timeout=1) as raw,
+                context.wrap_socket(raw, server_hostname="127.0.0.1"),
+            ):
+                return
+        except OSError:
+            assert server.process.poll() is None and time.monotonic() < deadline, "the server did not restart"
+            time.sleep(0.2)
+
+
+def test_killed_server_every_confirmed_line_is_stored(
+    server: WardenServer, workspace: dict[str, Any], tmp_path: Path
+) -> None:
+    """SIGKILL the server while ``logs ingest`` uploads: the command names where it stopped, and
+    after a restart every line before that is stored exactly once (runs last: it restarts the server)."""
+    count = 60_000
+    path = write_lines(
+        tmp_path / "kill.jsonl",
+        [{"Computer": "kill", "Level": i, "Props": {"pad": "k" * 400}} for i in range(1, count + 1)],
+    )
+    env = {**os.environ, "WARDEN_DATA_DIR": str(server.data_dir)}
+    command = [sys.executable, "-m", "warden.cli.main", "logs", "ingest", "-w", "ws-cli", "-t", TABLE, str(path)]
+    upload = subprocess.Popen([*command, "-o", "json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    probe = f"{TABLE} | where Computer == 'kill' | count"
+    deadline = time.monotonic() + 60
+    while rows_of(server, probe) == [[0]]:  # kill once the first batch is in
+        assert upload.poll() is None and time.monotonic() < deadline, upload.communicate()
+        time.sleep(0.1)
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait()
+    stdout, stderr = upload.communicate(timeout=120)
+    assert upload.returncode == 1, stderr.decode()
+    summary = json.loads(stdout)
+    assert 0 <= summary["rows"] < count and summary["rejected"] == []  # the kill may beat the first 204
+    assert summary["stopped"], summary
+    assert "Traceback" not in stderr.decode()
+    confirmed = summary["rows"]  # lines 1..confirmed got a 2xx; the request after may or may not have landed
+    _restart(server)
+    stored = rows_of(server, f"{TABLE} | where Computer == 'kill' | summarize count(), dcount(Level), max(Level)")
+    total, distinct, highest = stored[0]
+    seen = f"summary {summary}, stored (count, dcount, max) {stored[0]}"
+    assert total == distinct, seen  # nothing twice
+    under = rows_of(server, f"{TABLE} | where Computer == 'kill' and Level <= {confirmed} | count")
+    assert under == [[confirmed]], seen  # every confirmed line, exactly once
+    if summary["unconfirmed"]:
+        # The request in flight either committed whole or not at all: the API is atomic per request.
+        first, last = (int(n) for n in re.findall(r"\d+", summary["unconfirmed"])[:2])
+        assert first == confirmed + 1, seen
+        assert total in (confirmed, last) and highest in (confirmed, last), seen
+    else:
+        assert total == confirmed and highest == confirmed, seen

@@ -130,6 +130,10 @@ class _Unconfirmed(Exception):
     """The request may have reached the server, but no answer came back."""
 
 
+class _NotSent(Exception):
+    """The server could not be reached: the request was not sent."""
+
+
 class Uploader:
     """Sends batches to ``/dataCollectionRules/{immutable_id}/streams/{stream}``."""
 
@@ -151,9 +155,9 @@ class Uploader:
                     headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
                     timeout=120,
                 )
-            except httpx.ConnectError:  # nothing was sent: safe to try again
+            except httpx.ConnectError as error:  # nothing was sent: safe to try again
                 if attempt == CONNECT_RETRIES:
-                    raise
+                    raise _NotSent(str(error) or error.__class__.__name__) from None
                 time.sleep(2**attempt)
             except httpx.HTTPError as error:
                 raise _Unconfirmed(str(error) or error.__class__.__name__) from None
@@ -222,6 +226,8 @@ class Uploader:
             except _Unconfirmed as error:
                 summary["unconfirmed"] = _span(lines)
                 return f"the server did not answer ({error}); lines after {lines[-1]} were not sent."
+            except _NotSent as error:
+                return f"could not reach the server ({error}); {_span(lines)} and every later line were not sent."
             summary["requests"] += 1
             if response.is_success:
                 summary["rows"] += len(records)
