@@ -3,6 +3,7 @@ refusals (``externaldata``, ``cluster()``/``database()``, ``find``)."""
 
 from __future__ import annotations
 
+import sqlglot
 from sqlglot import exp
 
 from . import ast
@@ -166,14 +167,24 @@ class SourceCompiler:
             )
             value = self.coerce(value, kind) if kind is not KustoType.REAL else value
         total = exp.Add(this=fn("floor", count), expression=exp.Literal.number(1))
-        numbers = exp.Explode(
-            this=fn("range", exp.Literal.number(0), exp.Cast(this=total, to=exp.DataType.build("BIGINT")))
-        )
-        inner = exp.select(exp.alias_(numbers, ident("__kql_i")))
+        inner = self._row_numbers(exp.Cast(this=total, to=exp.DataType.build("BIGINT")))
         self._count += 0
         staged = self.emit(inner, {"__kql_i": KustoType.LONG})
         select = exp.select(*self.project_items([(node.column, value.sql), (ORDINAL, col("__kql_i"))]))
         return self.emit(select.from_(self.relation_table(staged), copy=False), {node.column: value.type}, ORDINAL)
+
+
+    def _row_numbers(self, total: exp.Expression) -> exp.Select:
+        """``SELECT 0 .. total-1 AS __kql_i`` from the engine's row generator: a table function
+        streams its rows (and a long query over them can be interrupted), where unnesting one
+        huge array would build it whole first."""
+        if self.dialect == "clickhouse":
+            count = exp.func("greatest", exp.Literal.number(0), total, dialect="clickhouse")
+            source = sqlglot.parse_one("numbers(0)", dialect="clickhouse", into=exp.Table)
+            source.this.set("expressions", [fn("toUInt64", fn("assumeNotNull", count))])
+            return exp.select(exp.alias_(col("number"), ident("__kql_i"))).from_(source)
+        series = exp.GenerateSeries(start=exp.Literal.number(0), end=total, is_end_exclusive=True)
+        return exp.select(exp.alias_(col("range"), ident("__kql_i"))).from_(exp.Table(this=series))
 
 
 def scoped_table_key(scope: str, target: str, table: str) -> str:
