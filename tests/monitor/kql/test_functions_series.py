@@ -85,3 +85,31 @@ def test_product_and_pearson_correlation() -> None:
     assert evaluate("series_pearson_correlation", xs, ys) == pytest.approx(r)
     assert evaluate("series_pearson_correlation", [1, 2], [1, 2, 3]) is None
     assert evaluate("series_pearson_correlation", [1, "x"], [1, 2]) is None
+
+
+def _fit(ys: list[float]) -> dict:
+    n = len(ys)
+    xs = range(1, n + 1)
+    mx, my = (n + 1) / 2, sum(ys) / n
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+    icpt = my - slope * mx
+    res = sum((y - icpt - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
+    tot = sum((y - my) ** 2 for y in ys)
+    return {
+        "slope": slope,
+        "interception": icpt,
+        "rsquare": 1 - res / tot,
+        "variance": tot / (n - 1),
+        "rvariance": res / (n - 1),
+    }
+
+
+def test_series_fit_line_dynamic() -> None:
+    ys = [2, 5, 6, 8, 11, 15, 17, 18, 25, 26, 30, 30]
+    fit = evaluate("series_fit_line_dynamic", ys)
+    for key, value in _fit(ys).items():
+        assert fit[key] == pytest.approx(value)
+    assert fit["line_fit"] == pytest.approx([fit["interception"] + fit["slope"] * x for x in range(1, 13)])
+    # Kusto's documented values.
+    assert fit["slope"] == pytest.approx(2.730769230769231) and fit["rvariance"] == pytest.approx(1.686480186480187)
+    assert evaluate("series_fit_line_dynamic", Null("dynamic")) is None

@@ -9,6 +9,7 @@ from sqlglot import exp
 
 from . import ast
 from .binder import ORDINAL, Binding, Relation, Scope
+from .gen_expanded import expanded_columns
 from .gen_sql import col
 from .types import KustoType
 
@@ -91,6 +92,13 @@ class OperatorCompiler:
         columns = dict(relation.columns)
         items: dict[str, exp.Expression] = {name: relation.ref(name) for name in columns}
         for named in named_exprs:
+            expanded = expanded_columns(self, named, env)
+            if expanded is not None:
+                for name, value in expanded:
+                    env.defined[name] = value
+                    items[name] = value.sql
+                    columns[name] = value.type
+                continue
             if len(named.names) > 1:
                 raise self.binder.unsupported("assigning several names to one expression", named)
             value = self.expr(named.expr, env)
@@ -108,6 +116,15 @@ class OperatorCompiler:
         columns: dict[str, KustoType] = {}
         items: list[tuple[str, exp.Expression]] = []
         for named in op.columns:
+            expanded = expanded_columns(self, named, env)
+            if expanded is not None:
+                for name, value in expanded:
+                    if name in columns:
+                        raise self.binder.semantic(f"column '{name}' is projected twice", named)
+                    env.defined[name] = value
+                    items.append((name, value.sql))
+                    columns[name] = value.type
+                continue
             if len(named.names) > 1:
                 raise self.binder.unsupported("assigning several names to one expression", named)
             if not named.names and isinstance(named.expr, ast.NameRef) and "*" in named.expr.name:

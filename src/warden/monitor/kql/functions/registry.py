@@ -53,6 +53,10 @@ class AggregateFunction:
 
 SCALARS: dict[str, ScalarFunction] = {}
 AGGREGATES: dict[str, AggregateFunction] = {}
+#: Scalars that ``extend``/``project`` expand into several columns (``extend series_stats(x)``):
+#: name -> each column's suffix and Kusto type name, read from the dynamic bag the scalar returns.
+#: Unnamed, the columns are ``<function>_<argument column>_<suffix>``; ``(a, b, ...) = f(x)`` names them.
+EXPANDED: dict[str, tuple[tuple[str, str], ...]] = {}
 
 
 def scalar(*names: str, min_args: int = 0, max_args: int | None = None) -> Callable[[ScalarImpl], ScalarImpl]:

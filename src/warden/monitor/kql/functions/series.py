@@ -20,7 +20,7 @@ from sqlglot import exp
 from ..typed import Typed
 from .common import NUMERIC, K, constant, duckdb_only, expect, fail, sql, typed
 from .dynamic import json_list
-from .registry import CompileContext, scalar
+from .registry import EXPANDED, CompileContext, scalar
 
 # A JSON element as a DOUBLE: null unless it is a JSON number.
 _NUMBER = "CASE WHEN json_type({e}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST({e} AS DOUBLE) END"
@@ -157,10 +157,11 @@ _reduction(
 )
 
 
-@scalar("series_stats_dynamic", min_args=1, max_args=2)
+@scalar("series_stats_dynamic", "series_stats", min_args=1, max_args=2)
 def _series_stats_dynamic(ctx: CompileContext, args: list[Typed]) -> Typed:
     """A bag of ``min``, ``min_idx``, ``max``, ``max_idx``, ``avg``, ``stdev``, ``variance`` (sample),
-    ``sum`` and ``len`` over the numeric elements (``ignore_nonfinite`` drops NaN and infinities)."""
+    ``sum`` and ``len`` over the numeric elements (``ignore_nonfinite`` drops NaN and infinities);
+    ``series_stats`` expands the first seven into columns."""
     duckdb_only(ctx, "series_stats_dynamic")
     numbers = _numbers(ctx, "series_stats_dynamic", args[0], 0)
     ignore = bool(constant("series_stats_dynamic", args, 1, K.BOOL)) if len(args) > 1 else False
@@ -231,3 +232,60 @@ def _series_iir(ctx: CompileContext, args: list[Typed]) -> Typed:
     body = f"list_reduce(range(len($x)), lambda __y, __i: {step}, CAST([] AS DOUBLE[]))"
     guarded = f"CASE WHEN $x IS NULL OR $a IS NULL OR $b IS NULL THEN NULL ELSE {body} END"
     return _dynamic(ctx, sql(ctx.dialect, guarded, x=x, b=b, a=a))
+
+
+EXPANDED["series_stats"] = (
+    ("min", "real"),
+    ("min_idx", "long"),
+    ("max", "real"),
+    ("max_idx", "long"),
+    ("avg", "real"),
+    ("stdev", "real"),
+    ("variance", "real"),
+)
+
+
+@scalar("series_fit_line_dynamic", "series_fit_line", min_args=1, max_args=1)
+def _series_fit_line(ctx: CompileContext, args: list[Typed]) -> Typed:
+    """The least-squares line through the series over x = 1, 2, ... n: a bag of ``slope``,
+    ``interception``, ``rsquare``, ``variance`` (of the series, n - 1), ``rvariance`` (of the
+    residuals, n - 1) and ``line_fit`` (the line's values); ``series_fit_line`` expands it into
+    columns. Non-numeric elements count as missing points."""
+    duckdb_only(ctx, "series_fit_line")
+    numbers = _numbers(ctx, "series_fit_line", args[0], 0)
+    points = "list_filter(list_transform($l, lambda __y, __i: {'x': __i, 'y': __y}), lambda __p: __p.y IS NOT NULL)"
+    means = (
+        "{'p': __v, 'mx': list_avg(list_transform(__v, lambda __p: __p.x)),"
+        " 'my': list_avg(list_transform(__v, lambda __p: __p.y))}"
+    )
+    sums = (
+        "{'m': __m, 'sxy': list_sum(list_transform(__m.p, lambda __p: (__p.x - __m.mx) * (__p.y - __m.my))),"
+        " 'sxx': list_sum(list_transform(__m.p, lambda __p: (__p.x - __m.mx) * (__p.x - __m.mx))),"
+        " 'tot': list_sum(list_transform(__m.p, lambda __p: (__p.y - __m.my) * (__p.y - __m.my)))}"
+    )
+    line = "{'s': __s, 'slope': __s.sxy / __s.sxx, 'icpt': __s.m.my - __s.sxy / __s.sxx * __s.m.mx}"
+    error = "(__p.y - __f.icpt - __f.slope * __p.x)"
+    residual = f"list_sum(list_transform(__f.s.m.p, lambda __p: {error} * {error}))"
+    bag = (
+        "json_object('slope', __f.slope, 'interception', __f.icpt,"
+        f" 'rsquare', 1 - {residual} / __f.s.tot, 'variance', __f.s.tot / (len(__f.s.m.p) - 1),"
+        f" 'rvariance', {residual} / (len(__f.s.m.p) - 1),"
+        " 'line_fit', list_transform(range(1, len($l) + 1), lambda __x: __f.icpt + __f.slope * __x))"
+    )
+    body = (
+        f"list_transform([{points}], lambda __v: list_transform([{means}], lambda __m: list_transform([{sums}],"
+        f" lambda __s: list_transform([{line}], lambda __f: {bag})[1])[1])[1])[1]"
+    )
+    return typed(
+        sql(ctx.dialect, f"CASE WHEN $l IS NULL OR len($l) = 0 THEN NULL ELSE {body} END", l=numbers), K.DYNAMIC
+    )
+
+
+EXPANDED["series_fit_line"] = (
+    ("rsquare", "real"),
+    ("slope", "real"),
+    ("variance", "real"),
+    ("rvariance", "real"),
+    ("interception", "real"),
+    ("line_fit", "dynamic"),
+)
