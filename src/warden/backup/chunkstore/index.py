@@ -127,14 +127,18 @@ class IndexCache:
 
     def lookup(self, blob_id: bytes, include_marked: bool = True) -> Location | None:
         """Return one location of ``blob_id`` (preferring unmarked packs), or None."""
+        found = self.locations(blob_id, include_marked)
+        return found[0] if found else None
+
+    def locations(self, blob_id: bytes, include_marked: bool = True) -> list[Location]:
+        """Return every location of ``blob_id``, unmarked packs first."""
         rows = self.db.execute("SELECT pid, type, off, len, raw FROM blobs WHERE id = ?", (blob_id,)).fetchall()
-        if not rows:
-            return None
         rows.sort(key=lambda r: r[0] in self._marked)
-        if rows[0][0] in self._marked and not include_marked:
-            return None
-        pid, t, o, n, r = rows[0]
-        return Location(self._pack(pid), BlobEntry(blob_id, BlobType(t), o, n, r))
+        return [
+            Location(self._pack(pid), BlobEntry(blob_id, BlobType(t), o, n, r))
+            for pid, t, o, n, r in rows
+            if include_marked or pid not in self._marked
+        ]
 
     def contains_many(self, blob_ids: list[bytes]) -> set[bytes]:
         """Return which of ``blob_ids`` are indexed (any pack), 500 per query."""

@@ -226,14 +226,19 @@ class Repository:
 
         Raises BlobNotFound (not indexed or pack gone) or IntegrityError (damaged).
         """
-        loc = self.index.lookup(blob_id)
-        if loc is None:
+        locations = self.index.locations(blob_id)
+        if not locations:
             raise BlobNotFound(blob_id.hex())
-        try:
-            sealed = self.backend.get_range(pack_name(loc.pack), loc.entry.offset, loc.entry.length)
-        except ObjectNotFound:
-            raise BlobNotFound(f"{blob_id.hex()} (pack {loc.pack} is missing)") from None
-        return open_blob(self.cipher, loc.entry, sealed)
+        error: ChunkStoreError = BlobNotFound(blob_id.hex())
+        for loc in locations:  # a copy elsewhere (another writer's, or a prune repack) is just as good
+            try:
+                sealed = self.backend.get_range(pack_name(loc.pack), loc.entry.offset, loc.entry.length)
+                return open_blob(self.cipher, loc.entry, sealed)
+            except ObjectNotFound:
+                error = BlobNotFound(f"{blob_id.hex()} (pack {loc.pack} is missing)")
+            except IntegrityError as exc:
+                error = exc
+        raise error
 
     def chunker(self) -> Chunker:
         """Return a chunker with this repository's parameters."""

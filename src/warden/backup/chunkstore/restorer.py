@@ -140,6 +140,7 @@ def run_restore(
     ``include`` limits the restore to snapshot-relative paths (``"<base name>/sub/file"``) and what is
     below them. Raises RestoreError after restoring everything else if any file could not be restored.
     """
+    repo.refresh()  # another client may have pruned or repacked since this one synced
     target.mkdir(parents=True, exist_ok=True)
     inc = None if include is None else [i.strip("/") for i in include]
     run = _Restore(repo, inc, progress)
