@@ -19,6 +19,7 @@ ALLOWED = {
     "warden.governance.expressions": {"warden.governance.expressions"},
     "warden.governance.policy": {"warden.governance.policy", "warden.governance.expressions"},
     "warden.network.rules": {"warden.network.rules"},
+    "warden.backup.chunkstore": {"warden.backup.chunkstore"},
     "warden.authz.roles": {"warden.authz.engine"},
     "warden.authz.store": {"warden.authz", "warden.kernel"},
     "warden.kernel": {"warden.kernel", "warden.authz.engine", "warden.authz.roles", "warden.authz.store"},
