@@ -243,18 +243,13 @@ def geo_h3cell_neighbors(token: Any) -> list[str]:
     return disk_rings(h3_cell(token), 1)[1]
 
 
-def _h3_shape(shape: Any) -> Any:
-    """An h3 shape of an S2Polygon (vertices as lat/lng, H3's planar edges)."""
-    polygons = []
+def _h3_polygons(shape: Any) -> list[list[list[tuple[float, float]]]]:
+    """Each polygon of an S2Polygon as (lat, lng) rings without the closing vertex (H3's input)."""
     geo = gm.polygon_geojson(shape)
     parts = [geo["coordinates"]] if geo["type"] == "Polygon" else geo.get("coordinates", [])
-    for rings in parts:
-        outer = [(lat, lng) for lng, lat in rings[0][:-1]]
-        holes = [[(lat, lng) for lng, lat in ring[:-1]] for ring in rings[1:]]
-        polygons.append(h3.LatLngPoly(outer, *holes))
-    if not polygons:
+    if not parts:
         raise gm.invalid("empty polygon")
-    return polygons[0] if len(polygons) == 1 else h3.LatLngMultiPoly(*polygons)
+    return [[[(lat, lng) for lng, lat in ring[:-1]] for ring in rings] for rings in parts]
 
 
 @geo_function("geo_polygon_to_h3cells", (D, L, R), D, required=1, defaults=(6, 0.0))
@@ -270,10 +265,12 @@ def geo_polygon_to_h3cells(polygon: str | None, resolution: Any, radius: Any) ->
     area = gm.meters(gm.meters(shape.GetArea()))
     if area / (h3.average_hexagon_area(resolution, unit="m^2") * 1.5) > H3_MAX_CELLS:
         raise gm.invalid("too many cells")
-    cells = h3.h3shape_to_cells(_h3_shape(shape), resolution)
-    if len(cells) > H3_MAX_CELLS:
-        raise gm.invalid("too many cells")
-    return list(cells)
+    result: dict[str, None] = {}
+    for rings in _h3_polygons(shape):
+        result.update(dict.fromkeys(h3.h3shape_to_cells(h3.LatLngPoly(*rings), resolution)))
+        if len(result) > H3_MAX_CELLS:
+            raise gm.invalid("too many cells")
+    return list(result)
 
 
 # --------------------------------------------------------------------------------- geohash
