@@ -113,3 +113,16 @@ def test_series_fit_line_dynamic() -> None:
     # Kusto's documented values.
     assert fit["slope"] == pytest.approx(2.730769230769231) and fit["rvariance"] == pytest.approx(1.686480186480187)
     assert evaluate("series_fit_line_dynamic", Null("dynamic")) is None
+
+
+def test_series_fill_linear_documented_example() -> None:
+    reals = [None, 111.0, None, 36.0, 41.0, None, None, 16.0, 61.0, 33.0, None, None]
+    filled = [111, 111, 73.5, 36, 41, 41 - 25 / 3, 41 - 50 / 3, 16, 61, 33, 33, 33]
+    assert evaluate("series_fill_linear", reals) == pytest.approx(filled)
+    kept = evaluate("series_fill_linear", reals, Null("real"), False)
+    assert kept[0] is None and kept[-2:] == [None, None] and kept[1:10] == pytest.approx(filled[1:10])
+    whole = [None, 111, None, 36, 41, None, None, 16, 61, 33, None, None]
+    assert evaluate("series_fill_linear", whole) == [111, 111, 73, 36, 41, 32, 24, 16, 61, 33, 33, 33]
+    assert evaluate("series_fill_linear", [None, None, None]) == [0, 0, 0]
+    assert evaluate("series_fill_linear", [None, None], Null("real"), True, 3.5) == [3.5, 3.5]
+    assert evaluate("series_fill_linear", Null("dynamic")) is None

@@ -4,8 +4,8 @@
 ``ceiling``/``cos``/``exp``/``floor``/``log``/``sign``/``sin``/``sqrt``/``tan``, the reductions
 ``series_sum``/``series_product``/``series_magnitude``/``series_dot_product``/
 ``series_cosine_similarity``/``series_pearson_correlation``/``series_stats_dynamic``, the gap
-fillers ``series_fill_forward``/``series_fill_backward``/``series_fill_const`` and the filter
-``series_iir``.
+fillers ``series_fill_forward``/``series_fill_backward``/``series_fill_const``/``series_fill_linear``,
+the filter ``series_iir`` and the line fit ``series_fit_line``.
 
 Kusto's rules (its docs): a series is a dynamic array; an element that is not a number, or that
 is missing because the other array is shorter, yields a null element; a plain number given instead
@@ -214,6 +214,45 @@ def _series_fill_const(ctx: CompileContext, args: list[Typed]) -> Typed:
     element = "CASE WHEN COALESCE(json_type(__e) = 'NULL', TRUE) THEN $v ELSE __e END"
     body = f"CASE WHEN $l IS NULL THEN NULL ELSE to_json(list_transform($l, lambda __e: {element})) END"
     return typed(sql(ctx.dialect, body, l=json_list(ctx, args[0]), v=value), K.DYNAMIC)
+
+
+@scalar("series_fill_linear", min_args=1, max_args=4)
+def _series_fill_linear(ctx: CompileContext, args: list[Typed]) -> Typed:
+    """Nulls replaced by linear interpolation between the nearest numbers on each side; at the
+    edges (``fill_edges``, default true) by the nearest number, else kept; an array of nulls only
+    is filled with ``constant_value`` (default 0; null keeps it). An array of whole numbers gets
+    whole numbers (interpolated values truncated), as Kusto's docs show."""
+    name = "series_fill_linear"
+    duckdb_only(ctx, name)
+    if len(args) > 1 and not (args[1].is_constant and args[1].literal is None):
+        raise fail(name, "only null is supported as the missing value placeholder")
+    numbers = _numbers(ctx, name, args[0], 0)
+    edges: object = expect(name, args, 2, K.BOOL) if len(args) > 2 else True
+    fill = sql(ctx.dialect, "CAST($c AS DOUBLE)", c=expect(name, args, 3, *NUMERIC)) if len(args) > 3 else 0.0
+    known = "list_filter(range(1, len($l) + 1), lambda __k: $l[__k] IS NOT NULL)"
+    before = "list_max(list_filter(__known, lambda __k: __k <= __i))"
+    after = "list_min(list_filter(__known, lambda __k: __k >= __i))"
+    interpolate = (
+        "CASE WHEN $l[__i] IS NOT NULL THEN $l[__i]"
+        " WHEN __b.p IS NOT NULL AND __b.q IS NOT NULL"
+        " THEN $l[__b.p] + ($l[__b.q] - $l[__b.p]) * (__i - __b.p) / (__b.q - __b.p)"
+        " WHEN $e IS NOT FALSE THEN COALESCE($l[__b.p], $l[__b.q]) END"
+    )
+    element = f"list_transform([{{'p': {before}, 'q': {after}}}], lambda __b: {interpolate})[1]"
+    whole = (
+        "list_bool_and(list_transform(json_list, lambda __e: json_type(__e) IN ('BIGINT', 'UBIGINT', 'NULL')))"
+    ).replace("json_list", "$j")
+    filled = (
+        f"list_transform([{known}], lambda __known: CASE WHEN len(__known) = 0"
+        " THEN list_transform($l, lambda __x: $c)"
+        f" ELSE list_transform(range(1, len($l) + 1), lambda __i: {element}) END)[1]"
+    )
+    body = (
+        f"CASE WHEN $l IS NULL THEN NULL WHEN {whole} THEN to_json(list_transform({filled},"
+        f" lambda __v: CAST(trunc(__v) AS BIGINT))) ELSE to_json({filled}) END"
+    )
+    items = json_list(ctx, args[0])
+    return typed(sql(ctx.dialect, body, l=numbers, j=items, e=edges, c=fill), K.DYNAMIC)
 
 
 @scalar("series_iir", min_args=3, max_args=3)
