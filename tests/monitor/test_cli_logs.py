@@ -515,7 +515,7 @@ def test_killed_server_every_confirmed_line_is_stored(
 ) -> None:
     """SIGKILL the server while ``logs ingest`` uploads: the command names where it stopped, and
     after a restart every line before that is stored exactly once (runs last: it restarts the server)."""
-    count = 60_000
+    count = 30_000
     path = write_lines(
         tmp_path / "kill.jsonl",
         [{"Computer": "kill", "Level": i, "Props": {"pad": "k" * 400}} for i in range(1, count + 1)],
