@@ -1,4 +1,5 @@
-"""User-analytics ``evaluate`` plugins: ``sliding_window_counts`` and ``activity_counts_metrics``.
+"""User-analytics ``evaluate`` plugins: ``sliding_window_counts``, ``activity_counts_metrics`` and
+``active_users_count``.
 
 Both bin the timeline from ``Start`` in steps of the bin/window (records from ``Start`` up to
 the bin that holds ``End``) and aggregate ids per bin and dimension (``rolling_percentile``
@@ -7,7 +8,11 @@ bins its index from the epoch, as ``bin()`` does):
 * sliding_window_counts: for each bin, the count and distinct count of ids over the bins within
   the lookback window ending with it (``Count``, ``Dcount``);
 * activity_counts_metrics: for each window, the records (``count``), distinct ids (``dcount``),
-  ids first seen in it (``new_dcount``) and ids seen so far (``aggregated_dcount``).
+  ids first seen in it (``new_dcount``) and ids seen so far (``aggregated_dcount``);
+* active_users_count: for each bin, the distinct ids active at one of their appearances in it,
+  active meaning seen in at least ``ActivePeriodsCount`` distinct ``Period``-wide periods within
+  the lookback window ``(appearance - LookbackWindow, appearance]`` (earlier records count too);
+  bins without active ids give no row (Kusto's documented example).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from sqlglot import exp
 from . import ast
 from .binder import Relation, Scope
 from .functions import registry
+from .functions.common import UNIX_EPOCH_MICROS
 from .gen_sql import and_all, cast, col, fn
 from .typed import Typed
 from .types import KustoType
@@ -190,6 +196,75 @@ class AnalyticsPlugins:
                 "aggregated_dcount": KustoType.LONG,
             }
         )
+        return self.emit(select, columns)
+
+    def active_users_count(self, op: ast.Evaluate, relation: Relation, scope: Scope) -> Relation:
+        call = op.plugin
+        names = ["IdColumn", "TimelineColumn", "Start", "End", "LookbackWindow", "Period", "ActivePeriodsCount", "Bin"]
+        if len(call.args) < len(names):
+            raise self.binder.semantic(f"active_users_count() expects {', '.join(names)}", call)
+        # ActivePeriodsCount is a number, not a timespan: check it apart, the rest as the others do.
+        threshold = self.constant(call.args[6], scope, "ActivePeriodsCount of active_users_count()")
+        if threshold.type not in (KustoType.INT, KustoType.LONG, KustoType.REAL, KustoType.DECIMAL):
+            raise self.binder.semantic("active_users_count(): ActivePeriodsCount must be a number", call)
+        spans = ast.Call(call.name, args=call.args[:6] + call.args[7:], pos=call.pos)
+        kept = [n for n in names if n != "ActivePeriodsCount"]
+        values, ident_value, timeline, start, end, dims = self._timeline_bins(spans, relation, scope, kept)
+        step, lookback, period = values["Bin"], values["LookbackWindow"], values["Period"]
+        dim_cols = [f"__kql_d{i}" for i in range(len(dims))]
+        items = [("__kql_id", ident_value.sql), ("__kql_t", timeline.sql)]
+        items += [(c, d.sql) for c, (_, d) in zip(dim_cols, dims, strict=True)]
+        not_null = and_all([exp.Not(this=exp.Is(this=v.copy(), expression=exp.Null())) for _, v in items[:2]])
+        data = self.emit(
+            exp.select(*self.project_items(items))
+            .from_(self.relation_table(relation), copy=False)
+            .where(not_null, copy=False),
+            {},
+        )
+        current = Typed(col("__kql_t", "A"), KustoType.DATETIME)
+        in_range = and_all(
+            [
+                exp.GTE(this=current.sql, expression=start.sql),
+                exp.LT(this=current.sql, expression=self.shift(end, step, negate=False).sql),
+            ]
+        )
+        window = [
+            exp.EQ(this=col("__kql_id", "B"), expression=col("__kql_id", "A")),
+            exp.GT(this=col("__kql_t", "B"), expression=self.shift(current, lookback, negate=True).sql),
+            exp.LTE(this=col("__kql_t", "B"), expression=current.sql),
+        ]
+        window += [exp.NullSafeEQ(this=col(c, "B"), expression=col(c, "A")) for c in dim_cols]
+        # Periods are counted from 0001-01-01, Kusto's epoch for bin() (it matters for weeks).
+        periods = exp.Count(
+            this=exp.Distinct(
+                expressions=[
+                    exp.IntDiv(
+                        this=exp.Add(
+                            this=self.epoch_us(col("__kql_t", "B")),
+                            expression=exp.Literal.number(UNIX_EPOCH_MICROS),
+                        ),
+                        expression=exp.Literal.number(int(period.literal) // 10),
+                    )
+                ]
+            )
+        )
+        appearance_items = [
+            ("__kql_id", col("__kql_id", "A")),
+            ("__kql_b", self._bin_of(current, start, step)),
+        ] + [(c, col(c, "A")) for c in dim_cols]
+        active = exp.select(*self.project_items(appearance_items)).from_(self.relation_table(data, "A"), copy=False)
+        active = active.join(self.relation_table(data, "B"), on=and_all(window), join_type="INNER", copy=False)
+        active = active.where(in_range, copy=False).group_by(
+            col("__kql_id", "A"), col("__kql_t", "A"), *[col(c, "A") for c in dim_cols], copy=False
+        )
+        active = active.having(exp.GTE(this=periods, expression=exp.Literal.number(threshold.literal or 0)), copy=False)
+        active_rel = self.emit(active, {})
+        timeline_name = call.args[1].name if isinstance(call.args[1], ast.NameRef) else "Timestamp"
+        out = [(timeline_name, col("__kql_b"))] + [(n, col(c)) for (n, _), c in zip(dims, dim_cols, strict=True)]
+        out.append(("dcount", exp.Count(this=exp.Distinct(expressions=[col("__kql_id")]))))
+        select = exp.select(*self.project_items(out)).from_(self.relation_table(active_rel), copy=False)
+        select = select.group_by(col("__kql_b"), *[col(c) for c in dim_cols], copy=False)
+        columns = {timeline_name: KustoType.DATETIME, **{n: d.type for n, d in dims}, "dcount": KustoType.LONG}
         return self.emit(select, columns)
 
     def rolling_percentile(self, op: ast.Evaluate, relation: Relation, scope: Scope) -> Relation:
