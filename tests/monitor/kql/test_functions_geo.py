@@ -198,6 +198,7 @@ def test_h3_cells() -> None:
     assert evaluate("geo_h3cell_children", cell) == children
     assert len(evaluate("geo_h3cell_children", cell, 9)) == 343
     assert evaluate("geo_h3cell_children", cell, 5) is None
+    assert evaluate("geo_h3cell_children", evaluate("geo_point_to_h3cell", 1, 1, 9), 15) is None  # too many
     rings = evaluate("geo_h3cell_rings", "861f8894fffffff", 1)
     neighbors = ["861f88947ffffff", "861f8895fffffff", "861f88867ffffff", "861f8d497ffffff"]
     neighbors += ["861f8d4b7ffffff", "861f8896fffffff"]
@@ -386,6 +387,11 @@ def test_polygon_boolean_operations() -> None:
     far = {"type": "Polygon", "coordinates": [[[10, 10], [11, 10], [11, 11], [10, 11], [10, 10]]]}
     assert evaluate("geo_intersects_2polygons", polygons[0], far) is False
     assert evaluate("geo_intersection_2polygons", {"type": "Polygon"}, far) is None
+    # closed polygons: triangles sharing only a vertex meet in that point (Kusto's example)
+    left = {"type": "Polygon", "coordinates": [[[2, 45], [0, 45], [1, 44], [2, 45]]]}
+    right = {"type": "Polygon", "coordinates": [[[3, 44], [2, 45], [2, 43], [3, 44]]]}
+    assert close(evaluate("geo_intersection_2polygons", left, right), {"type": "Point", "coordinates": [2.0, 45.0]})
+    assert evaluate("geo_intersects_2polygons", left, right) is True
     line = {"type": "LineString", "coordinates": [[-1, 1], [1, 1]]}
     assert evaluate("geo_intersects_line_with_polygon", line, polygons[0]) is True
     clipped = evaluate("geo_intersection_line_with_polygon", line, polygons[0])

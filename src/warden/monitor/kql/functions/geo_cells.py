@@ -31,8 +31,9 @@ R, L, S, D, B, INT = K.REAL, K.LONG, K.STRING, K.DYNAMIC, K.BOOL, K.INT
 S2_MAX_LEVEL = 30
 S2_MAX_COVERING = 65536
 H3_MAX_CELLS = 61680
-#: Largest child set geo_h3cell_children returns (7^7); deeper requests are refused as null.
-H3_MAX_CHILDREN = 7**7
+#: Most children geo_h3cell_children returns: six levels down (117,649 cells) is refused as
+#: Kusto refuses it, five (16,807) is not.
+H3_MAX_CHILDREN = 65536
 
 
 def _level(value: Any, low: int, high: int) -> int:

@@ -178,15 +178,53 @@ def geo_line_buffer(line: str | None, radius: Any, tolerance: Any) -> dict[str, 
 # --------------------------------------------------------------------------- intersections
 
 
+#: How close (radians) a vertex must be to a polygon to touch it: about 0.6 micrometers.
+_TOUCH = 1e-13
+
+
+def touch_points(a: Any, b: Any, result: Any | None) -> list[Any]:
+    """Vertices where the closed polygons meet outside ``result`` (their areal intersection).
+
+    Kusto's polygons contain their boundaries: two polygons that only share a vertex intersect
+    in that point, which S2's (semi-open) areal intersection drops."""
+    points: list[Any] = []
+    seen: set[tuple[float, float, float]] = set()
+    for shape, other in ((a, b), (b, a)):
+        for i in range(shape.num_loops()):
+            for p in gm.loop_points(shape.loop(i)):
+                key = gm.raw(p)
+                if key in seen or other.GetDistance(p).radians() > _TOUCH:
+                    continue
+                if result is not None and not result.is_empty() and result.GetDistance(p).radians() <= _TOUCH:
+                    continue
+                seen.add(key)
+                points.append(p)
+    return points
+
+
 @geo_function("geo_intersects_2polygons", (D, D), B)
 def geo_intersects_2polygons(polygon1: str | None, polygon2: str | None) -> bool:
-    return bool(gm.polygon(polygon1).Intersects(gm.polygon(polygon2)))
+    a, b = gm.polygon(polygon1), gm.polygon(polygon2)
+    return bool(a.Intersects(b)) or bool(touch_points(a, b, None))
 
 
 @geo_function("geo_intersection_2polygons", (D, D), D)
 def geo_intersection_2polygons(polygon1: str | None, polygon2: str | None) -> dict[str, Any]:
-    result = gm.boolean(s2.S2BooleanOperation.OpType_INTERSECTION, gm.polygon(polygon1), gm.polygon(polygon2))
-    return gm.polygon_geojson(result)
+    a, b = gm.polygon(polygon1), gm.polygon(polygon2)
+    result = gm.boolean(s2.S2BooleanOperation.OpType_INTERSECTION, a, b)
+    points = touch_points(a, b, result)
+    area = gm.polygon_geojson(result)
+    if not points:
+        return area
+    coordinates = [gm.lnglat(p) for p in points]
+    point = (
+        {"type": "Point", "coordinates": coordinates[0]}
+        if len(coordinates) == 1
+        else {"type": "MultiPoint", "coordinates": coordinates}
+    )
+    if result.is_empty():
+        return point
+    return {"type": "GeometryCollection", "geometries": [point, area]}
 
 
 def _line_pieces(line: str | None, polygon: str | None) -> list[list[Any]]:
