@@ -156,3 +156,25 @@ def test_backup_reports_progress_and_skips_special_files(tmp_path: Path, make_re
     assert any("fifo" in e for e in snap.summary["errors"])
     repo.restore(snap.id, tmp_path / "out")
     assert sorted(os.listdir(tmp_path / "out" / "src")) == ["file"]
+
+
+def test_unchanged_files_are_taken_from_the_parent_and_changed_ones_reread(
+    tmp_path: Path, make_repo: Callable[..., Repository], describe: Callable[[Path], dict[str, tuple]]
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(10):
+        (src / f"f{i}").write_bytes(os.urandom(20_000))
+    repo = make_repo()
+    first = repo.backup([src])
+    second = repo.backup([src])
+    assert second.summary["parent"] == first.id and second.summary["filesUnchanged"] == 10
+    # Same size, mtime put back: only ctime tells the change apart, and it must be read again.
+    st = (src / "f4").stat()
+    (src / "f4").write_bytes(os.urandom(20_000))
+    os.utime(src / "f4", ns=(st.st_atime_ns, st.st_mtime_ns))
+    third = repo.backup([src])
+    assert third.summary["filesUnchanged"] == 9 and third.summary["bytesNew"] >= 20_000
+    assert repo.backup([src], parent=None).summary["filesUnchanged"] == 0
+    repo.restore(third.id, tmp_path / "out")
+    assert describe(tmp_path / "out" / "src") == describe(src)

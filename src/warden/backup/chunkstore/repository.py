@@ -311,11 +311,13 @@ class Repository:
         tags: Iterable[str] = (),
         hostname: str | None = None,
         progress: Callable[[BackupProgress], None] | None = None,
+        parent: str | None = "auto",
     ) -> Snapshot:
         """Back up ``paths``; return the committed snapshot. See archiver.run_backup."""
         from .archiver import run_backup
 
-        return run_backup(self, [Path(p) for p in paths], list(tags), hostname or socket.gethostname(), progress)
+        host = hostname or socket.gethostname()
+        return run_backup(self, [Path(p) for p in paths], list(tags), host, progress, parent)
 
     def restore(
         self,

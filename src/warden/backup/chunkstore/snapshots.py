@@ -32,6 +32,10 @@ class Node:
     content: list[str] = field(default_factory=list)  # hex chunk ids, files only
     subtree: str | None = None  # hex tree id, dirs only
     target: str | None = None  # symlinks only
+    # Change detection for the next backup (as restic does): a file whose size, mtime, ctime and
+    # inode are unchanged since the parent snapshot is not read again. Not restored.
+    ctime_ns: int = 0
+    inode: int = 0
 
     def to_json(self) -> dict[str, object]:
         """Return the node as a compact JSON object (empty fields omitted)."""
