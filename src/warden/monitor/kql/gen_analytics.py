@@ -12,7 +12,11 @@ bins its index from the epoch, as ``bin()`` does):
 * active_users_count: for each bin, the distinct ids active at one of their appearances in it,
   active meaning seen in at least ``ActivePeriodsCount`` distinct ``Period``-wide periods within
   the lookback window ``(appearance - LookbackWindow, appearance]`` (earlier records count too);
-  bins without active ids give no row (Kusto's documented example).
+  bins without active ids give no row (Kusto's documented example);
+* session_count: per ``bin(timeline, Bin)`` the sessions that start in it, a session starting at
+  an id's first record in [Start, End] and at each record that follows the id's previous one by
+  ``LookBackWindow`` or more (this reproduces Kusto's documented example exactly); the timeline
+  may be a datetime or a number.
 """
 
 from __future__ import annotations
@@ -265,6 +269,72 @@ class AnalyticsPlugins:
         select = exp.select(*self.project_items(out)).from_(self.relation_table(active_rel), copy=False)
         select = select.group_by(col("__kql_b"), *[col(c) for c in dim_cols], copy=False)
         columns = {timeline_name: KustoType.DATETIME, **{n: d.type for n, d in dims}, "dcount": KustoType.LONG}
+        return self.emit(select, columns)
+
+    def session_count(self, op: ast.Evaluate, relation: Relation, scope: Scope) -> Relation:
+        call = op.plugin
+        names = ["IdColumn", "TimelineColumn", "Start", "End", "Bin", "LookBackWindow"]
+        if len(call.args) < len(names):
+            raise self.binder.semantic(f"session_count() expects {', '.join(names)}", call)
+        env = self.row_env(relation, scope)
+        ident_value = self.expr(call.args[0], env)
+        timeline = self.expr(call.args[1], env)
+        start, end, step, lookback = (
+            self.constant(a, scope, f"the {n} of session_count()")
+            for a, n in zip(call.args[2:6], names[2:], strict=True)
+        )
+        numeric = timeline.type in (KustoType.INT, KustoType.LONG, KustoType.REAL)
+        if timeline.type is not KustoType.DATETIME and not numeric:
+            raise self.binder.unsupported(f"session_count() over a {timeline.type} timeline", call)
+        dims = [
+            (d.name if isinstance(d, ast.NameRef) else f"dim{i}", self.expr(d, env))
+            for i, d in enumerate(call.args[6:])
+        ]
+        dim_cols = [f"__kql_d{i}" for i in range(len(dims))]
+        bin_function = registry.SCALARS.get("bin")
+        if bin_function is None:
+            raise self.binder.unsupported("session_count without bin()", call)
+        binned = self.invoke(bin_function, [timeline, step], call)
+        if numeric:
+            position = timeline.sql
+            gap = lookback.sql
+        else:
+            position = self.epoch_us(timeline.sql)
+            gap = exp.Literal.number(int(lookback.literal) // 10)
+        items = [("__kql_id", ident_value.sql), ("__kql_p", position), ("__kql_b", binned.sql)]
+        items += [(c, d.sql) for c, (_, d) in zip(dim_cols, dims, strict=True)]
+        keep = and_all(
+            [
+                exp.Not(this=exp.Is(this=ident_value.sql.copy(), expression=exp.Null())),
+                exp.GTE(this=timeline.sql.copy(), expression=start.sql),
+                exp.LTE(this=timeline.sql.copy(), expression=end.sql),
+            ]
+        )
+        data = self.emit(
+            exp.select(*self.project_items(items))
+            .from_(self.relation_table(relation), copy=False)
+            .where(keep, copy=False),
+            {},
+        )
+        previous = exp.Window(
+            this=exp.Anonymous(this="lag", expressions=[col("__kql_p")]),
+            partition_by=[col("__kql_id"), *[col(c) for c in dim_cols]],
+            order=exp.Order(expressions=[exp.Ordered(this=col("__kql_p"))]),
+        )
+        lagged = exp.select(
+            col("__kql_p"), col("__kql_b"), *[col(c) for c in dim_cols], exp.alias_(previous, "__kql_prev")
+        )
+        lagged_rel = self.emit(lagged.from_(self.relation_table(data), copy=False), {})
+        starts = exp.or_(
+            exp.Is(this=col("__kql_prev"), expression=exp.Null()),
+            exp.GTE(this=exp.Sub(this=col("__kql_p"), expression=col("__kql_prev")), expression=gap),
+        )
+        timeline_name = call.args[1].name if isinstance(call.args[1], ast.NameRef) else "Timeline"
+        out = [(timeline_name, col("__kql_b"))] + [(n, col(c)) for (n, _), c in zip(dims, dim_cols, strict=True)]
+        out.append(("count_sessions", exp.Count(this=exp.Star())))
+        select = exp.select(*self.project_items(out)).from_(self.relation_table(lagged_rel), copy=False)
+        select = select.where(starts, copy=False).group_by(col("__kql_b"), *[col(c) for c in dim_cols], copy=False)
+        columns = {timeline_name: binned.type, **{n: d.type for n, d in dims}, "count_sessions": KustoType.LONG}
         return self.emit(select, columns)
 
     def rolling_percentile(self, op: ast.Evaluate, relation: Relation, scope: Scope) -> Relation:

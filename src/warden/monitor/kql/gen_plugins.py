@@ -53,6 +53,8 @@ class PluginCompiler:
             return self.rolling_percentile(op, relation, scope)
         if name == "sliding_window_counts":
             return self.sliding_window_counts(op, relation, scope)
+        if name == "session_count":
+            return self.session_count(op, relation, scope)
         if name == "active_users_count":
             return self.active_users_count(op, relation, scope)
         if name in ("activity_counts_metrics", "activity-counts-metrics"):
