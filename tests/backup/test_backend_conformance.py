@@ -69,6 +69,13 @@ class BackendConformance:
         assert not backend.exists("marks/m1")
         assert list(backend.list("marks/")) == []
 
+    def test_range_reads_of_a_deleted_pack_fail(self, backend: Backend) -> None:
+        backend.put("data/ab/abff", b"0123456789")
+        assert backend.get_range("data/ab/abff", 2, 3) == b"234"  # may leave a cached descriptor behind
+        backend.delete("data/ab/abff")
+        with pytest.raises(ObjectNotFound):
+            backend.get_range("data/ab/abff", 2, 3)
+
     @pytest.mark.parametrize("name", ["", "/abs", "a/../b", "..", "a//b", "a/", "sp ace", "tmp/../config", "é"])
     def test_unsafe_names_are_rejected(self, backend: Backend, name: str) -> None:
         with pytest.raises(InvalidObjectName):

@@ -160,6 +160,9 @@ class Repository:
     def close(self) -> None:
         """Close the local index cache (and delete it if it was a temporary one)."""
         self.index.close()
+        close_backend = getattr(self.backend, "close", None)
+        if close_backend is not None:
+            close_backend()
         if self._tmp_cache:
             shutil.rmtree(self._cache_root, ignore_errors=True)
 

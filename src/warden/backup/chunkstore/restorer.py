@@ -93,7 +93,7 @@ class _Restore:
             pos = 0
             for hex_id in node.content:
                 data = self.repo.load_blob(bytes.fromhex(hex_id))
-                if data.count(0) == len(data):  # all zeros: leave a hole
+                if data[:1] == b"\0" and data[-1:] == b"\0" and data == bytes(len(data)):  # zeros: leave a hole
                     pos += len(data)
                     continue
                 os.pwrite(fd, data, pos)

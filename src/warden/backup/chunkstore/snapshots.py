@@ -39,7 +39,8 @@ class Node:
 
     def to_json(self) -> dict[str, object]:
         """Return the node as a compact JSON object (empty fields omitted)."""
-        return {k: v for k, v in asdict(self).items() if v not in (None, [])}
+        # vars(), not dataclasses.asdict: asdict deep-copies every chunk list (a third of backup CPU).
+        return {k: v for k, v in vars(self).items() if v is not None and v != []}
 
     @classmethod
     def from_json(cls, doc: dict[str, object]) -> Node:
