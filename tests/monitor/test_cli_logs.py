@@ -15,8 +15,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,11 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from support.server import WardenServer, start_server, stop_server
+from warden.cli.dcr import ensure_ingestion_rule, ensure_publisher, principal_object_id
+from warden.cli.logs import DataPlaneClient
+from warden.cli.logs_ingest import Uploader, read_batches
 from warden.cli.main import app
+from warden.cli.workspaces import resolve_workspace
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
@@ -481,6 +487,41 @@ def test_a_name_in_two_groups_needs_the_group(server: WardenServer, workspace: d
         assert names.count("ws-cli") == 2
     finally:
         warden(server, "resource", "delete", twin["id"], "--api-version", "2022-10-01")
+
+
+def test_throttled_requests_are_retried(server: WardenServer, workspace: dict[str, Any], tmp_path: Path) -> None:
+    """More concurrent uploads than the server's ingestion slots: some requests get 429 with
+    Retry-After, the uploader waits and sends them again, and every row lands exactly once."""
+    lines = [{"Computer": "flood", "Level": i, "Props": {"pad": "f" * 400}} for i in range(1, 48_001)]
+    batches = [b for b in read_batches(write_lines(tmp_path / "flood.jsonl", lines), set()) if b.records]
+    assert len(batches) >= 20
+    answers: Counter[int] = Counter()
+
+    class Watched(Uploader):
+        def _post(self, body: bytes) -> Any:  # the real request; only the status is noted
+            response = super()._post(body)
+            answers[response.status_code] += 1
+            return response
+
+    with DataPlaneClient.from_data_dir(server.data_dir) as client:
+        target = resolve_workspace(client, "ws-cli", workspace["group"])
+        rule, stream = ensure_ingestion_rule(client, target, TABLE)
+        ensure_publisher(client, rule["id"], principal_object_id(client, client.app_id))
+    finals: list[int] = []
+
+    def upload(batch: Any) -> None:
+        with DataPlaneClient.from_data_dir(server.data_dir) as client:
+            finals.append(Watched(client, rule["properties"]["immutableId"], stream).send(batch.records).status_code)
+
+    threads = [threading.Thread(target=upload, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert finals == [204] * len(batches), answers
+    assert answers[429] > 0, f"no request was throttled, so the retry was not exercised: {answers}"
+    stored = rows_of(server, f"{TABLE} | where Computer == 'flood' | summarize count(), dcount(Level)")
+    assert stored == [[len(lines), len(lines)]]
 
 
 # --- last: the server dies mid-upload -------------------------------------------------------------
