@@ -270,7 +270,8 @@ INGEST_HELP = "\n\n".join(
         "holding Microsoft.Insights/Telemetry/Write on that rule. So this command:",
         "1. finds or creates the DCR 'warden-cli-{workspace}-{table}' in the workspace's resource group, declaring "
         "one stream 'Custom-{table}' with the table's columns and a flow into the table (no transformation); a rule "
-        "of that name that no longer matches the table is updated, keeping its immutableId;",
+        "of that name that no longer matches the table is updated, keeping its immutableId (the rule is the "
+        "command's own: edits made to it by hand are replaced);",
         "2. grants the data dir's principal Monitoring Metrics Publisher on that rule, unless an assignment at or "
         "above the rule already does;",
         "3. uploads the lines in gzip requests of at most 1 MiB of JSON each, waiting out 429/503 answers as "
