@@ -123,8 +123,10 @@ def run_check(
         walk(snap.id, snap.tree, "")
     for blob, reason in damaged.items():
         result.damaged_blobs[blob] = users.get(blob, [])
-        files = ", ".join(users.get(blob, [])) or "no snapshot (unreferenced)"
-        result.errors.append(f"blob {blob} is damaged ({reason}); used by: {files}")
+        if blob in users:
+            result.errors.append(f"blob {blob} is damaged ({reason}); used by: {', '.join(users[blob])}")
+        else:  # no snapshot needs it: prune will drop it, nothing is lost
+            result.warnings.append(f"blob {blob} is damaged ({reason}) but no snapshot uses it")
     for blob in sorted(missing):
         result.missing_blobs[blob] = users[blob]
         result.errors.append(f"blob {blob} is missing; used by: {', '.join(users[blob])}")
