@@ -117,7 +117,7 @@ def inline_children(value: Any, prop: str, ignored: tuple[str, ...] = ()) -> lis
     for index, item in enumerate(value):
         if not isinstance(item, dict):
             raise InvalidRequestContent(f"'properties.{prop}[{index}]' must be an object.")
-        name = item.get("name") or (item.get("id") or "").rstrip("/").rsplit("/", 1)[-1]
+        name = item.get("name") or str(item.get("id") or "").rstrip("/").rsplit("/", 1)[-1]
         if not isinstance(name, str) or not name:
             raise BadRequest(
                 f"'properties.{prop}[{index}].name' is required.",
@@ -200,3 +200,28 @@ def ip_configuration_users(ctx: RequestContext) -> list[tuple[str, str, str | No
                 public = (props.get("publicIPAddress") or {}).get("id")
                 out.append((config.get("id", ""), subnet or "", props.get("privateIPAddress"), public))
     return out
+
+
+def obj(value: Any, target: str) -> dict[str, Any]:
+    """``value`` as an object (absent: empty); raises 400 for anything else."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidRequestContent(f"'{target}' must be a JSON object.", target=target)
+    return value
+
+
+def arr(value: Any, target: str) -> list[Any]:
+    """``value`` as an array (absent: empty); raises 400 for anything else."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidRequestContent(f"'{target}' must be a JSON array.", target=target)
+    return value
+
+
+def text(value: Any, target: str) -> str:
+    """``value`` as a non-empty string; raises 400 for anything else."""
+    if not isinstance(value, str) or not value:
+        raise InvalidRequestContent(f"'{target}' must be a non-empty string.", target=target)
+    return value

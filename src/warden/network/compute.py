@@ -13,7 +13,7 @@ from typing import Any
 from warden.kernel.context import RequestContext
 from warden.kernel.errors import BadRequest
 from warden.kernel.ids import ResourceId, key
-from warden.network.common import NETWORK_INTERFACES, VIRTUAL_MACHINES, Composite, resolve_ref, rows_of_type
+from warden.network.common import NETWORK_INTERFACES, VIRTUAL_MACHINES, Composite, obj, resolve_ref, rows_of_type
 
 
 def _validate(ctx: RequestContext, rid: ResourceId, props: dict[str, Any], children: dict, existing: Any) -> None:
@@ -39,7 +39,7 @@ def _validate(ctx: RequestContext, rid: ResourceId, props: dict[str, Any], child
                     code="NicInUse",
                     target=f"networkProfile.networkInterfaces[{index}]",
                 )
-        primary = ((item.get("properties") or {}).get("primary")) if isinstance(item, dict) else None
+        primary = obj(item.get("properties"), f"networkProfile.networkInterfaces[{index}].properties").get("primary")
         out.append({"id": row.id, "properties": {"primary": bool(primary)}})
     primaries = sum(1 for n in out if n["properties"]["primary"])
     if primaries > 1 or (primaries == 0 and len(out) > 1):

@@ -21,10 +21,13 @@ from warden.network.common import (
     SUBNETS,
     VIRTUAL_NETWORK_GATEWAYS,
     Composite,
+    arr,
     in_use,
+    obj,
     referrers,
     resolve_ref,
     rows_of_type,
+    text,
 )
 from warden.network.interfaces import assign_address
 from warden.network.limits import check_count
@@ -82,7 +85,7 @@ def _gateway_validate(
                 code="InvalidRequestFormat",
                 target="properties.ipConfigurations",
             )
-        name = config.get("name") or "default"
+        name = text(config.get("name") or "default", f"ipConfigurations[{index}].name")
         cp = config.get("properties") or {}
         subnet = resolve_ref(ctx, cp.get("subnet"), SUBNETS, f"ipConfigurations/{name}.subnet")
         if subnet is None or subnet.name.lower() != GATEWAY_SUBNET.lower():
@@ -103,12 +106,12 @@ def _gateway_validate(
         out.append({"name": name, "id": f"{gw_id}/ipConfigurations/{name}", "properties": item})
     _one_gateway_per_type(ctx, gw_id, vnet or "", props["gatewayType"])
     props["ipConfigurations"] = out
-    bgp = dict(props.get("bgpSettings") or {})
+    bgp = dict(obj(props.get("bgpSettings"), "properties.bgpSettings"))
     bgp["asn"] = _asn(bgp.get("asn", DEFAULT_ASN), "properties.bgpSettings.asn", gateway=True)
     bgp["bgpPeeringAddress"] = out[0]["properties"]["privateIPAddress"]
     bgp.setdefault("peerWeight", 0)
     props["bgpSettings"] = bgp
-    sku = props.get("sku") or {"name": "VpnGw1", "tier": "VpnGw1"}
+    sku = obj(props.get("sku"), "properties.sku") or {"name": "VpnGw1", "tier": "VpnGw1"}
     props["sku"] = {**sku, "capacity": sku.get("capacity", 2)}
 
 
@@ -146,8 +149,8 @@ def _check_in_connections(ctx: RequestContext, row: Any) -> None:
 def _local_validate(ctx: RequestContext, rid: ResourceId, props: dict[str, Any], children: dict, existing: Any) -> None:
     if existing is None:
         check_count(ctx, rid, LOCAL_NETWORK_GATEWAYS)
-    space = props.get("localNetworkAddressSpace") or {}
-    prefixes = space.get("addressPrefixes") or [] if isinstance(space, dict) else []
+    space = obj(props.get("localNetworkAddressSpace"), "properties.localNetworkAddressSpace")
+    prefixes = arr(space.get("addressPrefixes"), "properties.localNetworkAddressSpace.addressPrefixes")
     nets = v.networks(prefixes, "properties.localNetworkAddressSpace.addressPrefixes")
     props["localNetworkAddressSpace"] = {"addressPrefixes": [str(n) for n in nets]}
     if props.get("gatewayIpAddress"):
@@ -159,7 +162,7 @@ def _local_validate(ctx: RequestContext, rid: ResourceId, props: dict[str, Any],
             target="properties.gatewayIpAddress",
         )
     if props.get("bgpSettings"):
-        bgp = dict(props["bgpSettings"])
+        bgp = dict(obj(props["bgpSettings"], "properties.bgpSettings"))
         bgp["asn"] = _asn(bgp.get("asn"), "properties.bgpSettings.asn", gateway=False)
         if bgp.get("bgpPeeringAddress"):
             v.address(bgp["bgpPeeringAddress"], "properties.bgpSettings.bgpPeeringAddress")
@@ -233,6 +236,8 @@ def _connection_validate(
     props.setdefault("routingWeight", 0)
     props.setdefault("connectionProtocol", "IKEv2")
     shared = props.get("sharedKey")
+    if shared is not None and not isinstance(shared, str):
+        raise BadRequest("sharedKey must be a string.", code="InvalidSharedKey", target="sharedKey")
     if isinstance(shared, str) and not shared.startswith(_SEALED):
         if not 1 <= len(shared) <= 128 or not shared.isascii():
             raise BadRequest("sharedKey must be 1-128 ASCII characters.", code="InvalidSharedKey", target="sharedKey")

@@ -25,11 +25,13 @@ from warden.network.common import (
     SUBNETS,
     VIRTUAL_MACHINES,
     Composite,
+    arr,
     in_use,
     ip_configuration_users,
     not_found,
     resolve_ref,
     rows_of_type,
+    text,
 )
 from warden.network.limits import check_count
 
@@ -125,7 +127,7 @@ def _validate(ctx: RequestContext, rid: ResourceId, props: dict[str, Any], child
                 code="InvalidRequestFormat",
                 target="ipConfigurations",
             )
-        name = config["name"]
+        name = text(config["name"], f"ipConfigurations[{index}].name")
         if name.lower() in names:
             raise BadRequest(f"Duplicate IP configuration name {name}.", code="DuplicateResourceName")
         names.add(name.lower())
@@ -171,7 +173,7 @@ def _validate(ctx: RequestContext, rid: ResourceId, props: dict[str, Any], child
                 )
             publics.add(key(public.id))
             result["publicIPAddress"] = {"id": public.id}
-        asgs = cp.get("applicationSecurityGroups") or []
+        asgs = arr(cp.get("applicationSecurityGroups"), f"ipConfigurations/{name}.applicationSecurityGroups")
         resolved = [resolve_ref(ctx, a, APPLICATION_SECURITY_GROUPS, f"ipConfigurations/{name}") for a in asgs]
         if resolved:
             result["applicationSecurityGroups"] = [{"id": row.id} for row in resolved if row is not None]

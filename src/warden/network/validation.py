@@ -65,6 +65,8 @@ def network(text: Any, target: str, *, code: str = "InvalidAddressPrefixFormat")
 
 
 def networks(values: Iterable[Any], target: str, *, code: str = "InvalidAddressPrefixFormat") -> list[Network]:
+    if not isinstance(values, list | tuple):
+        raise BadRequest(f"'{target}' must be an array of prefixes.", code="InvalidRequestFormat", target=target)
     return [network(v, f"{target}[{i}]", code=code) for i, v in enumerate(values)]
 
 
@@ -147,6 +149,10 @@ def _rule_side(props: dict[str, Any], side: str, target: str) -> None:
     prefixes = prefix_list(props, f"{side}AddressPrefix", f"{side}AddressPrefixes", target)
     prefixes = [rule_address(p, f"{target}.{side}AddressPrefix") for p in prefixes]
     asgs = props.get(f"{side}ApplicationSecurityGroups") or []
+    if not isinstance(asgs, list):
+        raise BadRequest(
+            f"{side}ApplicationSecurityGroups of {target} must be an array.", code="InvalidRequestFormat", target=target
+        )
     if prefixes and asgs:
         raise BadRequest(
             f"Security rule {target} cannot specify both {side}AddressPrefix(es) and {side}ApplicationSecurityGroups.",
