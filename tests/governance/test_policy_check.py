@@ -389,3 +389,52 @@ def test_template_parameters_file(tmp_path: Path) -> None:
             ).stdout
         )
         assert report["denied"] == code and not report["unresolved"]
+
+
+def test_modify_applies_before_deny_as_at_write_time(tmp_path: Path) -> None:
+    template = write(tmp_path, "t.json", TEMPLATE)
+    policies = tmp_path / "policies"
+    write(
+        policies,
+        "require-owner.json",
+        {
+            "name": "require-owner",
+            "properties": {
+                "mode": "Indexed",
+                "policyRule": {"if": {"field": "tags['owner']", "exists": "false"}, "then": {"effect": "deny"}},
+            },
+        },
+    )
+    report = json.loads(check(str(template), "--assignments", str(policies), "--output", "json", code=1).stdout)
+    assert report["denied"] == 4  # nsg, two vnets, web site (subnets: Indexed skips them)
+    write(
+        policies,
+        "add-owner.json",
+        {
+            "name": "add-owner",
+            "properties": {
+                "mode": "Indexed",
+                "policyRule": {
+                    "if": {"field": "tags['owner']", "exists": "false"},
+                    "then": {
+                        "effect": "modify",
+                        "details": {
+                            "roleDefinitionIds": [
+                                "/providers/Microsoft.Authorization/roleDefinitions/"
+                                "b24988ac-6180-42a0-ab88-20f7382dd24c"
+                            ],
+                            "operations": [{"operation": "add", "field": "tags['owner']", "value": "platform"}],
+                        },
+                    },
+                },
+            },
+        },
+    )
+    report = json.loads(check(str(template), "--assignments", str(policies), "--output", "json", code=0).stdout)
+    assert report["denied"] == 0
+    assert sorted(f["name"] for f in report["findings"] if f["effect"] == "modify") == [
+        "app-nsg",
+        "app-vnet1",
+        "app-vnet2",
+        "app-web",
+    ]

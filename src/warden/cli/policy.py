@@ -7,9 +7,11 @@ names the file and, for a definition, the JSON path of the problem), 2 a usage e
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import typer
@@ -19,6 +21,7 @@ from warden.cli.common import DataDir, resolve_data_dir
 from warden.cli.output import Output, OutputFormat, note, print_json
 from warden.governance.alias_store import active_aliases, save_aliases
 from warden.governance.baseline import baseline_directory
+from warden.governance.enforcement import apply_changes
 from warden.governance.policy import (
     AliasTable,
     AliasTableError,
@@ -293,13 +296,30 @@ def check(
         if "id" not in item.document:
             continue  # a copy loop that could not be expanded: reported with the unresolved expressions
         resource_key = str(item.document.get("id", "")).lower()
-        for policy in policies:
-            if any(resource_key == s or resource_key.startswith(s.rstrip("/") + "/") for s in policy.not_scopes):
-                continue
-            request = {"apiVersion": str(_raw_api_version(document, item.path) or "")}
-            result = evaluate(
-                policy.definition, item.document, policy.parameters, request, aliases=table, related=documents
-            )
+        applying = [
+            p
+            for p in policies
+            if not any(resource_key == s or resource_key.startswith(s.rstrip("/") + "/") for s in p.not_scopes)
+        ]
+        request = {"apiVersion": str(_raw_api_version(document, item.path) or "")}
+
+        def run(subject: dict[str, Any], applying: list[_Policy] = applying, request: dict = request) -> list:
+            return [
+                (p, evaluate(p.definition, subject, p.parameters, request, aliases=table, related=documents))
+                for p in applying
+            ]
+
+        results = run(item.document)
+        # As at write time: enforced modify/append change the resource, then everything is evaluated
+        # again on the result (a deny may depend on a tag a modify adds).
+        changers = [(p, r) for p, r in results if r.effect in (Effect.MODIFY, Effect.APPEND) and p.enforced]
+        if changers:
+            modified = copy.deepcopy(item.document)
+            if apply_changes(modified, [SimpleNamespace(result=r) for _, r in changers], table):
+                results = changers + [
+                    (p, r) for p, r in run(modified) if r.effect not in (Effect.MODIFY, Effect.APPEND)
+                ]
+        for policy, result in results:
             if result.effect not in _REPORTED:
                 continue
             effect = result.effect
