@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/kql_vs_sql.py
 	$(BIN)/python bench/nsg_verdicts.py
 	$(BIN)/python bench/policy_eval.py
+	$(BIN)/python bench/ingest.py
 
 # Corpus checks against ../shared/corpus (each skips cleanly when the corpus is absent).
 conformance: $(STAMP)
