@@ -18,7 +18,7 @@ from .types import KustoType
 
 __all__ = ["CallCompiler"]
 
-WINDOW_FUNCTIONS = {"row_number", "prev", "next", "row_cumsum", "row_rank_dense", "row_rank_min"}
+WINDOW_FUNCTIONS = {"row_number", "prev", "next", "row_cumsum", "row_rank_dense", "row_rank_min", "row_window_session"}
 
 
 class CallCompiler:
@@ -203,6 +203,7 @@ _SPECIAL = {
     "row_cumsum",
     "row_rank_dense",
     "row_rank_min",
+    "row_window_session",
     "prev",
     "next",
     "pack_all",

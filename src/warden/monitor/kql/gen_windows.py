@@ -1,6 +1,6 @@
 """Functions that need the operator's context: ``row_number``, ``row_cumsum``, ``row_rank_dense``,
-``row_rank_min`` (restart conditions included), ``prev``/``next`` over the input's order, and
-``pack_all`` over the row's columns.
+``row_rank_min``, ``row_window_session`` (restart conditions included), ``prev``/``next`` over the
+input's order, and ``pack_all`` over the row's columns.
 
 SQL cannot nest window functions, while KQL can (``row_cumsum(x, name != prev(name))``): an
 argument that holds a window is *hoisted* into a hidden column computed by a step before the
@@ -9,6 +9,7 @@ current one (``hoist``; the operator then calls the generator's ``apply_hoisted`
 
 from __future__ import annotations
 
+import sqlglot
 from sqlglot import exp
 
 from . import ast
@@ -142,6 +143,50 @@ class WindowCompiler:
 
     def _fn_next(self, node: ast.Call, env: RowEnv) -> Typed:
         return self._lag_lead(node, env, "lead")
+
+    def _fn_row_window_session(self, node: ast.Call, env: RowEnv) -> Typed:
+        """``row_window_session(t, max_from_first, max_between_neighbors [, restart])``: the start of
+        the row's session, a new one starting at the first row, where ``restart`` holds, after a gap
+        over ``max_between_neighbors``, and at a value over ``max_from_first`` past the session's
+        start. Runs split by the first three rules are islands; the last rule is applied within an
+        island by folding the island's values so far (quadratic in the island's length)."""
+        self._arity(node, 3, 4)
+        value = self.expr(node.args[0], env)
+        if value.type is not KustoType.DATETIME:
+            raise self.binder.unsupported(f"row_window_session() over a {value.type}", node)
+        spans = []
+        for arg, what in zip(
+            node.args[1:3], ("max distance from the first", "max distance between neighbors"), strict=True
+        ):
+            span = self.expr(arg, env)
+            if span.type is not KustoType.TIMESPAN or not span.is_constant or span.literal is None:
+                raise self.binder.semantic(f"row_window_session(): the {what} must be a constant timespan", node)
+            spans.append(exp.Literal.number(int(span.literal) // 10))
+        group = self._restart_group(node, 3, env)
+        stamp = self.hoist(value.sql, env)
+        micros = self.epoch_us(stamp)
+        previous = self._window(fn("lag", micros.copy()), env, partition=group)
+        new = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.or_(
+                        exp.Is(this=previous.copy(), expression=exp.Null()),
+                        exp.GT(this=exp.Sub(this=micros.copy(), expression=previous), expression=spans[1]),
+                    ),
+                    true=exp.Literal.number(1),
+                )
+            ],
+            default=exp.Literal.number(0),
+        )
+        island = self.hoist(self._window(exp.Sum(this=self.hoist(new, env)), env, frame=True, partition=group), env)
+        partition = island if group is None else exp.Tuple(expressions=[group, island])
+        seen = self.hoist(self._window(fn("list", micros.copy()), env, frame=True, partition=partition), env)
+        fold = sqlglot.parse_one(
+            f"list_reduce(__l, lambda __s, __x: CASE WHEN __x - __s > {spans[0].sql()} THEN __x ELSE __s END)",
+            dialect="duckdb",
+        )
+        fold = fold.transform(lambda n: seen.copy() if isinstance(n, exp.Column) and n.name == "__l" else n)
+        return Typed(fn("make_timestamp", fold), KustoType.DATETIME)
 
     def _fn_pack_all(self, node: ast.Call, env: RowEnv) -> Typed:
         """``pack_all([ignore_null_empty])``: a bag of the row's columns (by name, in order)."""
