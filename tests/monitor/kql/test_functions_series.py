@@ -126,3 +126,16 @@ def test_series_fill_linear_documented_example() -> None:
     assert evaluate("series_fill_linear", [None, None, None]) == [0, 0, 0]
     assert evaluate("series_fill_linear", [None, None], Null("real"), True, 3.5) == [3.5, 3.5]
     assert evaluate("series_fill_linear", Null("dynamic")) is None
+
+
+def test_series_fir_moving_average() -> None:
+    val = [0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 20, 40, 100, 40, 20, 10, 0, 0, 0, 0, 0, 0, 0, 0]
+    window = [1, 1, 1, 1, 1]
+    expected = [sum(val[max(0, i - 4) : i + 1]) / 5 for i in range(len(val))]
+    assert evaluate("series_fir", val, window) == pytest.approx(expected)
+    centered = [sum(val[max(0, i - 2) : i + 3]) / 5 for i in range(len(val))]
+    assert evaluate("series_fir", val, window, True, True) == pytest.approx(centered)
+    # Kusto's documented peak values.
+    assert max(evaluate("series_fir", val, window)) == 44
+    assert evaluate("series_fir", [0, 0, 2, 2, 3], [1, -1], False, False) == [0, 0, 2, 0, 1]
+    assert evaluate("series_fir", [1, 2], [1, -1]) is None  # coefficients summing to 0 cannot normalize

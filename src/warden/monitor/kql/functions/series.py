@@ -5,7 +5,7 @@
 ``series_sum``/``series_product``/``series_magnitude``/``series_dot_product``/
 ``series_cosine_similarity``/``series_pearson_correlation``/``series_stats_dynamic``, the gap
 fillers ``series_fill_forward``/``series_fill_backward``/``series_fill_const``/``series_fill_linear``,
-the filter ``series_iir`` and the line fit ``series_fit_line``.
+the filters ``series_fir``/``series_iir`` and the line fit ``series_fit_line``.
 
 Kusto's rules (its docs): a series is a dynamic array; an element that is not a number, or that
 is missing because the other array is shorter, yields a null element; a plain number given instead
@@ -253,6 +253,28 @@ def _series_fill_linear(ctx: CompileContext, args: list[Typed]) -> Typed:
     )
     items = json_list(ctx, args[0])
     return typed(sql(ctx.dialect, body, l=numbers, j=items, e=edges, c=fill), K.DYNAMIC)
+
+
+@scalar("series_fir", min_args=2, max_args=4)
+def _series_fir(ctx: CompileContext, args: list[Typed]) -> Typed:
+    """The finite impulse response filter ``y[i] = sum_k f[k] * x[i - k]`` (elements outside the
+    series count as 0); ``normalize`` (default true) divides by the sum of the coefficients (null
+    when that sum is 0); ``center`` (default false) shifts the window by ``(len(f) - 1) // 2`` so it
+    is symmetric around the point. Non-numeric elements count as 0."""
+    duckdb_only(ctx, "series_fir")
+    x, f = (_numbers(ctx, "series_fir", args[i], i) for i in range(2))
+    normalize: object = expect("series_fir", args, 2, K.BOOL) if len(args) > 2 else True
+    center: object = expect("series_fir", args, 3, K.BOOL) if len(args) > 3 else False
+    shift = "(CASE WHEN $c THEN (len($f) - 1) // 2 ELSE 0 END)"
+    at = f"__i + {shift} - __k"  # the 0-based position of the input element
+    term = f"COALESCE($f[__k + 1], 0) * COALESCE(CASE WHEN {at} BETWEEN 0 AND len($x) - 1 THEN $x[{at} + 1] END, 0)"
+    total = f"list_sum(list_transform(range(len($f)), lambda __k: {term}))"
+    scale = "CASE WHEN $n THEN list_sum(list_transform($f, lambda __v: COALESCE(__v, 0))) ELSE 1 END"
+    body = (
+        "CASE WHEN $x IS NULL OR $f IS NULL OR len($f) = 0 OR (" + scale + ") = 0 THEN NULL"
+        f" ELSE list_transform(range(len($x)), lambda __i: CAST({total} AS DOUBLE) / ({scale})) END"
+    )
+    return _dynamic(ctx, sql(ctx.dialect, body, x=x, f=f, n=normalize, c=center))
 
 
 @scalar("series_iir", min_args=3, max_args=3)
