@@ -157,6 +157,23 @@ def run_backup(
     repo.refresh()
     seen_marks = set(repo.marks_seen)
     writer = BlobWriter(repo.backend, repo.cipher, repo.index, repo.pack_size)
+    try:
+        return _backup(repo, writer, paths, tags, hostname, progress, parent, seen_marks, started)
+    finally:
+        writer.close()
+
+
+def _backup(
+    repo: Repository,
+    writer: BlobWriter,
+    paths: list[Path],
+    tags: list[str],
+    hostname: str,
+    progress: Callable[[BackupProgress], None] | None,
+    parent: str | None,
+    seen_marks: set[str],
+    started: str,
+) -> Snapshot:
     run = _Run(repo, writer, progress)
     abs_paths = sorted(str(p.absolute()) for p in paths)
     parent_snap = None

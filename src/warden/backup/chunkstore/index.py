@@ -13,6 +13,7 @@ adds index files it has not seen and drops those that prune removed, so it can b
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,17 +73,25 @@ class IndexCache:
             """
         )
         self._marked: set[int] = set()
+        # One connection shared by the backup thread, the pack uploader and restore workers.
+        self._lock = threading.RLock()
+        self._names: dict[int, str] = {}
 
     def close(self) -> None:
         """Close the database."""
         self.db.close()
 
     def _pid(self, pack_id: str) -> int | None:
-        row = self.db.execute("SELECT pid FROM packs WHERE pack = ?", (pack_id,)).fetchone()
-        return None if row is None else row[0]
+        with self._lock:
+            row = self.db.execute("SELECT pid FROM packs WHERE pack = ?", (pack_id,)).fetchone()
+            return None if row is None else row[0]
 
     def _pack(self, pid: int) -> str:
-        return self.db.execute("SELECT pack FROM packs WHERE pid = ?", (pid,)).fetchone()[0]
+        name = self._names.get(pid)  # one entry per pack (not per blob): small, and saves a query per lookup
+        if name is None:
+            with self._lock:
+                name = self._names[pid] = self.db.execute("SELECT pack FROM packs WHERE pid = ?", (pid,)).fetchone()[0]
+        return name
 
     def add_pack(self, pack_id: str, entries: Iterable[BlobEntry]) -> None:
         """Record a pack and its blobs (idempotent)."""
@@ -90,7 +99,7 @@ class IndexCache:
 
     def add_packs(self, packs: Iterable[tuple[str, Iterable[BlobEntry]]]) -> None:
         """Record several packs in one transaction (idempotent); fastest when blob ids come sorted."""
-        with self._tx():
+        with self._lock, self._tx():
             for pack_id, entries in packs:
                 self.db.execute("INSERT OR IGNORE INTO packs (pack) VALUES (?)", (pack_id,))
                 pid = self._pid(pack_id)
@@ -101,11 +110,12 @@ class IndexCache:
 
     def remove_pack(self, pack_id: str) -> None:
         """Forget a pack and its blobs."""
-        with self._tx():
+        with self._lock, self._tx():
             pid = self._pid(pack_id)
             if pid is not None:
                 self.db.execute("DELETE FROM blobs WHERE pid = ?", (pid,))
                 self.db.execute("DELETE FROM packs WHERE pid = ?", (pid,))
+                self._names.pop(pid, None)
 
     def sync(self, backend: Backend, cipher: Cipher) -> list[str]:
         """Merge index files added since the last sync and drop removed ones; return unreadable ones' names."""
@@ -123,7 +133,8 @@ class IndexCache:
 
     def set_marked(self, packs: set[str]) -> None:
         """Flag exactly ``packs`` as marked for deletion (their blobs are not offered for dedup)."""
-        self._marked = {pid for p in packs if (pid := self._pid(p)) is not None}
+        with self._lock:
+            self._marked = {pid for p in packs if (pid := self._pid(p)) is not None}
 
     def lookup(self, blob_id: bytes, include_marked: bool = True) -> Location | None:
         """Return one location of ``blob_id`` (preferring unmarked packs), or None."""
@@ -132,36 +143,41 @@ class IndexCache:
 
     def locations(self, blob_id: bytes, include_marked: bool = True) -> list[Location]:
         """Return every location of ``blob_id``, unmarked packs first."""
-        rows = self.db.execute("SELECT pid, type, off, len, raw FROM blobs WHERE id = ?", (blob_id,)).fetchall()
-        rows.sort(key=lambda r: r[0] in self._marked)
-        return [
-            Location(self._pack(pid), BlobEntry(blob_id, BlobType(t), o, n, r))
-            for pid, t, o, n, r in rows
-            if include_marked or pid not in self._marked
-        ]
+        with self._lock:
+            rows = self.db.execute("SELECT pid, type, off, len, raw FROM blobs WHERE id = ?", (blob_id,)).fetchall()
+            rows.sort(key=lambda r: r[0] in self._marked)
+            return [
+                Location(self._pack(pid), BlobEntry(blob_id, BlobType(t), o, n, r))
+                for pid, t, o, n, r in rows
+                if include_marked or pid not in self._marked
+            ]
 
     def contains_many(self, blob_ids: list[bytes]) -> set[bytes]:
         """Return which of ``blob_ids`` are indexed (any pack), 500 per query."""
-        found: set[bytes] = set()
-        for i in range(0, len(blob_ids), 500):
-            part = blob_ids[i : i + 500]
-            q = f"SELECT DISTINCT id FROM blobs WHERE id IN ({','.join('?' * len(part))})"
-            found.update(r[0] for r in self.db.execute(q, part))
-        return found
+        with self._lock:
+            found: set[bytes] = set()
+            for i in range(0, len(blob_ids), 500):
+                part = blob_ids[i : i + 500]
+                q = f"SELECT DISTINCT id FROM blobs WHERE id IN ({','.join('?' * len(part))})"
+                found.update(r[0] for r in self.db.execute(q, part))
+            return found
 
     def packs(self) -> set[str]:
         """Return the ids of all indexed packs."""
-        return {r[0] for r in self.db.execute("SELECT pack FROM packs")}
+        with self._lock:
+            return {r[0] for r in self.db.execute("SELECT pack FROM packs")}
 
     def pack_entries(self, pack_id: str) -> list[BlobEntry]:
         """Return the blobs of one pack, in offset order."""
-        pid = self._pid(pack_id)
-        rows = self.db.execute("SELECT id, type, off, len, raw FROM blobs WHERE pid = ? ORDER BY off", (pid,))
-        return [BlobEntry(i, BlobType(t), o, n, r) for i, t, o, n, r in rows]
+        with self._lock:
+            pid = self._pid(pack_id)
+            rows = self.db.execute("SELECT id, type, off, len, raw FROM blobs WHERE pid = ? ORDER BY off", (pid,))
+            return [BlobEntry(i, BlobType(t), o, n, r) for i, t, o, n, r in rows]
 
     def blob_count(self) -> int:
         """Return the number of (blob, pack) entries."""
-        return self.db.execute("SELECT count(*) FROM blobs").fetchone()[0]
+        with self._lock:
+            return self.db.execute("SELECT count(*) FROM blobs").fetchone()[0]
 
     def _tx(self) -> _Tx:
         return _Tx(self.db)

@@ -14,6 +14,7 @@ so ``check --read-data`` detects a damaged pack before opening its blobs.
 from __future__ import annotations
 
 import struct
+import threading
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -27,8 +28,19 @@ MAGIC = b"WPK1"
 ENTRY = struct.Struct("<32sBIII")
 FOOTER = struct.Struct("<I4s")
 DEFAULT_PACK_SIZE = 16 * 1024 * 1024
-_zc = zstandard.ZstdCompressor(level=1)
-_zd = zstandard.ZstdDecompressor()
+_local = threading.local()  # zstd contexts are not thread-safe; restore decodes in worker threads
+
+
+def _zc() -> zstandard.ZstdCompressor:
+    if not hasattr(_local, "zc"):
+        _local.zc = zstandard.ZstdCompressor(level=1)
+    return _local.zc
+
+
+def _zd() -> zstandard.ZstdDecompressor:
+    if not hasattr(_local, "zd"):
+        _local.zd = zstandard.ZstdDecompressor()
+    return _local.zd
 
 
 class BlobType(IntEnum):
@@ -67,7 +79,7 @@ def pack_name(pack_id: str) -> str:
 
 def seal_blob(cipher: Cipher, blob_id: bytes, btype: BlobType, data: bytes | memoryview) -> bytes:
     """Return the stored form of a blob: compressed when that helps, then sealed to its id and type."""
-    compressed = _zc.compress(data)
+    compressed = _zc().compress(data)
     plain = b"\x01" + compressed if len(compressed) < len(data) else b"\x00" + bytes(data)
     return cipher.seal(plain, bytes([btype]) + blob_id)
 
@@ -79,7 +91,7 @@ def open_blob(cipher: Cipher, entry: BlobEntry, sealed: bytes | memoryview) -> b
     """
     plain = cipher.open(sealed, bytes([entry.type]) + entry.id)
     try:
-        data = _zd.decompress(plain[1:], max_output_size=entry.raw_length) if plain[0] == 1 else plain[1:]
+        data = _zd().decompress(plain[1:], max_output_size=entry.raw_length) if plain[0] == 1 else plain[1:]
     except zstandard.ZstdError as exc:
         raise IntegrityError(f"blob {entry.id.hex()}: bad compressed data: {exc}") from None
     if len(data) != entry.raw_length or cipher.blob_id(data) != entry.id:

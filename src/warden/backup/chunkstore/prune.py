@@ -172,6 +172,7 @@ def run_prune(
             result.repacked.append(pack)
             to_mark.append(pack)
     writer.flush()
+    writer.close()
     if to_mark:
         name = f"marks/{secrets.token_hex(16)}"
         repo.put_object(name, json.dumps({"created": now.isoformat(), "packs": to_mark}).encode())

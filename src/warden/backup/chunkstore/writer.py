@@ -9,11 +9,16 @@ collide and need no lock.
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+
 from .backends import Backend
 from .crypto import Cipher
 from .errors import BackupError, IntegrityError, ObjectNotFound
 from .index import IndexCache, index_name, seal_index
 from .packs import BlobEntry, BlobType, PackWriter, open_blob, pack_name, read_pack_header
+
+MAX_INFLIGHT = 2
 
 
 class BlobWriter:
@@ -30,6 +35,8 @@ class BlobWriter:
         self.new_blobs = 0
         self.new_bytes = 0  # plaintext bytes of blobs written
         self.stored_bytes = 0  # pack bytes written
+        self._uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack-upload")
+        self._inflight: deque[Future[None]] = deque()
 
     def known(self, blob_id: bytes) -> bool:
         """Return whether the blob is already stored (in an unmarked pack) or pending; note reused packs."""
@@ -65,18 +72,34 @@ class BlobWriter:
         if not len(pack):
             return
         pack_id, data, entries = pack.finish()
+        # Uploading (write + fsync) overlaps with reading and chunking the next files; at most
+        # MAX_INFLIGHT finished packs wait in memory, and errors surface at the next flush.
+        self._inflight.append(self._uploader.submit(self._upload, pack_id, data, entries))
+        while len(self._inflight) > MAX_INFLIGHT:
+            self._inflight.popleft().result()
+
+    def _upload(self, pack_id: str, data: bytes, entries: list[BlobEntry]) -> None:
         self.backend.put(pack_name(pack_id), data)
         self.backend.put(index_name(pack_id), seal_index(self.cipher, pack_id, entries))
-        self.index.add_pack(pack_id, entries)
+        self.index.add_pack(pack_id, entries)  # before leaving `pending`, so known() always sees the blob
         self.own_packs.add(pack_id)
         self.stored_bytes += len(data)
         for e in entries:
             self.pending.pop(e.id, None)
 
     def flush(self) -> None:
-        """Write every partly filled pack and its index file; afterwards all added blobs are durable."""
+        """Write every partly filled pack and its index file; when it returns, all added blobs are durable.
+
+        Raises whatever a pack upload raised.
+        """
         for pack in self.packs.values():
             self._flush_pack(pack)
+        while self._inflight:
+            self._inflight.popleft().result()
+
+    def close(self) -> None:
+        """Stop the upload thread (after :meth:`flush`, or to abandon unflushed packs)."""
+        self._uploader.shutdown(wait=True)
 
     def copy_pack(self, pack_id: str, skip: set[bytes] | None = None) -> int:
         """Copy every intact blob of ``pack_id`` (except ``skip``) into new packs; return the count.
