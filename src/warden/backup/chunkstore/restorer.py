@@ -10,7 +10,9 @@ read-only directory is still filled. Ownership is restored only when running as 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +22,8 @@ from .snapshots import Node, Snapshot, decode_tree
 
 if TYPE_CHECKING:
     from .repository import Repository
+
+WORKERS = 4  # files restored at once: overlaps file-system waits with decoding
 
 
 @dataclass
@@ -52,6 +56,8 @@ class _Restore:
         self.p = RestoreProgress()
         self.errors: list[str] = []
         self.as_root = os.geteuid() == 0
+        self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="restore")
+        self.lock = threading.Lock()
 
     def wanted(self, rel: str) -> tuple[bool, bool]:
         """Return (restore this entry entirely, descend into it because something below is included)."""
@@ -67,15 +73,20 @@ class _Restore:
         except (BlobNotFound, IntegrityError) as exc:
             self.errors.append(f"{rel or '/'}: directory listing unreadable: {exc}")
             return
+        # Files of one directory are written by worker threads (decryption, decompression and file
+        # I/O release the GIL); the directory's own mode and mtime are set once they are all done.
+        files = []
         for node in nodes:
             node_rel = f"{rel}/{node.name}" if rel else node.name
             whole, descend = self.wanted(node_rel)
             if node.type == "dir" and descend:
                 self.directory(node, target / node.name, node_rel, whole)
             elif whole and node.type == "file":
-                self.file(node, target / node.name, node_rel)
+                files.append(self.pool.submit(self.file, node, target / node.name, node_rel))
             elif whole and node.type == "symlink":
                 self.symlink(node, target / node.name)
+        for f in files:
+            f.result()
 
     def directory(self, node: Node, path: Path, rel: str, whole: bool) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -105,12 +116,13 @@ class _Restore:
             self.errors.append(f"{rel}: {exc}")
             return
         os.close(fd)
-        self.p.files += 1
-        self.p.bytes_written += pos
-        self.p.path = rel
-        if self.callback:
-            self.callback(self.p)
         self.metadata(node, path)
+        with self.lock:
+            self.p.files += 1
+            self.p.bytes_written += pos
+            self.p.path = rel
+            if self.callback:
+                self.callback(self.p)
 
     def symlink(self, node: Node, path: Path) -> None:
         if path.is_symlink() or path.is_file():
@@ -144,7 +156,10 @@ def run_restore(
     target.mkdir(parents=True, exist_ok=True)
     inc = None if include is None else [i.strip("/") for i in include]
     run = _Restore(repo, inc, progress)
-    run.tree(snapshot.tree, target, "")
+    try:
+        run.tree(snapshot.tree, target, "")
+    finally:
+        run.pool.shutdown(wait=True)
     if run.errors:
         raise RestoreError(run.errors)
     p = run.p
