@@ -67,6 +67,7 @@ PREFIXED: dict[str, str] = {
     "min": "min",
     "minif": "minif",
     "percentile_tdigest": "percentile_tdigest",
+    "percentilesw_array": "percentile",
     "percentiles_array_tdigest": "percentile_tdigest",
     "repeat": "repeat",
     "stdev": "stdev",

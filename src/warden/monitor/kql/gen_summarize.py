@@ -24,6 +24,9 @@ from .types import KustoType
 
 __all__ = ["SummarizeCompiler"]
 
+#: Percentile aggregates whose unnamed columns are ``percentile_<column>_<percent>``, one per percentile.
+_PERCENTILES = ("percentile", "percentiles", "percentilew", "percentilesw")
+
 _ARG_EXTREMES = {"arg_max": "max", "arg_min": "min", "argmax": "max", "argmin": "min"}
 _ANY = {"take_any", "any"}
 _LIST_AGGREGATES = {"list", "array_agg", "string_agg", "listagg", "group_concat", "grouparray", "histogram"}
@@ -68,7 +71,7 @@ class SummarizeCompiler:
                 expr.name in _ARG_EXTREMES or (expr.name in _ANY and self._any_is_tuple(expr))
             ):
                 self._tuple_aggregate(named, expr, relation, agg_env, names, by_columns, outputs, structs, extremes)
-            elif isinstance(expr, ast.Call) and expr.name in ("percentile", "percentiles") and not named.names:
+            elif isinstance(expr, ast.Call) and expr.name in _PERCENTILES and not named.names:
                 self._percentiles(expr, agg_env, names, outputs)
             else:
                 value = self.expr(expr, agg_env)
@@ -224,6 +227,9 @@ class SummarizeCompiler:
         column = call.args[0].name if isinstance(call.args[0], ast.NameRef) else None
         try:
             from .functions.aggregates import percentile_columns
+
+            if call.name in ("percentilew", "percentilesw"):  # weighted: value, weight, percentiles
+                from .functions.weighted_percentiles import weighted_percentile_columns as percentile_columns
         except ImportError:  # the library without multi-column percentiles: one fallback per percentile
             percentile_columns = None
         if percentile_columns is not None:
