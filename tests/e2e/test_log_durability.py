@@ -50,6 +50,7 @@ class Ledger:
     sizes: dict[int, int] = field(default_factory=dict)
     acknowledged: set[int] = field(default_factory=set)
     refused: dict[int, int] = field(default_factory=dict)  # batch -> HTTP status (not 2xx)
+    errors: list[str] = field(default_factory=list)  # the bodies of those answers
     unanswered: set[int] = field(default_factory=set)  # the connection broke: outcome unknown
     lock: threading.Lock = field(default_factory=threading.Lock)
     _next: int = 0
@@ -151,6 +152,7 @@ def _sender(server: WardenServer, rule: str, token: str, ledger: Ledger, stop: t
                     ledger.acknowledged.add(number)
                 else:
                     ledger.refused[number] = response.status_code
+                    ledger.errors.append(f"batch {number}: {response.status_code} {response.text[:300]}")
 
 
 def _send_until_killed(server: WardenServer, rule: str, token: str, ledger: Ledger, delay: float, seed: int) -> None:
@@ -234,6 +236,8 @@ def test_acknowledged_batches_survive_sigkill(tmp_path: Path) -> None:
             f"{len(ledger.unanswered)} cut by the kill ({sum(1 for b in ledger.unanswered if b in counts)} committed), "
             f"{len(ledger.refused)} refused {sorted(set(ledger.refused.values()))}"
         )
+        for error in ledger.errors[:5]:
+            print(error)
     finally:
         if server.process.poll() is None:
             stop_server(server)
