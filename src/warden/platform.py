@@ -121,8 +121,8 @@ def _register_services(platform: Platform) -> None:
     from warden.governance.compliance import register as register_policy_insights
     from warden.governance.enforcement import EVALUATE_JOB as POLICY_EVALUATE_JOB
     from warden.governance.enforcement import intercept as enforce_policy
+    from warden.governance.resources import SCAN_JOB as POLICY_SCAN_JOB
     from warden.governance.resources import register as register_policy
-    from warden.governance.scans import SCAN_JOB as POLICY_SCAN_JOB
     from warden.governance.scans import evaluate_job as policy_evaluate_job
     from warden.governance.scans import scan_job as policy_scan_job
     from warden.identity.managed_identities import register as register_managed_identities

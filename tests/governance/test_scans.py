@@ -184,9 +184,24 @@ def test_background_loop_scans_every_tenant(env: Env) -> None:
     env.platform.start_background()  # jobs and the scanner, which starts a few seconds in
     deadline = time.monotonic() + 30
     scanned: list[Any] = []
-    while time.monotonic() < deadline and env.tenant not in {r.tenant_id for r in scanned}:
+    while time.monotonic() < deadline and (env.tenant, "/") not in [tuple(r) for r in scanned]:
         time.sleep(0.5)
         with env.platform.db.read() as conn:
             scanned = conn.execute(select(policy_scans.c.tenant_id, policy_scans.c.scope_key)).all()
     assert (env.tenant, "/") in [tuple(r) for r in scanned]  # every tenant, at the root
     assert env.stored() == {"east": "NonCompliant"}
+
+
+def test_an_assignment_change_queues_a_scan_of_its_scope(env: Env) -> None:
+    env.put(f"{env.sub}/resourceGroups/east", {"location": "eastus"}, RG_API)
+    assignment = _location_policy(env)
+    assert env.query() == {"east": "NonCompliant"}  # on demand until the scan has run
+    env.platform.jobs.run_pending()
+    with env.platform.db.read() as conn:
+        assert conn.execute(select(policy_scans.c.scope_key)).scalars().all() == [key(env.sub)]
+    assert env.stored() == {"east": "NonCompliant"}
+    env.tamper("east", "Unknown")
+    assert env.query() == {"east": "Unknown"}  # stored states are read again
+    assert env.client.delete(assignment, params=API, headers=env.headers).status_code == 200
+    env.platform.jobs.run_pending()
+    assert env.query() == {} and env.stored() == {}

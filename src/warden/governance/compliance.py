@@ -23,7 +23,8 @@ from typing import Any
 
 from warden.governance.alias_store import active_aliases
 from warden.governance.remediations import register_remediations
-from warden.governance.scans import SCAN_JOB, latest_states
+from warden.governance.resources import SCAN_JOB
+from warden.governance.scans import latest_states
 from warden.kernel import operations
 from warden.kernel.context import RequestContext
 from warden.kernel.errors import BadRequest, MethodNotAllowed, NotFound

@@ -28,6 +28,7 @@ from warden.governance.policy import (
 from warden.kernel.context import RequestContext
 from warden.kernel.errors import BadRequest, NotFound
 from warden.kernel.ids import ResourceId, key
+from warden.kernel.jobs import enqueue
 from warden.kernel.odata import InvalidFilter, parse_filter
 from warden.kernel.providers import EXTENSION, SUBSCRIPTION, TENANT, ProviderRegistry, ResourceType
 from warden.kernel.reply import Reply
@@ -42,6 +43,14 @@ EXEMPTIONS = "Microsoft.Authorization/policyExemptions"
 API_VERSIONS = ("2023-04-01", "2022-06-01", "2021-06-01", "2020-09-01")
 ENFORCEMENT_MODES = {"default": "Default", "donotenforce": "DoNotEnforce"}
 EXEMPTION_CATEGORIES = {"waiver": "Waiver", "mitigated": "Mitigated"}
+SCAN_JOB = "policy.scan"  # a compliance scan of a scope, run by warden.governance.scans.scan_job
+
+
+def queue_scan(ctx: RequestContext, scope: str) -> None:
+    """After this write commits, rescan ``scope``: an assignment or exemption changed what is
+    compliant there (until the scan ends, policy states are evaluated on demand)."""
+    assert ctx.conn is not None
+    enqueue(ctx.conn, SCAN_JOB, {"tenant_id": ctx.tenant_id, "scope": scope or "/"})
 
 
 class _Properties(BaseModel):
@@ -179,6 +188,7 @@ def _assignment_write(ctx: RequestContext, rid: ResourceId, properties: dict[str
     )
     if not messages:
         properties.pop("nonComplianceMessages", None)
+    queue_scan(ctx, scope_of(rid))
     return properties
 
 
@@ -215,6 +225,7 @@ def _exemption_write(ctx: RequestContext, rid: ResourceId, properties: dict[str,
     if properties.get("expiresOn") is not None:
         parse_time(properties["expiresOn"], "properties.expiresOn")
     properties.update(exemptionCategory=category, policyAssignmentId=assignment.id)
+    queue_scan(ctx, scope_of(rid))
     return properties
 
 
@@ -247,7 +258,10 @@ class PolicyResourceHandler(GenericResourceHandler):
     def delete(self, ctx: RequestContext, rid: ResourceId) -> Reply:
         if self.type_name in (DEFINITIONS, SET_DEFINITIONS):
             self._refuse_if_referenced(ctx, rid)
-        return super().delete(ctx, rid)
+        reply = super().delete(ctx, rid)
+        if self.type_name in (ASSIGNMENTS, EXEMPTIONS) and reply.status == 200:
+            queue_scan(ctx, scope_of(rid))
+        return reply
 
     def _refuse_if_referenced(self, ctx: RequestContext, rid: ResourceId) -> None:
         """Azure refuses to delete a definition an assignment or an initiative still names."""

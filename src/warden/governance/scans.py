@@ -67,7 +67,6 @@ if TYPE_CHECKING:
     from warden.platform import Platform
 
 log = logging.getLogger(__name__)
-SCAN_JOB = "policy.scan"
 SCAN_INTERVAL = timedelta(minutes=15)
 _IGNORED_PREFIXES = ("microsoft.authorization/", "microsoft.policyinsights/", "microsoft.resources/tags")
 
@@ -361,15 +360,19 @@ def _below_or_at(resource_key: str, scope_key: str) -> bool:
 
 
 def scan_job(platform: Platform, payload: dict[str, Any]) -> None:
-    """Job: the scan a triggerEvaluation asked for; finishes its long-running operation."""
+    """Job: a scan queued by triggerEvaluation (which finishes its long-running operation) or by an
+    assignment or exemption change."""
     try:
         scan(platform, payload["tenant_id"], payload["scope"])
         error = None
-    except Exception as exc:  # the operation must end either way; the job log keeps the traceback
+    except Exception as exc:
+        if "operation_id" not in payload:
+            raise  # the job runner logs and retries it
         log.exception("policy scan of %s failed", payload["scope"])
         error = {"code": "PolicyEvaluationFailed", "message": f"The evaluation failed: {type(exc).__name__}."}
-    with platform.db.write() as conn:
-        operations.finish_operation(conn, payload["operation_id"], error=error)
+    if "operation_id" in payload:
+        with platform.db.write() as conn:
+            operations.finish_operation(conn, payload["operation_id"], error=error)
 
 
 def evaluate_job(platform: Platform, payload: dict[str, Any]) -> None:
