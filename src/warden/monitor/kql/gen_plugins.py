@@ -1,4 +1,5 @@
-"""``evaluate`` plugins: ``bag_unpack``, ``pivot``, ``ipv4_lookup``/``ipv6_lookup`` and ``schema_merge``.
+"""``evaluate`` plugins: ``bag_unpack``, ``pivot``, ``ipv4_lookup``/``ipv6_lookup``, ``schema_merge``,
+``rows_near`` and ``dcount_intersect``.
 
 Both produce columns named after the data (a bag's keys, a column's distinct values), so unless
 an output schema is given they need to look at the data first: the generator's ``probe`` runs a
@@ -49,6 +50,10 @@ class PluginCompiler:
             return self.ip_lookup(op, relation, scope)
         if name == "schema_merge":
             return self.schema_merge(op, relation, scope)
+        if name == "rows_near":
+            return self.rows_near(op, relation, scope)
+        if name == "dcount_intersect":
+            return self.dcount_intersect(op, relation, scope)
         if name == "rolling_percentile":
             return self.rolling_percentile(op, relation, scope)
         if name == "sliding_window_counts":
@@ -286,6 +291,76 @@ class PluginCompiler:
             "ColumnType": KustoType.STRING,
         }
         return self.emit(select, columns)
+
+    # ------------------------------------------------------------------------------ rows_near
+
+    def rows_near(self, op: ast.Evaluate, relation: Relation, scope: Scope) -> Relation:
+        """``rows_near(Condition, NumRows [, RowsAfter])``: the rows (in the input's order) within
+        ``NumRows`` rows before, or ``RowsAfter`` (default ``NumRows``) rows after, a row where the
+        condition holds, the condition's rows included."""
+        call = op.plugin
+        if len(call.args) not in (2, 3):
+            raise self.binder.semantic("rows_near() expects a condition, NumRows and optionally RowsAfter", call)
+        counts = [self.constant_count(a, scope, "the row count of rows_near()") for a in call.args[1:]]
+        before = max(int(counts[0].literal or 0), 0)
+        after = max(int(counts[-1].literal or 0), 0)
+        relation = self.with_ordinal(relation)
+        order = relation.order_by()
+        if not order:
+            raise self.binder.semantic("rows_near() needs ordered input (sort or serialize first)", call)
+        env = self.row_env(relation, scope)
+        condition = self.expr(call.args[0], env)
+        flag = exp.Case(ifs=[exp.If(this=condition.sql, true=exp.Literal.number(1))], default=exp.Literal.number(0))
+        # A row is kept when a true condition lies within RowsAfter rows before it or NumRows after it.
+        near = exp.Window(
+            this=exp.Max(this=flag),
+            order=exp.Order(expressions=order),
+            spec=exp.WindowSpec(
+                kind="ROWS",
+                start=exp.Literal.number(after),
+                start_side="PRECEDING",
+                end=exp.Literal.number(before),
+                end_side="FOLLOWING",
+            ),
+        )
+        marked = self.emit(
+            self.select_from(relation, [*self.passthrough(relation), ("__kql_near", near)]),
+            {**relation.columns, "__kql_near": KustoType.LONG},
+            relation.order,
+        )
+        select = self.select_from(marked, self.passthrough(relation)).where(
+            exp.EQ(this=col("__kql_near"), expression=exp.Literal.number(1)), copy=False
+        )
+        return self.emit(select, relation.columns, relation.order)
+
+    # ----------------------------------------------------------------------- dcount_intersect
+
+    def dcount_intersect(self, op: ast.Evaluate, relation: Relation, scope: Scope) -> Relation:
+        """``dcount_intersect(hll_1, hll_2, ...)``: per row, ``s0`` the distinct count of the first
+        ``hll()`` set, ``s1`` of its intersection with the second, and so on (the sets are the
+        exact intermediates of this engine's ``hll``)."""
+        call = op.plugin
+        if len(call.args) < 2:
+            raise self.binder.semantic("dcount_intersect() expects at least two hll() values", call)
+        env = self.row_env(relation, scope)
+        sets = [
+            exp.Coalesce(
+                this=exp.TryCast(this=self.expr(a, env).sql, to=exp.DataType.build("JSON[]", dialect="duckdb")),
+                expressions=[sqlglot.parse_one("CAST([] AS JSON[])", dialect="duckdb")],
+            )
+            for a in call.args
+        ]
+        items: list[tuple[str, exp.Expression]] = []
+        running = sets[0]
+        for i, current in enumerate(sets):
+            if i:
+                running = exp.Anonymous(this="list_intersect", expressions=[running.copy(), current])
+            count = exp.Anonymous(
+                this="len", expressions=[exp.Anonymous(this="list_distinct", expressions=[running.copy()])]
+            )
+            items.append((f"s{i}", exp.Cast(this=count, to=exp.DataType.build("BIGINT"))))
+        select = self.select_from(relation, items, keep_order=False)
+        return self.emit(select, {name: KustoType.LONG for name, _ in items})
 
 
 _AGGREGATES = {"count_if", "any_value", "list", "arg_max", "arg_min", "approx_count_distinct", "quantile_disc"}
