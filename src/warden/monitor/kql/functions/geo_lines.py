@@ -8,7 +8,7 @@ carrée projection: an edge is bisected in the plane until the geodesic through 
 points stays within the tolerance of the planar edge; edges are not wrapped, and a chain crossing
 the antimeridian is split there (a MultiLineString) unless ``preserve_crossing``. Simplification
 keeps the vertices a spherical Douglas-Peucker pass needs within the tolerance and drops lines
-shorter than it.
+shorter than it. ``geo_line_locate_point`` measures on the sphere even with ``use_spheroid``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,11 @@
 Polygons are S2 polygons (see ``geo_model``): measures are S2's (area in square meters on the
 6,371,010 m sphere), boolean operations S2's ``S2BooleanOperation`` and buffers
 ``S2BufferOperation`` with the tolerance as the error fraction of the radius, which reproduce
-Kusto's published shapes vertex for vertex.
+Kusto's published shapes vertex for vertex. Polygons contain their boundaries: two that only touch
+intersect, in the points they share. Unions merge the two polygons with the fewest vertices first
+(S2's ``DestructiveUnion`` order), which fixes where the result's rings start as Kusto's do.
+Simplification is a spherical Douglas-Peucker pass per ring (Kusto snaps with S2's builder; the
+two agree on the vertices kept for ordinary shapes).
 """
 
 from __future__ import annotations
