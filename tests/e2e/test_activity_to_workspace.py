@@ -6,14 +6,16 @@ from __future__ import annotations
 import time
 import uuid
 
-from support.server import WardenServer
+from support.server import LOGS_SCOPE, WardenServer
 
 WS_API = {"api-version": "2022-10-01"}
 DIAG_API = {"api-version": "2021-05-01-preview"}
 
 
-def _query(http, customer_id: str, query: str):  # type: ignore[no-untyped-def]
-    response = http.post(f"/v1/workspaces/{customer_id}/query", json={"query": query})
+def _query(server: WardenServer, customer_id: str, query: str):  # type: ignore[no-untyped-def]
+    # The query API takes tokens issued for it (api.loganalytics.io), not ARM tokens.
+    with server.client(scope=LOGS_SCOPE) as http:
+        response = http.post(f"/v1/workspaces/{customer_id}/query", json={"query": query})
     assert response.status_code == 200, response.text
     return response.json()["tables"][0]["rows"]
 
@@ -50,7 +52,7 @@ def test_activity_log_reaches_azure_activity(warden_server: WardenServer) -> Non
         rows = []
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and len(rows) < 2:
-            rows = _query(http, customer_id, query)
+            rows = _query(warden_server, customer_id, query)
             time.sleep(0.5)
         assert rows == [
             [
@@ -64,7 +66,7 @@ def test_activity_log_reaches_azure_activity(warden_server: WardenServer) -> Non
         ]
         # Events from before the setting existed are not exported.
         earlier = _query(
-            http, customer_id, "AzureActivity | where OperationNameValue endswith 'workspaces/write' | count"
+            warden_server, customer_id, "AzureActivity | where OperationNameValue endswith 'workspaces/write' | count"
         )
         assert earlier == [[0]]
         assert http.delete(setting_id, params=DIAG_API).status_code == 200

@@ -17,7 +17,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.monitor.ingestion import LogsIngestionClient
 from azure.monitor.query import LogsBatchQuery, LogsQueryClient, LogsQueryStatus
 
-from support.server import WardenServer
+from support.server import LOGS_SCOPE, WardenServer
 
 LA_READER = "73c42c96-874c-492b-b04d-ab87d138a893"
 METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
@@ -223,8 +223,16 @@ def test_query_errors_carry_kql_positions(warden_server: WardenServer, setup) ->
     assert error["innererror"]["line"] == 1
 
 
+def test_query_api_refuses_tokens_for_other_apis(warden_server: WardenServer, setup) -> None:  # type: ignore[no-untyped-def]
+    customer_id = setup["workspace"]["properties"]["customerId"]
+    with warden_server.client() as http:  # an ARM token
+        response = http.post(f"/v1/workspaces/{customer_id}/query", json={"query": "AppEvents_CL | count"})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "InvalidAuthenticationTokenAudience"
+
+
 def _count(server: WardenServer, customer_id: str, table: str) -> int:
-    with server.client() as http:
+    with server.client(scope=LOGS_SCOPE) as http:
         response = http.get(f"/v1/workspaces/{customer_id}/query", params={"query": f"{table} | count"})
         assert response.status_code == 200, response.text
         return response.json()["tables"][0]["rows"][0][0]
@@ -267,7 +275,7 @@ def test_data_collector_api(warden_server: WardenServer, setup) -> None:  # type
     assert refused.status_code == 403 and refused.json()["Error"] == "InvalidAuthorization"
     clash = json.dumps([{"Host": 5}]).encode()
     assert _signed_post(warden_server, customer_id, keys["secondarySharedKey"], clash, "MyType").status_code == 200
-    with warden_server.client() as http:
+    with warden_server.client(scope=LOGS_SCOPE) as http:
         response = http.get(
             f"/v1/workspaces/{customer_id}/query",
             params={

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from support.server import free_port, start_server, stop_server
+from support.server import LOGS_SCOPE, WardenServer, free_port, start_server, stop_server
 
 WS_API = {"api-version": "2022-10-01"}
 DCR_API = {"api-version": "2022-06-01"}
@@ -24,8 +24,10 @@ def syslog_server(tmp_path_factory):  # type: ignore[no-untyped-def]
     stop_server(server)
 
 
-def _query(http, customer_id: str, query: str):  # type: ignore[no-untyped-def]
-    response = http.post(f"/v1/workspaces/{customer_id}/query", json={"query": query})
+def _query(server: WardenServer, customer_id: str, query: str):  # type: ignore[no-untyped-def]
+    # The query API takes tokens issued for it (api.loganalytics.io), not ARM tokens.
+    with server.client(scope=LOGS_SCOPE) as http:
+        response = http.post(f"/v1/workspaces/{customer_id}/query", json={"query": query})
     assert response.status_code == 200, response.text
     return response.json()["tables"][0]["rows"]
 
@@ -76,7 +78,7 @@ def test_udp_and_tcp_lines_land_in_syslog(syslog_server) -> None:  # type: ignor
         )
         rows = []
         while time.monotonic() < deadline:
-            rows = _query(http, customer_id, query)
+            rows = _query(server, customer_id, query)
             if len(rows) >= 2:
                 break
             time.sleep(0.3)

@@ -26,6 +26,7 @@ CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 ARM_SCOPE = "https://management.azure.com/.default"
+LOGS_SCOPE = "https://api.loganalytics.io/.default"
 
 
 def free_port() -> int:
@@ -99,13 +100,14 @@ class WardenServer:
         self._tokens[(p.client_id, scope)] = token
         return token
 
-    def client(self, principal: Principal | None = None) -> httpx.Client:
-        """An HTTP client authenticated as ``principal`` (default: the bootstrap Owner)."""
+    def client(self, principal: Principal | None = None, scope: str = ARM_SCOPE) -> httpx.Client:
+        """An HTTP client authenticated as ``principal`` (default: the bootstrap Owner) with a token
+        for ``scope`` (default: ARM; the Log Analytics query API wants ``LOGS_SCOPE``)."""
         return httpx.Client(
             base_url=self.endpoint,
             verify=self.ssl_context(),
             timeout=30,
-            headers={"Authorization": f"Bearer {self.token(principal)}"},
+            headers={"Authorization": f"Bearer {self.token(principal, scope)}"},
         )
 
     def new_principal(self, name: str | None = None) -> Principal:

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from warden.kernel.context import RequestContext
-from warden.kernel.errors import BadRequest
+from warden.kernel.errors import BadRequest, Unauthorized
 from warden.kernel.pipeline import Endpoint
 from warden.monitor.ingestion.data_collector_api import handle_data_collector
 from warden.platform import Platform
@@ -21,9 +21,25 @@ Handle = Callable[..., Awaitable[Response]]
 INGESTION_API_VERSIONS = ("2023-01-01",)
 
 
-def _endpoint(operation: str, run: Callable[[RequestContext], Any]) -> Endpoint:
-    # The handlers authorize against the workspace or rule they resolve, not a fixed scope.
-    return Endpoint(operation=operation, scope="/", run=run, authorize=lambda ctx: None)
+QUERY_AUDIENCES = ("https://api.loganalytics.io",)
+INGESTION_AUDIENCES = ("https://monitor.azure.com",)
+
+
+def _endpoint(operation: str, run: Callable[[RequestContext], Any], audiences: tuple[str, ...]) -> Endpoint:
+    def authorize(ctx: RequestContext) -> None:
+        # As Azure's, each data-plane API takes tokens issued for it (or for this server's own URL,
+        # the SDKs' default audience when given a custom endpoint), not a token for another API.
+        # The handlers then authorize against the workspace or rule they resolve.
+        audience = str(ctx.caller.claims.get("aud", "")).rstrip("/").lower()
+        allowed = {a.lower() for a in audiences} | {ctx.platform.settings.endpoint.rstrip("/").lower()}
+        if audience not in allowed:
+            raise Unauthorized(
+                f"The token's audience '{audience}' is not valid for this API; request a token for "
+                f"{' or '.join(sorted(allowed))}.",
+                code="InvalidAuthenticationTokenAudience",
+            )
+
+    return Endpoint(operation=operation, scope="/", run=run, authorize=authorize)
 
 
 def install(app: FastAPI, platform: Platform, handle: Handle) -> None:
@@ -34,20 +50,25 @@ def install(app: FastAPI, platform: Platform, handle: Handle) -> None:
             return _endpoint(
                 "Microsoft.OperationalInsights/workspaces/query/read",
                 lambda ctx: monitor.queries.workspace_query(ctx, workspace),
+                QUERY_AUDIENCES,
             )
 
         return await handle(platform, request, resolve, arm_api=False)
 
     async def batch(request: Request) -> Response:
         def resolve(ctx: RequestContext) -> Endpoint:
-            return _endpoint("Microsoft.OperationalInsights/workspaces/query/read", monitor.queries.batch)
+            return _endpoint(
+                "Microsoft.OperationalInsights/workspaces/query/read", monitor.queries.batch, QUERY_AUDIENCES
+            )
 
         return await handle(platform, request, resolve, arm_api=False)
 
     async def resource_query(request: Request, resource: str) -> Response:
         def resolve(ctx: RequestContext) -> Endpoint:
             return _endpoint(
-                "Microsoft.Insights/logs/read", lambda ctx: monitor.queries.resource_query(ctx, "/" + resource)
+                "Microsoft.Insights/logs/read",
+                lambda ctx: monitor.queries.resource_query(ctx, "/" + resource),
+                QUERY_AUDIENCES,
             )
 
         return await handle(platform, request, resolve, arm_api=False)
@@ -61,7 +82,9 @@ def install(app: FastAPI, platform: Platform, handle: Handle) -> None:
                     code="InvalidApiVersion",
                 )
             return _endpoint(
-                "Microsoft.Insights/Telemetry/Write", lambda ctx: monitor.ingestion.handle(ctx, rule, stream)
+                "Microsoft.Insights/Telemetry/Write",
+                lambda ctx: monitor.ingestion.handle(ctx, rule, stream),
+                INGESTION_AUDIENCES,
             )
 
         return await handle(platform, request, resolve, arm_api=False)

@@ -110,9 +110,14 @@ class LogsIngestion:
                     raise BadRequest(str(error), code="TransformFailed") from None
                 for name in flow.get("destinations", []):
                     customer_id = destinations[name]
-                    target = self.service.store.tables(customer_id).get(table)
+                    try:
+                        target = self.service.store.tables(customer_id).get(table)
+                    except LogStoreError:
+                        target = None  # the destination workspace was deleted after the rule was written
                     if target is None:
-                        raise BadRequest(f"The output table '{table}' no longer exists.", code="InvalidOutputTable")
+                        raise BadRequest(
+                            f"The output table '{table}' or its workspace no longer exists.", code="InvalidOutputTable"
+                        )
                     out = with_standard_columns(rows, target, customer_id=customer_id, table=table, received=received)
                     deliveries.append((customer_id, table, out))
             for customer_id, table, out in deliveries:
