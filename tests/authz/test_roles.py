@@ -160,6 +160,9 @@ EXPECTED_BUILTINS = {
     "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
     "f58310d9-a9f6-439a-9e8d-f62e7b41a168": "Role Based Access Control Administrator",
     "4d97b98b-1d4f-4787-a291-c67834d212e7": "Network Contributor",
+    "73c42c96-874c-492b-b04d-ab87d138a893": "Log Analytics Reader",
+    "92aaf0da-9dab-42b6-94a3-d43ce8d16293": "Log Analytics Contributor",
+    "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
 }
 
 
