@@ -24,6 +24,7 @@ from .errors import IntegrityError, ObjectNotFound
 from .packs import BlobEntry, BlobType, parse_entries
 
 INDEX_PREFIX = "index/"
+_TYPES = tuple(BlobType)  # indexing a tuple is ~10x cheaper than calling the enum
 
 
 def index_name(pack_id: str) -> str:
@@ -147,7 +148,7 @@ class IndexCache:
             rows = self.db.execute("SELECT pid, type, off, len, raw FROM blobs WHERE id = ?", (blob_id,)).fetchall()
             rows.sort(key=lambda r: r[0] in self._marked)
             return [
-                Location(self._pack(pid), BlobEntry(blob_id, BlobType(t), o, n, r))
+                Location(self._pack(pid), BlobEntry(blob_id, _TYPES[t], o, n, r))
                 for pid, t, o, n, r in rows
                 if include_marked or pid not in self._marked
             ]

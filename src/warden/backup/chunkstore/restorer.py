@@ -97,9 +97,12 @@ class _Restore:
         self.metadata(node, path)
 
     def file(self, node: Node, path: Path, rel: str) -> None:
-        if path.is_symlink() or path.exists():
-            path.unlink()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        try:
+            fd = os.open(path, flags, 0o600)  # the common case, a fresh target: no stat calls
+        except FileExistsError:
+            path.unlink()  # replace whatever is there (never write through a symlink)
+            fd = os.open(path, flags, 0o600)
         try:
             pos = 0
             for hex_id in node.content:
