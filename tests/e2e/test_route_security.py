@@ -25,6 +25,17 @@ PUBLIC_PATHS = {
     "/{tenant}/oauth2/token",
 }
 CATCH_ALL = {"/{path:path}", "/v1.0/{path:path}"}
+# Log Analytics data-plane routes: bearer tokens for their own audience (the scope to ask for).
+LOGS = "https://api.loganalytics.io/.default"
+INGESTION = "https://monitor.azure.com//.default"
+DATA_PLANE = {
+    "/v1/workspaces/{workspace}/query": LOGS,
+    "/v1/$batch": LOGS,
+    "/v1/{resource:path}/query": LOGS,
+    "/dataCollectionRules/{rule}/streams/{stream}": INGESTION,
+}
+# Authenticated by the workspace's shared-key signature instead of a token (Azure's Data Collector API).
+SHARED_KEY = {"/api/logs"}
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +92,23 @@ def concrete_requests(server, app_routes) -> list[tuple[str, str]]:  # type: ign
     # Fixed routes other than the catch-alls must all be public token routes; anything else
     # would have to be added above.
     for path, _methods in routes:
-        assert path in PUBLIC_PATHS or path in CATCH_ALL, f"route {path} is not covered by this test"
+        covered = path in PUBLIC_PATHS or path in CATCH_ALL or path in DATA_PLANE or path in SHARED_KEY
+        assert covered, f"route {path} is not covered by this test"
     return requests
+
+
+def data_plane_requests(server) -> list[tuple[str, str, str, dict]]:  # type: ignore[no-untyped-def]
+    """(method, path, token scope, body) for every Log Analytics data-plane route."""
+    workspace = str(uuid.uuid4())
+    vm = f"/subscriptions/{server.subscription}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm"
+    query = {"query": "Heartbeat | count"}
+    return [
+        ("GET", f"/v1/workspaces/{workspace}/query", LOGS, {}),
+        ("POST", f"/v1/workspaces/{workspace}/query", LOGS, query),
+        ("POST", "/v1/$batch", LOGS, {"requests": [{"id": "1", "workspace": workspace, "body": query}]}),
+        ("POST", f"/v1{vm}/query", LOGS, query),
+        ("POST", f"/dataCollectionRules/dcr-{uuid.uuid4().hex}/streams/Custom-X", INGESTION, {}),
+    ]
 
 
 def test_every_route_requires_a_token(warden_server, app_routes) -> None:  # type: ignore[no-untyped-def]
@@ -99,6 +125,14 @@ def test_every_route_requires_a_token(warden_server, app_routes) -> None:  # typ
                 headers={"Authorization": "Bearer not.a.token"},
             )
             assert bogus.status_code == 401, (method, path)
+        for method, path, _scope, body in data_plane_requests(warden_server):
+            response = http.request(method, path, params={"api-version": "2023-01-01"}, json=body)
+            assert response.status_code == 401, (method, path, response.status_code, response.text)
+            # A token for another API (here ARM) is refused too.
+            other = http.request(method, path, json=body, headers={"Authorization": f"Bearer {warden_server.token()}"})
+            assert other.status_code == 401, (method, path, other.text)
+        unsigned = http.post("/api/logs", params={"api-version": "2016-04-01"}, json=[{"a": 1}])
+        assert unsigned.status_code == 403 and unsigned.json()["Error"] == "InvalidAuthorization"
 
 
 def test_every_route_requires_a_permission(warden_server, app_routes) -> None:  # type: ignore[no-untyped-def]
@@ -115,6 +149,16 @@ def test_every_route_requires_a_permission(warden_server, app_routes) -> None:  
             assert response.status_code == 403, (method, path, response.status_code, response.text)
             if method != "HEAD":  # HEAD answers carry no body
                 assert response.json()["error"]["code"] == "AuthorizationFailed"
+    for method, path, scope, body in data_plane_requests(warden_server):
+        with warden_server.client(nobody, scope=scope) as http:
+            response = http.request(method, path, params={"api-version": "2023-01-01"}, json=body)
+        if path == "/v1/$batch":
+            # A batch answers 200 with each request's own status, as Azure's does.
+            assert response.status_code == 200, response.text
+            assert [r["status"] for r in response.json()["responses"]] == [403]
+            continue
+        assert response.status_code == 403, (method, path, response.status_code, response.text)
+        assert response.json()["error"]["code"] == "AuthorizationFailed"
 
 
 def test_public_routes_answer_without_a_token(warden_server) -> None:  # type: ignore[no-untyped-def]

@@ -420,3 +420,16 @@ def test_clickhouse_rewrite_limits_each_reference_and_keeps_aliases():
     assert '"ws_a"."Events"' in rewritten and '"ws_b"."Events"' in rewritten and "UNION ALL" in rewritten
     assert rewritten.count("toDateTime64('2026-01-01 00:00:00.000000', 6, 'UTC')") == 1  # ws_b has no TimeGenerated
     assert 'AS "L"' in rewritten
+
+
+def test_geo_functions_run_on_live_duckdb_tables(tmp_path) -> None:
+    """geo_* run as Python UDFs: a store's own connection must install them too."""
+    store = DuckDBLogStore(tmp_path / "geo", threads=1)
+    try:
+        ws = str(uuid.uuid4())
+        store.create_workspace(ws, {"Places": {"lon": K.REAL, "lat": K.REAL}})
+        store.append(ws, "Places", pa.table({"lon": [-122.349304], "lat": [47.620498]}))
+        rows = store.query([ws], "Places | project d = geo_distance_2points(lon, lat, -122.349304, 47.620498)").rows
+        assert rows == [[0.0]]
+    finally:
+        store.close()

@@ -12,13 +12,12 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from warden.kernel.context import RequestContext
-from warden.kernel.errors import BadRequest, Unauthorized
+from warden.kernel.errors import Unauthorized
 from warden.kernel.pipeline import Endpoint
 from warden.monitor.ingestion.data_collector_api import handle_data_collector
 from warden.platform import Platform
 
 Handle = Callable[..., Awaitable[Response]]
-INGESTION_API_VERSIONS = ("2023-01-01",)
 
 
 QUERY_AUDIENCES = ("https://api.loganalytics.io",)
@@ -75,12 +74,6 @@ def install(app: FastAPI, platform: Platform, handle: Handle) -> None:
 
     async def ingest(request: Request, rule: str, stream: str) -> Response:
         def resolve(ctx: RequestContext) -> Endpoint:
-            version = ctx.query.get("api-version")
-            if version not in INGESTION_API_VERSIONS:
-                raise BadRequest(
-                    f"The api-version '{version}' is not supported; use {', '.join(INGESTION_API_VERSIONS)}.",
-                    code="InvalidApiVersion",
-                )
             return _endpoint(
                 "Microsoft.Insights/Telemetry/Write",
                 lambda ctx: monitor.ingestion.handle(ctx, rule, stream),

@@ -135,17 +135,17 @@ class QueryApi:
     # ------------------------------------------------------------------------------ requests
 
     def workspace_query(self, ctx: RequestContext, workspace: str) -> Reply:
+        target = self._workspace(ctx, workspace)  # authorization before anything about the request
         request = _request(ctx)
-        target = self._workspace(ctx, workspace)
         return self._answer(ctx, request, [target], resource=None)
 
     def resource_query(self, ctx: RequestContext, resource_id: str) -> Reply:
-        request = _request(ctx)
         try:
             rid = parse_resource_id(resource_id)
         except ValueError:
             raise BadRequest(f"'{resource_id}' is not a resource ID.", code="BadArgumentError") from None
         ctx.authorize(RESOURCE_QUERY_ACTION, str(rid))
+        request = _request(ctx)
         assert ctx.conn is not None
         workspaces = [row.body["properties"]["customerId"] for row in self.service.in_tenant(ctx.conn, ctx.tenant_id)]
         if not workspaces:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from warden.monitor.service import LogService
 
 INGEST_ACTION = "Microsoft.Insights/Telemetry/Write"
+API_VERSIONS = ("2023-01-01",)
 MAX_BODY_BYTES = 1024 * 1024
 # The SDK sizes a batch by its records' JSON (without the array's commas), so a body may pass
 # 1 MiB by a little once uncompressed; a hard cap on inflation still stops decompression bombs.
@@ -77,6 +78,12 @@ class LogsIngestion:
         scope = rule.id if rule is not None else f"/dataCollectionRules/{immutable_id}"
         if rule is None or not ctx.check(INGEST_ACTION, rule.id, data_action=True).allowed:
             raise authorization_failed(ctx.caller, INGEST_ACTION, scope)
+        version = ctx.query.get("api-version")
+        if version not in API_VERSIONS:
+            raise BadRequest(
+                f"The api-version '{version}' is not supported; use {', '.join(API_VERSIONS)}.",
+                code="InvalidApiVersion",
+            )
         properties = rule.body.get("properties", {})
         flows = [f for f in properties.get("dataFlows", []) if stream in (f.get("streams") or [])]
         if not flows:

@@ -35,6 +35,7 @@ import pyarrow as pa
 from warden.monitor.kql import parse
 from warden.monitor.kql.compiler import run
 from warden.monitor.kql.errors import KqlError
+from warden.monitor.kql.functions.geo_udf import register_used_udfs
 from warden.monitor.kql.gen_sources import scoped_table_key
 from warden.monitor.kql.runtime import KqlResult, Sandbox, convert_sql, quote_identifier, timespan_text_macro
 from warden.monitor.kql.types import KustoType, parse_type
@@ -97,6 +98,7 @@ class _LiveTables:
     def __init__(self, cursor: duckdb.DuckDBPyConnection, schemas: dict[str, TableSchema]) -> None:
         self._cursor = cursor
         self._schemas = schemas
+        self._udfs: set[str] = set()  # geo_* functions run as Python UDFs, installed when used
 
     @property
     def schemas(self) -> dict[str, TableSchema]:
@@ -106,6 +108,7 @@ class _LiveTables:
         statements = self._cursor.extract_statements(sql)
         if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
             raise KqlError("a query runs exactly one SELECT statement")
+        register_used_udfs(self._cursor, sql, self._udfs)
         timer = threading.Timer(timeout, self._cursor.interrupt) if timeout else None
         if timer is not None:
             timer.start()
