@@ -238,6 +238,10 @@ def test_acknowledged_batches_survive_sigkill(tmp_path: Path) -> None:
         )
         for error in ledger.errors[:5]:
             print(error)
+        if any(status >= 500 for status in ledger.refused.values()):
+            # A 5xx on a valid batch is a server fault even when nothing was lost: show its trace.
+            log = (server.data_dir / "server.log").read_text(errors="replace")
+            print(log[log.find("Traceback") :][:4000])
     finally:
         if server.process.poll() is None:
             stop_server(server)
