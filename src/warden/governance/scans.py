@@ -166,15 +166,38 @@ def compute_states(
     now = isoformat(utcnow())
     states: list[dict[str, Any]] = []
     for row in rows:
-        ancestors = set(scope_ancestors(row.key))
         document = document_of(row)
+        candidates = members.index.candidates(document["type"])
+        if not candidates:
+            continue  # no assignment can match this type: nothing to record
+        ancestors = set(scope_ancestors(row.key))
         exemptions = live_exemptions(exemption_rows, ancestors)
-        allowed = {a.key for a in applicable(assignments, row.id, ancestors)}
-        for assignment, member, set_row, reference_id, values in members.index.candidates(document["type"]):
+        # scope checks only for the assignments that can match the type
+        allowed = {a.key for a in applicable({c[0].key: c[0] for c in candidates}.values(), row.id, ancestors)}
+        parts = [p for p in row.id.split("/") if p]
+        row_fields = {
+            "timestamp": now,
+            "resourceId": row.id,
+            "resourceType": document["type"],
+            "resourceLocation": row.location or "",
+            "resourceGroup": parts[3] if len(parts) > 3 and parts[2].lower() == "resourcegroups" else "",
+            "subscriptionId": parts[1] if len(parts) > 1 and parts[0].lower() == "subscriptions" else "",
+        }
+        for assignment, member, set_row, reference_id, values in candidates:
             if assignment.key not in allowed:
                 continue
             state = _state(
-                row, document, assignment, member, set_row, reference_id, values, exemptions, related, aliases, now
+                row,
+                document,
+                assignment,
+                member,
+                set_row,
+                reference_id,
+                values,
+                exemptions,
+                related,
+                aliases,
+                row_fields,
             )
             if state is not None:
                 states.append(state)
@@ -192,21 +215,15 @@ def _state(
     exemptions: dict[str, list[set[str]]],
     related: Any,
     aliases: AliasTable | None,
-    now: str,
+    row_fields: dict[str, Any],
 ) -> dict[str, Any] | None:
     properties = assignment.body["properties"]
     lifted = exemptions.get(assignment.key, [])
     exempt = any(not refs for refs in lifted) or (reference_id or "").lower() in (
         set().union(*lifted) if lifted else set()
     )
-    parts = [p for p in row.id.split("/") if p]
     base = {
-        "timestamp": now,
-        "resourceId": row.id,
-        "resourceType": document["type"],
-        "resourceLocation": row.location or "",
-        "resourceGroup": parts[3] if len(parts) > 3 and parts[2].lower() == "resourcegroups" else "",
-        "subscriptionId": parts[1] if len(parts) > 1 and parts[0].lower() == "subscriptions" else "",
+        **row_fields,
         "policyAssignmentId": assignment.id,
         "policyAssignmentName": assignment.name,
         "policyAssignmentScope": properties.get("scope") or "/",
@@ -275,16 +292,16 @@ def store_states(conn: Connection, tenant_id: str, states: list[dict[str, Any]],
         )
     now = utcnow()
     rows = {
-        _state_key(s): {
+        state_key: {
             "tenant_id": tenant_id,
-            "state_key": _state_key(s),
+            "state_key": state_key,
             "resource_key": key(s["resourceId"]),
             "assignment_key": key(s["policyAssignmentId"]),
             "compliance_state": s["complianceState"],
             "record": s,
             "evaluated_at": now,
         }
-        for s in states
+        for s, state_key in ((s, _state_key(s)) for s in states)
     }
     if rows:
         conn.execute(insert(policy_states), list(rows.values()))
