@@ -23,7 +23,7 @@ from .snapshots import Node, Snapshot, decode_tree
 if TYPE_CHECKING:
     from .repository import Repository
 
-WORKERS = 4  # files restored at once: overlaps file-system waits with decoding
+WORKERS = 8  # files restored at once: overlaps file-system waits with decoding
 
 
 @dataclass
@@ -57,6 +57,8 @@ class _Restore:
         self.errors: list[str] = []
         self.as_root = os.geteuid() == 0
         self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="restore")
+        self.slots = threading.BoundedSemaphore(WORKERS * 16)
+        self.dirs: list[tuple[Node, Path]] = []  # pre-order: parents before children
         self.lock = threading.Lock()
 
     def wanted(self, rel: str) -> tuple[bool, bool]:
@@ -73,20 +75,27 @@ class _Restore:
         except (BlobNotFound, IntegrityError) as exc:
             self.errors.append(f"{rel or '/'}: directory listing unreadable: {exc}")
             return
-        # Files of one directory are written by worker threads (decryption, decompression and file
-        # I/O release the GIL); the directory's own mode and mtime are set once they are all done.
-        files = []
+        # Files are written by worker threads (file creation is slow on many file systems, and it,
+        # decryption and decompression release the GIL); the walk goes on meanwhile, so small
+        # directories overlap too. Directory modes and times are applied after every file is done.
         for node in nodes:
             node_rel = f"{rel}/{node.name}" if rel else node.name
             whole, descend = self.wanted(node_rel)
             if node.type == "dir" and descend:
                 self.directory(node, target / node.name, node_rel, whole)
             elif whole and node.type == "file":
-                files.append(self.pool.submit(self.file, node, target / node.name, node_rel))
+                self.slots.acquire()  # bounds queued work (memory) however many files there are
+                self.pool.submit(self.file_job, node, target / node.name, node_rel)
             elif whole and node.type == "symlink":
                 self.symlink(node, target / node.name)
-        for f in files:
-            f.result()
+
+    def file_job(self, node: Node, path: Path, rel: str) -> None:
+        try:
+            self.file(node, path, rel)
+        except OSError as exc:
+            self.errors.append(f"{rel}: {exc}")
+        finally:
+            self.slots.release()
 
     def directory(self, node: Node, path: Path, rel: str, whole: bool) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -94,7 +103,7 @@ class _Restore:
         if node.subtree:
             self.tree(node.subtree, path, rel)
         self.p.dirs += 1
-        self.metadata(node, path)
+        self.dirs.append((node, path))  # metadata once all files are written (see run_restore)
 
     def file(self, node: Node, path: Path, rel: str) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
@@ -163,6 +172,8 @@ def run_restore(
         run.tree(snapshot.tree, target, "")
     finally:
         run.pool.shutdown(wait=True)
+    for node, path in reversed(run.dirs):  # children before parents, so parent mtimes stick
+        run.metadata(node, path)
     if run.errors:
         raise RestoreError(run.errors)
     p = run.p
