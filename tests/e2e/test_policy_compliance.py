@@ -197,6 +197,15 @@ def test_remediation_applies_modify_to_existing_resources(
     assert {s["complianceState"] for s in states.values()} == {"Compliant"}
     shown = arm.get(f"{sub}/providers/Microsoft.PolicyInsights/remediations/{prefix}-fix", params=REMEDIATION_API)
     assert shown.status_code == 200 and shown.json()["properties"]["deploymentStatus"]["successfulDeployments"] == 2
+    assert "_deployments" not in shown.json()["properties"] and "_deployments" not in shown.json()
+    listed = arm.post(
+        f"{sub}/providers/Microsoft.PolicyInsights/remediations/{prefix}-fix/listDeployments", params=REMEDIATION_API
+    )
+    assert listed.status_code == 200, listed.text
+    assert sorted((d["remediatedResourceId"].rsplit("/", 1)[-1], d["status"]) for d in listed.json()["value"]) == [
+        (f"{prefix}-a", "Succeeded"),
+        (f"{prefix}-c", "Succeeded"),
+    ]
     # a second remediation finds nothing left to do
     again = _put(
         arm,
@@ -270,3 +279,8 @@ def test_deploy_if_not_exists_is_non_compliant_and_remediation_reports_failure(
     assert properties["provisioningState"] == "Failed"
     assert properties["deploymentStatus"] == {"totalDeployments": 1, "successfulDeployments": 0, "failedDeployments": 1}
     assert "template" in properties["statusMessage"]
+    listed = arm.post(
+        f"{sub}/providers/Microsoft.PolicyInsights/remediations/{prefix}-dine/listDeployments",
+        params=REMEDIATION_API,
+    ).json()["value"]
+    assert [(d["status"], d["error"]["code"]) for d in listed] == [("Failed", "DeploymentNotSupported")]

@@ -27,7 +27,7 @@ from warden.kernel.clock import isoformat, utcnow
 from warden.kernel.context import RequestContext
 from warden.kernel.errors import BadRequest, NotFound
 from warden.kernel.ids import ResourceId, key
-from warden.kernel.providers import EXTENSION, ProviderRegistry, ResourceType
+from warden.kernel.providers import EXTENSION, Action, ProviderRegistry, ResourceType
 from warden.kernel.reply import Reply
 from warden.kernel.resources import get_row, resource_json, update_resource
 
@@ -35,6 +35,7 @@ NAMESPACE = "Microsoft.PolicyInsights"
 REMEDIATIONS = f"{NAMESPACE}/remediations"
 API_VERSIONS = ("2021-10-01", "2019-07-01")
 _REMEDIABLE = {"modify", "append", "deployifnotexists"}
+_DEPLOYMENTS = "_deployments"  # private body field: never rendered (kernel.resources.private_fields)
 _UNDEPLOYABLE = "deployIfNotExists templates can't be deployed yet: Warden has no template engine."
 
 
@@ -81,19 +82,32 @@ def _remediation_write(ctx: RequestContext, rid: ResourceId, properties: dict[st
     ]
     succeeded = failed = 0
     remediated: set[str] = set()
+    now = isoformat(utcnow())
+    deployments = []
     for state in targets:
+        error = None
         if state["policyDefinitionAction"].lower() == "deployifnotexists":
-            failed += 1
-            continue
-        if _remediate(ctx, assignment, state, aliases):
-            succeeded += 1
+            error = {"code": "DeploymentNotSupported", "message": _UNDEPLOYABLE}
+        elif _remediate(ctx, assignment, state, aliases):
             remediated.add(key(state["resourceId"]))
         else:
-            failed += 1
+            error = {"code": "RemediationFailed", "message": "The policy's operations could not be applied."}
+        succeeded, failed = succeeded + (error is None), failed + (error is not None)
+        deployment = {
+            "remediatedResourceId": state["resourceId"],
+            "deploymentId": None,
+            "status": "Failed" if error else "Succeeded",
+            "resourceLocation": state["resourceLocation"],
+            "createdOn": now,
+            "lastUpdatedOn": now,
+        }
+        if error:
+            deployment["error"] = error
+        deployments.append(deployment)
     if remediated:
         refreshed, evaluated = compute_states(ctx.conn, ctx.tenant_id, resource_ids=remediated, aliases=aliases)
         store_states(ctx.conn, ctx.tenant_id, refreshed, evaluated)
-    now = isoformat(utcnow())
+    properties[_DEPLOYMENTS] = deployments  # moved out of the rendered properties by RemediationHandler
     properties.update(
         policyAssignmentId=assignment.id,
         policyDefinitionReferenceId=reference_id,
@@ -188,21 +202,42 @@ class RemediationHandler(PolicyResourceHandler):
     generic store marks everything it writes ``Succeeded``)."""
 
     def put(self, ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
-        reply = super().put(ctx, rid, body)
+        return self._finish(ctx, rid, super().put(ctx, rid, body))
+
+    def patch(self, ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
+        return self._finish(ctx, rid, super().patch(ctx, rid, body))
+
+    def _finish(self, ctx: RequestContext, rid: ResourceId, reply: Reply) -> Reply:
+        """Keep the per-resource deployments out of the rendered properties (``listDeployments``
+        reads them) and mark a remediation with failed deployments ``Failed``."""
         assert ctx.conn is not None
-        if reply.body["properties"]["deploymentStatus"]["failedDeployments"]:
-            row = get_row(ctx.conn, ctx.tenant_id, str(rid))
-            properties = {**row.body["properties"], "provisioningState": "Failed"}
-            row = update_resource(ctx, row, body={**row.body, "properties": properties})
-            reply = Reply(reply.status, resource_json(row), {"ETag": row.etag})
-        return reply
+        row = get_row(ctx.conn, ctx.tenant_id, str(rid))
+        properties = dict(row.body["properties"])
+        deployments = properties.pop(_DEPLOYMENTS, row.body.get(_DEPLOYMENTS, []))
+        if properties["deploymentStatus"]["failedDeployments"]:
+            properties["provisioningState"] = "Failed"
+        row = update_resource(ctx, row, body={**row.body, "properties": properties, _DEPLOYMENTS: deployments})
+        return Reply(reply.status, resource_json(row), {"ETag": row.etag})
+
+
+def list_deployments(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
+    """Azure's ``listDeployments``: one entry per resource the remediation acted on."""
+    assert ctx.conn is not None
+    row = get_row(ctx.conn, ctx.tenant_id, str(rid))
+    if row is None or row.type_key != REMEDIATIONS.lower():
+        raise NotFound(f"The remediation '{rid.name}' could not be found.", code="RemediationNotFound")
+    deployments = row.body.get(_DEPLOYMENTS, [])
+    top = ctx.query.get("$top")
+    if top and top.isdigit():
+        deployments = deployments[: int(top)]
+    return Reply(200, {"value": deployments})
 
 
 def register_remediations(registry: ProviderRegistry) -> None:
     handler = RemediationHandler(
         REMEDIATIONS, "RemediationNotFound", "remediation", descendants=True, on_write=_remediation_write
     )
-    registry.register(
+    remediations = registry.register(
         ResourceType(
             NAMESPACE,
             ("remediations",),
@@ -210,5 +245,14 @@ def register_remediations(registry: ProviderRegistry) -> None:
             placements=frozenset({EXTENSION}),
             display_name="remediation",
             api_versions=API_VERSIONS,
+        )
+    )
+    remediations.add_action(
+        Action(
+            "listDeployments",
+            list_deployments,
+            changes_state=False,
+            description="List the deployments of a remediation",
+            verb="read",
         )
     )
