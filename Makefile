@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/nsg_verdicts.py
 	$(BIN)/python bench/policy_eval.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/backup_local.py
 
 # Corpus checks against ../shared/corpus (each skips cleanly when the corpus is absent).
 conformance: $(STAMP)
