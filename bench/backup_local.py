@@ -86,9 +86,7 @@ def digest(root: Path) -> str:
 
 def change_one_percent(root: Path) -> dict[str, int]:
     """Overwrite 64 bytes mid-file in every 100th regular file (sorted), add an 8 MiB file; return counts."""
-    files = sorted(
-        os.path.join(d, n) for d, _, ns in os.walk(root) for n in ns if os.path.isfile(os.path.join(d, n))
-    )
+    files = sorted(os.path.join(d, n) for d, _, ns in os.walk(root) for n in ns if os.path.isfile(os.path.join(d, n)))
     files = [f for f in files if not os.path.islink(f)]
     changed = 0
     rnd = random.Random(1234)
@@ -177,8 +175,11 @@ def main() -> int:
         if name != "init":
             figures["mb_per_s"] = round(size / 2**20 / figures["wall_s"], 1)
             results[tool][name] = figures
-            print(f"{tool:7s} {name:9s} {figures['wall_s']:7.2f} s wall {figures['cpu_s']:7.2f} s cpu "
-                  f"{figures['peak_rss_mib']:7.1f} MiB peak  {figures['mb_per_s']:6.1f} MB/s", flush=True)
+            print(
+                f"{tool:7s} {name:9s} {figures['wall_s']:7.2f} s wall {figures['cpu_s']:7.2f} s cpu "
+                f"{figures['peak_rss_mib']:7.1f} MiB peak  {figures['mb_per_s']:6.1f} MB/s",
+                flush=True,
+            )
 
     for tool in tools:
         step(tool, "init")
@@ -196,9 +197,12 @@ def main() -> int:
         # restic restores the absolute path below the target; Warden restores by base name.
         inner = restored / str(corpus).lstrip("/") if tool == "restic" else restored / corpus.name
         results[tool]["restore_verified"] = digest(inner) == expected
-        print(f"{tool:7s} repo {results[tool]['repo_bytes_2'] / 2**20:.1f} MiB, "
-              f"second backup added {results[tool]['repo_growth_2'] / 2**20:.2f} MiB, "
-              f"restore verified: {results[tool]['restore_verified']}", flush=True)
+        print(
+            f"{tool:7s} repo {results[tool]['repo_bytes_2'] / 2**20:.1f} MiB, "
+            f"second backup added {results[tool]['repo_growth_2'] / 2**20:.2f} MiB, "
+            f"restore verified: {results[tool]['restore_verified']}",
+            flush=True,
+        )
 
     doc: dict[str, object] = {
         "benchmark": "backup_local",

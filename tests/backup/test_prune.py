@@ -133,3 +133,25 @@ def test_repack_copies_live_blobs_out_of_mostly_dead_packs(
 def test_forget_refuses_a_policy_that_keeps_nothing(make_repo: Callable[..., Repository]) -> None:
     with pytest.raises(ChunkStoreError):
         make_repo().forget(Retention())
+
+
+def test_a_cancelled_backup_writes_no_snapshot_and_prune_reclaims_its_packs(
+    tmp_path: Path, make_repo: Callable[..., Repository]
+) -> None:
+    class Cancelled(Exception):
+        pass
+
+    repo = make_repo()
+    src = tree(tmp_path / "src", 30, seed=9)
+
+    def cancel_after_20(p: BackupProgress) -> None:
+        if p.files == 20:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        repo.backup([src], progress=cancel_after_20)
+    assert repo.snapshot_ids() == [] and repo.stats()["packs"] > 0
+    assert repo.check().ok
+    repo.prune(safety_delay=60)
+    repo.prune(safety_delay=60, now=datetime.now(UTC) + LATER)
+    assert repo.stats() == {"snapshots": 0, "packs": 0, "blobs": 0, "storedBytes": 0}

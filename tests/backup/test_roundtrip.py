@@ -24,8 +24,13 @@ MTIMES = st.integers(min_value=0, max_value=4_000_000_000 * 10**9)
 def file_contents(draw: st.DrawFn) -> tuple[str, int, int]:
     """(kind, size, seed): empty, small, large (several chunks), repeated text, or sparse."""
     kind = draw(st.sampled_from(["empty", "small", "large", "text", "sparse"]))
-    size = {"empty": 0, "small": draw(st.integers(1, 5000)), "large": draw(st.integers(300_000, 900_000)),
-            "text": draw(st.integers(1, 200_000)), "sparse": draw(st.integers(1 << 20, 3 << 20))}[kind]
+    size = {
+        "empty": 0,
+        "small": draw(st.integers(1, 5000)),
+        "large": draw(st.integers(300_000, 900_000)),
+        "text": draw(st.integers(1, 200_000)),
+        "sparse": draw(st.integers(1 << 20, 3 << 20)),
+    }[kind]
     return kind, size, draw(st.integers(0, 2**32))
 
 

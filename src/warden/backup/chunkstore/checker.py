@@ -54,9 +54,7 @@ class CheckResult:
         return not self.errors
 
 
-def run_check(
-    repo: Repository, read_data: bool, progress: Callable[[CheckProgress], None] | None
-) -> CheckResult:
+def run_check(repo: Repository, read_data: bool, progress: Callable[[CheckProgress], None] | None) -> CheckResult:
     """Check the repository; return a CheckResult (it does not raise for damage it finds)."""
     result = CheckResult()
     prog = CheckProgress(phase="index")

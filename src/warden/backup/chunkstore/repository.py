@@ -126,9 +126,7 @@ class Repository:
         return repo
 
     @classmethod
-    def open(
-        cls, backend: Backend, key: Kek | str, *, cache_dir: str | os.PathLike[str] | None = None
-    ) -> Repository:
+    def open(cls, backend: Backend, key: Kek | str, *, cache_dir: str | os.PathLike[str] | None = None) -> Repository:
         """Open a repository with a password or KEK; return it with its index synced.
 
         Raises RepositoryNotFound, WrongKey (no slot opens with this key), IntegrityError (config altered).
@@ -305,6 +303,18 @@ class Repository:
             out.append(Mark(name, datetime.fromisoformat(doc["created"]), frozenset(doc["packs"])))
         return out
 
+    def stats(self) -> dict[str, int]:
+        """Return counts for a vault's usage view: snapshots, packs, indexed blobs and their stored bytes."""
+        self.refresh()
+        with self.index._lock:
+            blobs, stored = self.index.db.execute("SELECT count(*), coalesce(sum(len), 0) FROM blobs").fetchone()
+        return {
+            "snapshots": len(self.snapshot_ids()),
+            "packs": len(self.index.packs()),
+            "blobs": blobs,
+            "storedBytes": stored,
+        }
+
     # --- operations -------------------------------------------------------------------------------
 
     def backup(
@@ -316,7 +326,11 @@ class Repository:
         progress: Callable[[BackupProgress], None] | None = None,
         parent: str | None = "auto",
     ) -> Snapshot:
-        """Back up ``paths``; return the committed snapshot. See archiver.run_backup."""
+        """Back up ``paths``; return the committed snapshot. See archiver.run_backup.
+
+        ``progress`` is called after each file; if it raises (e.g. a job runner cancelling), the backup
+        stops, the exception propagates and no snapshot is written (uploaded packs are reclaimed by prune).
+        """
         from .archiver import run_backup
 
         host = hostname or socket.gethostname()
@@ -336,9 +350,7 @@ class Repository:
         snap = snapshot if isinstance(snapshot, Snapshot) else self.find_snapshot(snapshot)
         return run_restore(self, snap, Path(target), include, progress)
 
-    def check(
-        self, *, read_data: bool = False, progress: Callable[[CheckProgress], None] | None = None
-    ) -> CheckResult:
+    def check(self, *, read_data: bool = False, progress: Callable[[CheckProgress], None] | None = None) -> CheckResult:
         """Check structure (and with ``read_data`` every blob); return a CheckResult. See checker.run_check."""
         from .checker import run_check
 
