@@ -207,6 +207,7 @@ _SPECIAL = {
     "prev",
     "next",
     "pack_all",
+    "bag_pack_columns",
     "estimate_data_size",
     "bin_auto",
     "column_names_of",

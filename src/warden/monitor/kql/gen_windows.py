@@ -1,6 +1,6 @@
 """Functions that need the operator's context: ``row_number``, ``row_cumsum``, ``row_rank_dense``,
 ``row_rank_min``, ``row_window_session`` (restart conditions included), ``prev``/``next`` over the
-input's order, and ``pack_all`` over the row's columns.
+input's order, and ``pack_all``/``bag_pack_columns`` over the row's columns.
 
 SQL cannot nest window functions, while KQL can (``row_cumsum(x, name != prev(name))``): an
 argument that holds a window is *hoisted* into a hidden column computed by a step before the
@@ -229,6 +229,19 @@ class WindowCompiler:
             exp.Cast(this=fn("to_json", fn("map_from_entries", filtered)), to=exp.DataType.build("JSON")),
             KustoType.DYNAMIC,
         )
+
+    def _fn_bag_pack_columns(self, node: ast.Call, env: RowEnv) -> Typed:
+        """``bag_pack_columns(c1, c2, ...)``: a bag of the given columns, each under its own name."""
+        if not node.args:
+            raise self.binder.semantic("bag_pack_columns() expects at least one column", node)
+        from .functions.conversion import to_json_value
+
+        pairs: list[exp.Expression] = []
+        for arg in node.args:
+            if not isinstance(arg, ast.NameRef):
+                raise self.binder.semantic("bag_pack_columns() takes column names", node)
+            pairs += [exp.Literal.string(arg.name), to_json_value(self, self.expr(arg, env))]
+        return Typed(fn("json_object", *pairs), KustoType.DYNAMIC)
 
     def _fn_estimate_data_size(self, node: ast.Call, env: RowEnv) -> Typed:
         """``estimate_data_size(*)`` or of columns: the bytes a row's values take (8 per long, real,
