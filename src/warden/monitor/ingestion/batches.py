@@ -1,8 +1,8 @@
 """Turning a batch of incoming records into rows for a table: types, validation, transformation.
 
-Every step runs as SQL in a small in-memory DuckDB connection kept per thread (opening one costs
-more than processing a 1 MiB batch), locked down like the KQL sandbox: no file, network or
-extension access, no replacement scans, configuration locked. Per batch:
+Every step runs as SQL in a small in-memory DuckDB connection taken from a pool (opening one costs
+more than processing a 1 MiB batch, and request threads come and go), locked down like the KQL
+sandbox: no file, network or extension access, no replacement scans, configuration locked. Per batch:
 
 1. the records' values become Arrow columns as they came (numbers, booleans, text; objects and
    arrays as JSON text), one column per declared stream column;
@@ -16,11 +16,12 @@ extension access, no replacement scans, configuration locked. Per batch:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-import threading
+import queue
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import duckdb
@@ -40,7 +41,7 @@ _CONFIG = {
     "allow_community_extensions": False,
     "threads": 1,
 }
-_local = threading.local()
+_pool: queue.SimpleQueue[duckdb.DuckDBPyConnection] = queue.SimpleQueue()
 
 
 class BadRecord(ValueError):
@@ -56,16 +57,24 @@ class TransformError(ValueError):
     """The transformation failed on this batch."""
 
 
-def _connection() -> duckdb.DuckDBPyConnection:
-    con = getattr(_local, "con", None)
-    if con is None:
+@contextlib.contextmanager
+def _connection() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A pooled connection for one batch (used by one thread at a time, returned afterwards)."""
+    try:
+        con = _pool.get_nowait()
+    except queue.Empty:
         con = duckdb.connect(":memory:", config=_CONFIG)
         con.execute("SET python_enable_replacements = false")
         con.execute("SET TimeZone = 'UTC'")
         con.execute(timespan_text_macro())
         con.execute("SET lock_configuration = true")
-        _local.con = con
-    return con
+    try:
+        yield con
+    except duckdb.Error:
+        con.close()  # a connection left in an unknown state is not reused
+        raise
+    else:
+        _pool.put(con)
 
 
 def records_to_arrow(records: list[dict[str, Any]], columns: Mapping[str, KustoType]) -> pa.Table:
@@ -112,7 +121,17 @@ def process_batch(
     Raises BadRecord (naming the first bad record and field; ``records`` supplies the value shown)
     or TransformError. Returns the transformed rows as Arrow in storage types.
     """
-    con = _connection()
+    with _connection() as con:
+        return _process(con, raw, columns, transform, records)
+
+
+def _process(
+    con: duckdb.DuckDBPyConnection,
+    raw: pa.Table,
+    columns: Mapping[str, KustoType],
+    transform: str,
+    records: list[dict[str, Any]] | None,
+) -> pa.Table:
     stage = f"__raw_{uuid.uuid4().hex}"
     con.register(stage, raw)
     try:
@@ -124,20 +143,20 @@ def process_batch(
         }
         _check_conversions(con, stage, columns, described, converted, records)
         select = ", ".join(f"{sql} AS {quote_identifier(name)}" for name, sql in converted.items())
-        con.execute(f"CREATE OR REPLACE TEMP TABLE source AS SELECT {select} FROM {quote_identifier(stage)}")
+        # A view, not a table: the batch is read once, by the transformation itself.
+        con.execute(f"CREATE OR REPLACE TEMP VIEW source AS SELECT {select} FROM {quote_identifier(stage)}")
         try:
             schema = tuple((name, str(kusto_type)) for name, kusto_type in columns.items())
             body = "SELECT * FROM source" if transform.strip() == "source" else _compiled(transform, schema)
-            result = con.sql(
+            return con.sql(
                 f"SELECT *, CAST(strlen(CAST(to_json(__t) AS VARCHAR)) AS DOUBLE) AS __billed FROM ({body}) AS __t"
             ).to_arrow_table()
         except (KqlError, duckdb.Error) as error:
             raise TransformError(f"The transformation failed: {error}") from None
         finally:
-            con.execute("DROP TABLE IF EXISTS source")
+            con.execute("DROP VIEW IF EXISTS source")
     finally:
         con.unregister(stage)
-    return result
 
 
 def _check_conversions(
