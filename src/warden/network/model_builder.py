@@ -7,6 +7,7 @@ gateways (and BGP peers) its connections reach, and of the VNets its Vnet2Vnet c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -51,16 +52,24 @@ def _rule(row: Any) -> SecurityRule:
     return SecurityRule.from_azure({"name": row.name, "properties": row.body["properties"]})
 
 
+Rows = Callable[[str], list[Any]]  # type name -> rows with id, name, location, parent_key and body
+
+
 def build_topology(ctx: RequestContext) -> Topology:
     """Everything the evaluator needs, read in the request's transaction (so it is one consistent state)."""
     assert ctx.conn is not None
     conn, tenant = ctx.conn, ctx.tenant_id
+    return topology_from_rows(lambda type_name: rows_of_type(conn, tenant, type_name))
+
+
+def topology_from_rows(rows_of: Rows) -> Topology:
+    """The engine's ``Topology`` from stored rows (or row-shaped documents, see ``gathering``)."""
     topology = Topology()
-    rules = _by_parent(rows_of_type(conn, tenant, SECURITY_RULES))
-    for row in rows_of_type(conn, tenant, SECURITY_GROUPS):
+    rules = _by_parent(rows_of(SECURITY_RULES))
+    for row in rows_of(SECURITY_GROUPS):
         topology.add(NetworkSecurityGroup(row.id, tuple(_rule(r) for r in rules.get(key(row.id), []))))
-    routes = _by_parent(rows_of_type(conn, tenant, ROUTES))
-    for row in rows_of_type(conn, tenant, ROUTE_TABLES):
+    routes = _by_parent(rows_of(ROUTES))
+    for row in rows_of(ROUTE_TABLES):
         table_routes = tuple(
             Route(
                 r.name,
@@ -72,15 +81,15 @@ def build_topology(ctx: RequestContext) -> Topology:
         )
         disable = bool(row.body["properties"].get("disableBgpRoutePropagation"))
         topology.add(RouteTable(row.id, table_routes, disable))
-    vnets = rows_of_type(conn, tenant, VIRTUAL_NETWORKS)
+    vnets = rows_of(VIRTUAL_NETWORKS)
     locations = {key(r.id): r.location for r in vnets}
-    peerings = _by_parent(rows_of_type(conn, tenant, PEERINGS))
+    peerings = _by_parent(rows_of(PEERINGS))
     declared = {
         (key(parent), key((p.body["properties"].get("remoteVirtualNetwork") or {}).get("id", "")))
         for parent, items in peerings.items()
         for p in items
     }
-    gateways = _gateways(ctx)
+    gateways = _gateways(rows_of)
     for row in vnets:
         own = []
         for p in peerings.get(key(row.id), []):
@@ -106,7 +115,7 @@ def build_topology(ctx: RequestContext) -> Topology:
                 gateways.get(key(row.id)),
             )
         )
-    for row in rows_of_type(conn, tenant, SUBNETS):
+    for row in rows_of(SUBNETS):
         props = row.body["properties"]
         prefixes = [props["addressPrefix"]] if props.get("addressPrefix") else list(props.get("addressPrefixes") or [])
         topology.add(
@@ -118,7 +127,7 @@ def build_topology(ctx: RequestContext) -> Topology:
                 _existing(topology.route_tables, (props.get("routeTable") or {}).get("id")),
             )
         )
-    for row in rows_of_type(conn, tenant, NETWORK_INTERFACES):
+    for row in rows_of(NETWORK_INTERFACES):
         nic = nic_model(row)
         # Deleting a resource group deletes what is in it even when another group's NIC still points there
         # (as Azure's group delete would have been refused for): such a NIC is left out rather than half-modelled.
@@ -155,19 +164,17 @@ def nic_model(row: Any) -> NetworkInterface:
     )
 
 
-def _gateways(ctx: RequestContext) -> dict[str, VirtualNetworkGateway]:
+def _gateways(rows_of: Rows) -> dict[str, VirtualNetworkGateway]:
     """Per VNet (lower-cased id): its VPN gateway with the prefixes its connections bring."""
-    assert ctx.conn is not None
-    conn, tenant = ctx.conn, ctx.tenant_id
-    locals_ = {key(r.id): r for r in rows_of_type(conn, tenant, LOCAL_NETWORK_GATEWAYS)}
-    gateway_rows = {key(r.id): r for r in rows_of_type(conn, tenant, VIRTUAL_NETWORK_GATEWAYS)}
+    locals_ = {key(r.id): r for r in rows_of(LOCAL_NETWORK_GATEWAYS)}
+    gateway_rows = {key(r.id): r for r in rows_of(VIRTUAL_NETWORK_GATEWAYS)}
     vnet_of = {gid: _gateway_vnet(r) for gid, r in gateway_rows.items()}
     spaces = {
         key(r.id): r.body["properties"]["addressSpace"]["addressPrefixes"]
-        for r in rows_of_type(conn, tenant, VIRTUAL_NETWORKS)
+        for r in rows_of(VIRTUAL_NETWORKS)
     }
     prefixes: dict[str, list[str]] = {gid: [] for gid in gateway_rows}
-    for row in rows_of_type(conn, tenant, CONNECTIONS):
+    for row in rows_of(CONNECTIONS):
         props = row.body["properties"]
         gw1 = key(props["virtualNetworkGateway1"]["id"])
         if gw1 not in prefixes:

@@ -32,7 +32,8 @@ from warden.network.diagnostic import diagnose
 from warden.network.handlers import NetworkHandler
 from warden.network.limits import check_count
 from warden.network.model_builder import build_topology
-from warden.network.rules import Evaluator
+from warden.network.rules import Evaluator, Flow
+from warden.network.rules.blocking import blocked_routes, blocked_rules
 from warden.network.security_groups import default_rule_json
 from warden.network.targets import ip_of, modelled, nic_with_ip, nics_of, params_of, port_of, readable_row
 from warden.network.topology import describe
@@ -43,6 +44,8 @@ def _validate(ctx: RequestContext, rid: ResourceId, props: dict[str, Any], child
     if existing is None:
         check_count(ctx, rid, NETWORK_WATCHERS)
 
+
+BLOCKED_FIELD = "wardenBlockedBy"  # Warden's blocked-path answer in ipFlowVerify / nextHop results
 
 SPEC = Composite(NETWORK_WATCHERS, validate=_validate, read_only=("runningOperationIds",))
 
@@ -99,7 +102,15 @@ def ip_flow_verify(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
     modelled(topology_, nic.id)
     evaluator = Evaluator(topology_)
     verdict = evaluator.verify_ip_flow(nic.id, direction, protocol, local_ip, local_port, remote_ip, remote_port)
-    return Reply(200, verdict.to_azure())
+    answer = verdict.to_azure()
+    if verdict.access == "Deny":
+        # Warden's extra field (the SDK keeps unknown keys and ignores them): every rule that would have to change
+        ends = (remote_ip, remote_port, local_ip, local_port)
+        if direction == "Outbound":
+            ends = (local_ip, local_port, remote_ip, remote_port)
+        flow = Flow(protocol, *ends)
+        answer[BLOCKED_FIELD] = [b.to_json() for b in blocked_rules(evaluator, nic.id, direction, flow)]
+    return Reply(200, answer)
 
 
 def next_hop(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
@@ -112,10 +123,14 @@ def next_hop(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
     nic = nic_with_ip(nics, source, "sourceIPAddress")
     topology_ = build_topology(ctx)
     modelled(topology_, nic.id)
-    hop = Evaluator(topology_).next_hop_from_nic(nic.id, destination)
+    evaluator = Evaluator(topology_)
+    hop = evaluator.next_hop_from_nic(nic.id, destination)
     answer = hop.to_azure()
     if answer.get("nextHopIpAddress") is None:
         answer.pop("nextHopIpAddress")
+    if hop.next_hop_type == "None":
+        subnet_id = topology_.network_interfaces[key(nic.id)].subnet_id
+        answer[BLOCKED_FIELD] = [b.to_json() for b in blocked_routes(evaluator, subnet_id, destination)]
     return Reply(200, answer)
 
 
