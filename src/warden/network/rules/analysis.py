@@ -22,6 +22,8 @@ from .model import NetworkSecurityGroup, SecurityRule
 from .nsg import AddressContext, ip_flow_verify_name
 from .space import (
     ALL_PORTS,
+    IPV4,
+    IPV6,
     PORTED,
     Box,
     Region,
@@ -168,7 +170,9 @@ def analyze_direction(rules: Sequence[SecurityRule], direction: str, context: Ad
 
 def _over_permissive(rule: SecurityRule, decided: Region, box: Box, context: AddressContext) -> Finding | None:
     from_internet = internet(context.virtual_network)
-    if not from_internet or not box.source.covers(from_internet):
+    # the whole Internet of one family at least: "*", "Internet", "0.0.0.0/0", "::/0"
+    families = [part for part in (from_internet & IPV4, from_internet & IPV6) if part]
+    if not any(box.source.covers(part) for part in families):
         return None
     clipped = [Box(b.protocol, b.source & from_internet, *b.sets[2:]) for b in decided]
     exposed = coalesce([b for b in clipped if b])

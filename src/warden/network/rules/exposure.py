@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .addresses import IntervalSet, prefixes
 from .evaluate import Evaluator
-from .space import Region, allowed, box_json, coalesce, universe
+from .space import Region, allowed, box_json, coalesce, internet_names, universe
 from .tags import internet
 
 
@@ -27,7 +27,7 @@ class Exposure:
 
     def to_json(self) -> list[dict]:
         """One row per box: protocols, Internet source ranges, source ports, destination address and ports."""
-        names = {"Internet": self.internet}
+        names = internet_names(self.internet)
         return [box_json(b, names) for b in self.flows]
 
 

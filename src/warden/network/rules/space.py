@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .addresses import ALL_ADDRESSES, PORT_MAX, PORT_MIN, PORT_NONE, IntervalSet, port_set, to_cidrs
+from .addresses import ALL_ADDRESSES, PORT_MAX, PORT_MIN, PORT_NONE, V4_ALL, V6_ALL, IntervalSet, port_set, to_cidrs
 from .model import FLOW_PROTOCOLS, PORTED_PROTOCOLS, SecurityRule
 from .nsg import AddressContext
 
@@ -157,6 +157,15 @@ def coalesce(region: Region) -> Region:
 
 def port_text(ports: IntervalSet) -> list[str]:
     return [str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ports.intervals if hi >= 0]
+
+
+IPV4 = IntervalSet([V4_ALL])
+IPV6 = IntervalSet([V6_ALL])
+
+
+def internet_names(internet: IntervalSet) -> dict[str, IntervalSet]:
+    """Names for the Internet set and its two families, to print them as words rather than many prefixes."""
+    return {"Internet": internet, "Internet (IPv4)": internet & IPV4, "Internet (IPv6)": internet & IPV6}
 
 
 def address_text(addresses: IntervalSet, names: dict[str, IntervalSet] | None = None) -> list[str]:
