@@ -6,6 +6,11 @@ Azure SDKs, with the watcher of the target's region (or ``--watcher``).
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +18,9 @@ import typer
 
 from warden.cli.client import CliError, Subscription, WardenClient, handle_errors
 from warden.cli.common import DataDir
-from warden.cli.output import Output, OutputFormat, render
+from warden.cli.output import Output, OutputFormat, print_json, render
+from warden.network import reports
+from warden.network.gathering import LISTED
 
 API = "2024-05-01"
 COMPUTE_API = "2024-07-01"
@@ -199,6 +206,7 @@ def verify(
     nic: str | None = Nic,
     resource_group: str | None = ResourceGroup,
     watcher: str | None = Watcher,
+    explain: bool = typer.Option(False, "--explain", help="When denied, list every rule that would have to change."),
     data_dir: Path | None = DataDir,
     subscription: str | None = Subscription,
     output: OutputFormat = Output,
@@ -220,6 +228,8 @@ def verify(
         }
         result = client.post(f"{watcher_id}/ipFlowVerify", API, body)
     render(result, output, [("Access", "access"), ("Rule", "ruleName")])
+    if explain and output == OutputFormat.table:
+        _explain(result)
 
 
 @app.command("next-hop")
@@ -231,6 +241,9 @@ def next_hop(
     nic: str | None = Nic,
     resource_group: str | None = ResourceGroup,
     watcher: str | None = Watcher,
+    explain: bool = typer.Option(
+        False, "--explain", help="When black-holed, list every route that would have to change."
+    ),
     data_dir: Path | None = DataDir,
     subscription: str | None = Subscription,
     output: OutputFormat = Output,
@@ -243,6 +256,22 @@ def next_hop(
         result = client.post(f"{watcher_id}/nextHop", API, body)
     columns = [("Next hop type", "nextHopType"), ("Next hop IP", "nextHopIpAddress"), ("Route table", "routeTableId")]
     render(result, output, columns)
+    if explain and output == OutputFormat.table:
+        _explain(result)
+
+
+BLOCKED_FIELD = "wardenBlockedBy"  # the server's blocked-path answer (``network.watchers.BLOCKED_FIELD``)
+BLOCKER_COLUMNS = [("Level", "level"), ("Kind", "kind"), ("Name", "name"), ("Where", "id"), ("Why", "detail")]
+
+
+def _explain(result: dict[str, Any]) -> None:
+    """Print the blocked-path list (``--explain``): every rule or route that would have to change."""
+    blockers = result.get(BLOCKED_FIELD)
+    if blockers is None:
+        typer.echo("Nothing blocks this flow.")
+        return
+    typer.echo("To let this flow pass, change all of:")
+    render(blockers, OutputFormat.table, BLOCKER_COLUMNS)
 
 
 RULE_COLUMNS = [
@@ -289,22 +318,65 @@ def rules(
     render(rows, output, RULE_COLUMNS)
 
 
+class TopologyFormat(StrEnum):
+    json = "json"
+    dot = "dot"
+    svg = "svg"
+
+
+def _dot_id(text: str) -> str:
+    return json.dumps(text)  # a double-quoted DOT ID with quotes and backslashes escaped
+
+
+def topology_dot(answer: dict[str, Any]) -> str:
+    """The watcher's topology answer as Graphviz DOT: one node per resource (labelled name and type), a solid
+    edge per ``Contains`` association and a dashed one per ``Associated``."""
+    lines = ["digraph topology {", "  rankdir=LR;", "  node [shape=box, fontname=Helvetica];"]
+    resources = answer.get("resources", [])
+    for item in resources:
+        kind = "/".join(item["id"].split("/providers/", 1)[-1].split("/")[1::2][:2])
+        lines.append(f"  {_dot_id(item['id'].lower())} [label={_dot_id(item['name'] + chr(10) + kind)}];")
+    for item in resources:
+        for link in item.get("associations", []):
+            style = "solid" if link.get("associationType") == "Contains" else "dashed"
+            lines.append(f"  {_dot_id(item['id'].lower())} -> {_dot_id(link['resourceId'].lower())} [style={style}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 @app.command("topology")
 @handle_errors
 def topology(
     resource_group: str = Group,
     location: str | None = typer.Option(None, "--location", help="Watcher region (default: the group's)."),
     watcher: str | None = Watcher,
+    fmt: TopologyFormat | None = typer.Option(
+        None, "--format", case_sensitive=False, help="json (the watcher's answer), dot (Graphviz text) or svg."
+    ),
     data_dir: Path | None = DataDir,
     subscription: str | None = Subscription,
     output: OutputFormat = Output,
 ) -> None:
     """The network resources of a resource group and how they are associated."""
+    if fmt == TopologyFormat.svg and shutil.which("dot") is None:
+        # checked before any request: nothing to draw with
+        raise CliError("--format svg needs Graphviz's 'dot' program: install the 'graphviz' package.")
     with WardenClient.from_data_dir(data_dir, subscription) as client:
         region = location or client.get(client.group_scope(resource_group), "2021-04-01").get("location", "")
         watcher_id = _watcher(client, watcher, region, resource_group)
         result = client.post(f"{watcher_id}/topology", API, {"targetResourceGroupName": resource_group})
-    if output == OutputFormat.json:
+    if fmt == TopologyFormat.dot:
+        sys.stdout.write(topology_dot(result))
+        return
+    if fmt == TopologyFormat.svg:
+        drawn = subprocess.run(
+            ["dot", "-Tsvg"], input=topology_dot(result), capture_output=True, text=True, check=False
+        )
+        if drawn.returncode != 0:
+            raise CliError(f"dot failed: {drawn.stderr.strip()}")
+        sys.stdout.write(drawn.stdout)
+        return
+    if output == OutputFormat.json or fmt == TopologyFormat.json:
         render(result, output, [])
         return
     columns = [
@@ -314,3 +386,131 @@ def topology(
         ("Associated", lambda r: _join(a["name"] for a in r["associations"] if a["associationType"] == "Associated")),
     ]
     render(result.get("resources", []), output, columns)
+
+
+# ---- beyond Azure: analysis, exposure, what-if ---------------------------------------------------------------
+
+
+def _documents(client: WardenClient) -> dict[str, list[dict[str, Any]]]:
+    """Every resource the analyses need, listed over the whole subscription (peerings, gateways and ASGs in other
+    groups change the ``VirtualNetwork`` sets), as the caller may read them."""
+    out = {}
+    for type_name in LISTED:
+        api = COMPUTE_API if type_name.startswith("Microsoft.Compute/") else API
+        out[type_name] = client.list(f"{client.subscription_scope}/providers/{type_name}", api)
+    return out
+
+
+FINDING_COLUMNS = [
+    ("Subnet", lambda f: (f.get("subnet") or "(not applied)").rsplit("/", 1)[-1]),
+    ("Kind", "kind"),
+    ("Direction", "direction"),
+    ("Priority", "priority"),
+    ("Rule", "rule"),
+    ("Access", "access"),
+    ("Finding", "message"),
+]
+
+
+@app.command("analyze")
+@handle_errors
+def analyze(
+    nsg: str = typer.Option(..., "--nsg", help="NSG name, or its full resource ID."),
+    resource_group: str | None = ResourceGroup,
+    data_dir: Path | None = DataDir,
+    subscription: str | None = Subscription,
+    output: OutputFormat = Output,
+) -> None:
+    """Shadowed, redundant, conflicting and over-permissive rules of an NSG, exact over ranges."""
+    with WardenClient.from_data_dir(data_dir, subscription) as client:
+        nsg_id = client.get(_id(client, "networkSecurityGroups", nsg, resource_group), API)["id"]
+        answer = reports.analyze(_documents(client), nsg_id)
+    if output == OutputFormat.json:
+        print_json(answer)
+        return
+    rows = [{**finding, "subnet": part["subnet"]} for part in answer for finding in part["findings"]]
+    if not rows:
+        typer.echo("No findings.")
+        return
+    render(rows, output, FINDING_COLUMNS)
+
+
+def _flow_rows(flows: list[dict[str, Any]], **extra: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            **extra,
+            "protocols": _join(f["protocols"]),
+            "source": _join(f["sourceAddresses"]),
+            "destination": _join(f["destinationAddresses"]),
+            "ports": _join(f["destinationPorts"]) or "-",
+        }
+        for f in flows
+    ]
+
+
+@app.command("exposure")
+@handle_errors
+def exposure(
+    resource_group: str | None = ResourceGroup,
+    data_dir: Path | None = DataDir,
+    subscription: str | None = Subscription,
+    output: OutputFormat = Output,
+) -> None:
+    """Every (VM/NIC, protocol, port range, source range) reachable from the Internet, through both NSG levels.
+
+    Only NICs with a public IP are reachable from the Internet; the others are listed with no flows (json)."""
+    with WardenClient.from_data_dir(data_dir, subscription) as client:
+        answer = reports.exposure_report(_documents(client), resource_group)
+    if output == OutputFormat.json:
+        print_json(answer)
+        return
+    rows = []
+    for item in answer:
+        name = item["virtualMachine"] or item["networkInterface"].rsplit("/", 1)[-1]
+        rows += _flow_rows(item["flows"], target=name)
+    if not rows:
+        typer.echo("Nothing is reachable from the Internet.")
+        return
+    columns = [("VM/NIC", "target"), ("Protocols", "protocols"), ("From", "source"), ("To", "destination")]
+    render(rows, output, [*columns, ("Ports", "ports")])
+
+
+@app.command("what-if")
+@handle_errors
+def what_if(
+    nsg: Path = typer.Option(..., "--nsg", help="The changed NSG document (JSON, as an ARM PUT would send it)."),
+    name: str | None = typer.Option(None, "--name", help="The NSG it changes (default: the document's id or name)."),
+    resource_group: str | None = ResourceGroup,
+    data_dir: Path | None = DataDir,
+    subscription: str | None = Subscription,
+    output: OutputFormat = Output,
+) -> None:
+    """The exact flows whose verdict the changed NSG would flip, per VM/NIC using it, before it is applied."""
+    try:
+        changed = json.loads(nsg.read_text())
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read {nsg}: {exc}") from None
+    if not isinstance(changed, dict):
+        raise CliError(f"{nsg} must hold one NSG document (a JSON object).")
+    target = name or changed.get("id") or changed.get("name")
+    if not target:
+        raise CliError("the document has no id or name: pass --name.")
+    with WardenClient.from_data_dir(data_dir, subscription) as client:
+        nsg_id = client.get(_id(client, "networkSecurityGroups", target, resource_group), API)["id"]
+        try:
+            answer = reports.what_if_report(_documents(client), changed, nsg_id)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+    if output == OutputFormat.json:
+        print_json(answer)
+        return
+    rows = []
+    for flip in answer:
+        target_name = flip["virtualMachine"] or flip["networkInterfaceId"].rsplit("/", 1)[-1]
+        for change, flows in (("Allow -> Deny", flip["allowToDeny"]), ("Deny -> Allow", flip["denyToAllow"])):
+            rows += _flow_rows(flows, target=target_name, direction=flip["direction"], change=change)
+    if not rows:
+        typer.echo("No verdict changes.")
+        return
+    columns = [("VM/NIC", "target"), ("Direction", "direction"), ("Change", "change"), ("Protocols", "protocols")]
+    render(rows, output, [*columns, ("From", "source"), ("To", "destination"), ("Ports", "ports")])

@@ -23,6 +23,7 @@ from warden.network.common import (
     SECURITY_GROUPS,
     SECURITY_RULES,
     SUBNETS,
+    VIRTUAL_MACHINES,
     VIRTUAL_NETWORK_GATEWAYS,
     VIRTUAL_NETWORKS,
 )
@@ -35,7 +36,7 @@ INLINE = {
     SECURITY_GROUPS: (("securityRules", SECURITY_RULES),),
     ROUTE_TABLES: (("routes", ROUTES),),
 }
-# what ``gather`` needs listed, as (ARM type, the list path under a scope)
+# the types the analyses list (VMs only for their names)
 LISTED = (
     VIRTUAL_NETWORKS,
     SECURITY_GROUPS,
@@ -44,6 +45,7 @@ LISTED = (
     VIRTUAL_NETWORK_GATEWAYS,
     LOCAL_NETWORK_GATEWAYS,
     CONNECTIONS,
+    VIRTUAL_MACHINES,
 )
 
 

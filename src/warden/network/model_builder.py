@@ -169,10 +169,7 @@ def _gateways(rows_of: Rows) -> dict[str, VirtualNetworkGateway]:
     locals_ = {key(r.id): r for r in rows_of(LOCAL_NETWORK_GATEWAYS)}
     gateway_rows = {key(r.id): r for r in rows_of(VIRTUAL_NETWORK_GATEWAYS)}
     vnet_of = {gid: _gateway_vnet(r) for gid, r in gateway_rows.items()}
-    spaces = {
-        key(r.id): r.body["properties"]["addressSpace"]["addressPrefixes"]
-        for r in rows_of(VIRTUAL_NETWORKS)
-    }
+    spaces = {key(r.id): r.body["properties"]["addressSpace"]["addressPrefixes"] for r in rows_of(VIRTUAL_NETWORKS)}
     prefixes: dict[str, list[str]] = {gid: [] for gid in gateway_rows}
     for row in rows_of(CONNECTIONS):
         props = row.body["properties"]

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .addresses import prefixes
+from .addresses import EMPTY, IntervalSet, prefixes
 from .evaluate import Evaluator
 from .exposure import level_rules
 from .model import NetworkSecurityGroup
-from .space import Region, allowed, box_json, coalesce, is_empty, subtract, universe
+from .space import Region, allowed, box_json, coalesce, internet_names, is_empty, subtract, universe
+from .tags import internet
 
 
 @dataclass(frozen=True)
@@ -23,14 +24,15 @@ class Flip:
     level: str  # where the changed NSG applies to this NIC: subnet | nic
     now_denied: Region  # allowed today, denied after the change
     now_allowed: Region  # denied today, allowed after the change
+    internet: IntervalSet = EMPTY  # the subnet's Internet set, to name it in the JSON
 
     def to_json(self) -> dict:
         return {
             "networkInterfaceId": self.network_interface_id,
             "direction": self.direction,
             "level": self.level,
-            "allowToDeny": [box_json(b) for b in self.now_denied],
-            "denyToAllow": [box_json(b) for b in self.now_allowed],
+            "allowToDeny": [box_json(b, internet_names(self.internet)) for b in self.now_denied],
+            "denyToAllow": [box_json(b, internet_names(self.internet)) for b in self.now_allowed],
         }
 
 
@@ -72,5 +74,6 @@ def what_if(evaluator: Evaluator, nsg_id: str, changed: NetworkSecurityGroup) ->
             after = _allowed(evaluator, nic.id, direction, (target, changed))
             denied, opened = coalesce(subtract(before, after)), coalesce(subtract(after, before))
             if not (is_empty(denied) and is_empty(opened)):
-                out.append(Flip(nic.id, direction, "+".join(levels), denied, opened))
+                the_internet = internet(evaluator.context(subnet.id).virtual_network)
+                out.append(Flip(nic.id, direction, "+".join(levels), denied, opened, the_internet))
     return out
