@@ -621,7 +621,10 @@ def test_cli_lists_and_asks_the_watcher(net) -> None:  # type: ignore[no-untyped
     assert "10.0.1.4" in warden("network", "nic", "show", "vm1-nic", "-g", group)
     flow = ("network", "verify", "--vm", "vm1", "-g", group, "--direction", "Inbound", "--protocol", "tcp")
     denied = json.loads(warden(*flow, "--local", "10.0.1.4:23", "--remote", "10.1.0.5:4000", "--output", "json"))
+    blockers = denied.pop("wardenBlockedBy")  # Warden's blocked-path field
     assert denied == {"access": "Deny", "ruleName": "securityRules/DenyTelnet"}
+    # the NIC's DenyTelnet alone: AllowVnetInBound (the spoke is peered) decides below it at both levels
+    assert [(b["level"], b["name"]) for b in blockers] == [("nic", "securityRules/DenyTelnet")]
     table = warden(*flow, "--local", "10.0.1.4:443", "--remote", "8.8.8.8:50000")
     assert "Allow" in table and "securityRules/AllowHttps" in table
     hop = ("network", "next-hop", "--vm", "vm1", "-g", group, "--source", "10.0.1.4", "--output", "json")

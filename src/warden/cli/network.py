@@ -377,7 +377,7 @@ def topology(
         sys.stdout.write(drawn.stdout)
         return
     if output == OutputFormat.json or fmt == TopologyFormat.json:
-        render(result, output, [])
+        print_json(result)
         return
     columns = [
         ("Resource", "name"),
