@@ -50,8 +50,13 @@ def test_transformation_and_billed_size() -> None:
     rows = _run(records, "source | where Level % 2 == 0 | extend TimeGenerated = Time | project TimeGenerated, Host")
     assert [r["Host"] for r in rows] == ["web", "web", "web"]
     assert set(rows[0]) == {"TimeGenerated", "Host", "__billed"}
-    assert rows[0]["__billed"] == len(
-        json.dumps({"TimeGenerated": "2026-11-28 10:00:00", "Host": "web"}, separators=(",", ":"))
+    # _BilledSize estimates each record's JSON size: exact for strings, typical widths otherwise.
+    sized = _run(
+        [{"Time": "2026-11-28T10:00:00Z", "Host": host, "Level": 1} for host in ("a", "a" * 41)],
+        "source | project TimeGenerated = Time, Host",
     )
+    assert sized[1]["__billed"] - sized[0]["__billed"] == 40
+    actual = len(json.dumps({"TimeGenerated": "2026-11-28T10:00:00.0000000Z", "Host": "a"}, separators=(",", ":")))
+    assert abs(sized[0]["__billed"] - actual) <= 0.2 * actual
     with pytest.raises(TransformError):
         _run(records, "source | extend x = toint(Host) / 0 | where NoSuchColumn > 1")

@@ -11,7 +11,7 @@ sandbox: no file, network or extension access, no replacement scans, configurati
    reported and nothing is written;
 3. the DCR's ``transformKql``, compiled once per (transformation, stream schema), runs over the
    converted rows as the table ``source``;
-4. the result gets ``_BilledSize`` (each output record's JSON size), ready for the log store.
+4. the result gets ``_BilledSize`` (each output record's JSON size, estimated), ready for the log store.
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from warden.monitor.kql.compiler import compile_query
 from warden.monitor.kql.errors import KqlError
 from warden.monitor.kql.runtime import convert_sql, quote_identifier, timespan_text_macro
 from warden.monitor.kql.types import KustoType
 
-__all__ = ["BadRecord", "TransformError", "process_batch", "records_to_arrow"]
+__all__ = ["BadRecord", "TransformError", "billed_sizes", "process_batch", "records_to_arrow"]
 
 _CONFIG = {
     "enable_external_access": False,
@@ -141,16 +142,41 @@ def _process(
             for name, kusto_type in columns.items()
             if name in described
         }
-        _check_conversions(con, stage, columns, described, converted, records)
-        select = ", ".join(f"{sql} AS {quote_identifier(name)}" for name, sql in converted.items())
-        # A view, not a table: the batch is read once, by the transformation itself.
+        # Strings and dynamics accept anything; every other value must convert to its type. One
+        # query converts and says which values were given, so a failed conversion shows as
+        # "given but null" without casting twice.
+        checked = [n for n, t in columns.items() if n in converted and t not in (KustoType.STRING, KustoType.DYNAMIC)]
+        items = [f"{sql} AS {quote_identifier(name)}" for name, sql in converted.items()]
+        items += [f"{quote_identifier(n)} IS NOT NULL AS {quote_identifier('__given_' + n)}" for n in checked]
+        table = con.sql(f"SELECT {', '.join(items)} FROM {quote_identifier(stage)}").to_arrow_table()
+    finally:
+        con.unregister(stage)
+    _check_conversions(table, checked, columns, records)
+    table = table.select(list(converted))
+    if transform.strip() != "source":
+        table = _transform(con, table, columns, transform)
+    return table.append_column("__billed", billed_sizes(table))
+
+
+def _transform(
+    con: duckdb.DuckDBPyConnection, table: pa.Table, columns: Mapping[str, KustoType], transform: str
+) -> pa.Table:
+    stage = f"__conv_{uuid.uuid4().hex}"
+    con.register(stage, table)
+    try:
+        # Arrow carries dynamics and guids as text: give the transformation its storage types back.
+        restore = {KustoType.DYNAMIC: "JSON", KustoType.GUID: "UUID"}
+        select = ", ".join(
+            f"CAST({quote_identifier(n)} AS {restore[t]}) AS {quote_identifier(n)}"
+            if t in restore
+            else quote_identifier(n)
+            for n, t in columns.items()
+            if n in table.column_names
+        )
         con.execute(f"CREATE OR REPLACE TEMP VIEW source AS SELECT {select} FROM {quote_identifier(stage)}")
         try:
             schema = tuple((name, str(kusto_type)) for name, kusto_type in columns.items())
-            body = "SELECT * FROM source" if transform.strip() == "source" else _compiled(transform, schema)
-            return con.sql(
-                f"SELECT *, CAST(strlen(CAST(to_json(__t) AS VARCHAR)) AS DOUBLE) AS __billed FROM ({body}) AS __t"
-            ).to_arrow_table()
+            return con.sql(_compiled(transform, schema)).to_arrow_table()
         except (KqlError, duckdb.Error) as error:
             raise TransformError(f"The transformation failed: {error}") from None
         finally:
@@ -160,30 +186,34 @@ def _process(
 
 
 def _check_conversions(
-    con: duckdb.DuckDBPyConnection,
-    stage: str,
-    columns: Mapping[str, KustoType],
-    described: dict[str, str],
-    converted: dict[str, str],
-    records: list[dict[str, Any]] | None,
+    table: pa.Table, checked: list[str], columns: Mapping[str, KustoType], records: list[dict[str, Any]] | None
 ) -> None:
-    # Strings and dynamics accept anything; every other value must convert to its type.
-    checked = [
-        name
-        for name, kusto_type in columns.items()
-        if name in converted and kusto_type not in (KustoType.STRING, KustoType.DYNAMIC)
-    ]
-    if not checked:
-        return
-    probes = ", ".join(
-        f"min(CASE WHEN {quote_identifier(name)} IS NOT NULL AND ({converted[name]}) IS NULL THEN __i END)"
-        for name in checked
-    )
-    first_bad = con.execute(
-        f"SELECT {probes} FROM (SELECT *, row_number() OVER () - 1 AS __i FROM {quote_identifier(stage)})"
-    ).fetchall()[0]  # fetched to the end: DuckDB refuses other work on a connection with a pending result
-    failures = [(index, name) for index, name in zip(first_bad, checked, strict=True) if index is not None]
+    failures = []
+    for name in checked:
+        bad = pc.and_(table.column(f"__given_{name}"), pc.is_null(table.column(name)))
+        if pc.any(bad).as_py():
+            failures.append((pc.index(bad, True).as_py(), name))
     if failures:
         index, name = min(failures)
         value = records[index].get(name) if records is not None else None
         raise BadRecord(int(index), name, columns[name], value)
+
+
+# JSON text widths of values that are not strings (a datetime is an ISO string with quotes).
+_FIXED_WIDTHS = ((pa.types.is_integer, 10), (pa.types.is_floating, 18), (pa.types.is_timestamp, 30))
+
+
+def billed_sizes(table: pa.Table) -> pa.Array:
+    """Each record's size as JSON text, Azure's measure of billed bytes, estimated column by column
+    from Arrow (exact for strings, typical widths for numbers and times) rather than by printing
+    every record, which cost more than the rest of the batch."""
+    total = pa.array([2.0] * table.num_rows, type=pa.float64())
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            lengths = pc.cast(pc.fill_null(pc.binary_length(column), 0), pa.float64())
+            size = pc.add(lengths, float(len(name) + 6))
+        else:
+            width = next((w for test, w in _FIXED_WIDTHS if test(column.type)), 8)
+            size = pa.array([float(len(name) + 4 + width)] * table.num_rows, type=pa.float64())
+        total = pc.add(total, size)
+    return total
