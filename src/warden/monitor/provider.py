@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+
 from warden.kernel.providers import ResourceType
 
 from . import data_collection, diagnostic_settings, workspaces
@@ -21,6 +23,9 @@ class MonitorServices:
 
     def __init__(self, platform: Platform) -> None:
         self.logs = LogService(platform.settings.data_dir, platform.master_key)
+        # pyarrow imports pandas on first use of from_pylist (about a second): pay it at start-up,
+        # not in the first ingestion request.
+        pa.Table.from_pylist([{"warm": 1}])
         self.ingestion = LogsIngestion(self.logs)
         self.queries = QueryApi(self.logs)
 

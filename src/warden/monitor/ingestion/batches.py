@@ -81,31 +81,41 @@ def _connection() -> Iterator[duckdb.DuckDBPyConnection]:
 def records_to_arrow(records: list[dict[str, Any]], columns: Mapping[str, KustoType]) -> pa.Table:
     """The records' values for the declared columns, as Arrow, unconverted.
 
-    Uniform values keep their JSON type (the fast path); mixed ones, and every value of a
-    dynamic column, travel as text (JSON text for objects, arrays and non-strings).
+    Uniform values keep their JSON type (Arrow infers all columns in one native pass, the fast
+    path); mixed ones, and every value of a dynamic column, travel as text (JSON text for objects,
+    arrays and non-strings).
     """
+    try:
+        inferred = pa.Table.from_pylist(records)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        inferred = None  # some column mixes types: build each column on its own
     arrays: dict[str, pa.Array] = {}
     for name, kusto_type in columns.items():
-        values = [record.get(name) for record in records]
-        if kusto_type is KustoType.DYNAMIC:
-            arrays[name] = pa.array(
-                [None if v is None else json.dumps(v, separators=(",", ":")) for v in values], type=pa.string()
-            )
-            continue
-        try:
-            array = pa.array(values)
-            if not (pa.types.is_null(array.type) or pa.types.is_nested(array.type)):
-                arrays[name] = array
+        if inferred is not None and name in inferred.column_names and kusto_type is not KustoType.DYNAMIC:
+            column = inferred.column(name)
+            if not (pa.types.is_null(column.type) or pa.types.is_nested(column.type)):
+                arrays[name] = column
                 continue
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-            pass  # mixed types: as text below
-        arrays[name] = pa.array(
-            [None if v is None else v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in values],
-            type=pa.string(),
-        )
+        arrays[name] = _column(records, name, kusto_type)
     if not arrays:
         return pa.table({"__rows": pa.nulls(len(records), type=pa.int8())})
     return pa.table(arrays)
+
+
+def _column(records: list[dict[str, Any]], name: str, kusto_type: KustoType) -> pa.Array:
+    values = [record.get(name) for record in records]
+    if kusto_type is KustoType.DYNAMIC:
+        return pa.array([None if v is None else json.dumps(v, separators=(",", ":")) for v in values], type=pa.string())
+    try:
+        array = pa.array(values)
+        if not (pa.types.is_null(array.type) or pa.types.is_nested(array.type)):
+            return array
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        pass  # mixed types: as text below
+    return pa.array(
+        [None if v is None else v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in values],
+        type=pa.string(),
+    )
 
 
 @functools.lru_cache(maxsize=256)
