@@ -257,3 +257,20 @@ def test_rule_box_of_port_less_protocols() -> None:
     box = rule_box(icmp, CONTEXT)
     assert -1 in box.destination_port and 22 in box.destination_port  # "*" ports match ICMP's no-port
     assert not (box & universe(protocols=["Tcp"])[0])
+
+
+def test_any_port_allow_below_a_deny_is_still_over_permissive() -> None:
+    nsg = NetworkSecurityGroup(
+        "n",
+        (
+            rule("DenySSH", 100, "Deny", port="22"),
+            rule("AllowEverything", 200, "Allow", source="Internet"),
+        ),
+    )
+    (finding,) = analyze_nsg(nsg, CONTEXT).of_kind("over-permissive")
+    assert finding.rule.name == "AllowEverything" and "every port" in finding.message
+    assert 22 not in finding.ports and 3389 in finding.ports  # 22 is decided by DenySSH, not by this rule
+    # exactly what it decides from the Internet: Tcp to every port but 22
+    expected = [Box(proto("Tcp"), INTERNET, ALL_PORTS, ALL, ALL_PORTS - ports((22, 22)))]
+    tcp = [b for b in finding.flows if b.protocol == proto("Tcp")]
+    assert same_region(tcp, expected)

@@ -179,7 +179,8 @@ def _over_permissive(rule: SecurityRule, decided: Region, box: Box, context: Add
     if not exposed:
         return None
     ports = sorted({p for b in exposed if b.protocol & PORTED for p in SENSITIVE_PORTS if p in b.destination_port})
-    every_port = any(b.destination_port.covers(ALL_PORTS) for b in exposed)
+    # the rule itself names every port (higher rules may have carved some out of what it decides)
+    every_port = box.destination_port.covers(ALL_PORTS) and any(b.protocol & PORTED for b in exposed)
     if not ports and not every_port:
         return None
     parts = []
