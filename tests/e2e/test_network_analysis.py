@@ -2,7 +2,7 @@
 real server: a small topology built with azure-mgmt-network, the CLI run as a user would. Expected answers follow
 the rules as written (comments), not the engine's output.
 
-Topology (region uksouth, one resource group):
+Topology (region norwayeast, one resource group):
   hub 10.0.0.0/16, subnet web 10.0.1.0/24 (NSG subnet-nsg, route table rt: 10.5.0.0/16 -> None)
   web-nic 10.0.1.4 (NSG nic-nsg, public IP), db-nic 10.0.1.5 (NSG nic-nsg, no public IP)
   subnet-nsg: 100 Allow Tcp Internet -> 80,443; 110 Allow Tcp * -> 22; 200 Deny Tcp -> 3389; 300 Allow Tcp -> 3389
@@ -26,7 +26,7 @@ from support.server import ARM_SCOPE
 from warden.cli.main import app
 
 pytestmark = pytest.mark.e2e
-LOCATION = "uksouth"
+LOCATION = "norwayeast"  # a region no other e2e module puts a watcher in (one per region)
 
 
 def _rule(name: str, priority: int, access: str, source: str, ports: list[str]) -> dict[str, Any]:
