@@ -138,6 +138,17 @@ def topo(warden_server):  # type: ignore[no-untyped-def]
                 },
             },
         ).result()
+    vm = {
+        "location": LOCATION,
+        "properties": {
+            "hardwareProfile": {"vmSize": "Standard_B1s"},
+            "networkProfile": {"networkInterfaces": [{"id": nics["web-nic"].id, "properties": {"primary": True}}]},
+        },
+    }
+    with warden_server.client() as http:
+        url = f"{warden_server.sub_scope()}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachines/web-vm"
+        created = http.put(url, params={"api-version": "2024-07-01"}, json=vm)
+        assert created.status_code in (200, 201), created.text
     client.network_watchers.create_or_update(group, "watcher", {"location": LOCATION})
     return {"server": warden_server, "group": group, "nics": nics, "nsgs": nsgs, "table": table}
 
@@ -179,13 +190,13 @@ def test_exposure_through_both_levels(topo) -> None:  # type: ignore[no-untyped-
     assert set(by_nic) == {"web-nic", "db-nic"}
     assert by_nic["db-nic"]["publicIp"] is False and by_nic["db-nic"]["flows"] == []
     web = by_nic["web-nic"]
-    assert web["publicIp"] is True and web["addresses"] == ["10.0.1.4"]
+    assert web["publicIp"] is True and web["addresses"] == ["10.0.1.4"] and web["virtualMachine"] == "web-vm"
     flows = {(tuple(f["protocols"]), tuple(f["sourceAddresses"]), tuple(f["destinationPorts"])) for f in web["flows"]}
     # 443: the subnet allows the Internet, the NIC 0.0.0.0/0 (IPv4). 22: subnet from anywhere, NIC from
     # 8.8.8.0/24 only. 80: the NIC's DenyAllInBound. 3389: the subnet's DenyRDP decides first.
     assert flows == {(("Tcp",), ("Internet (IPv4)",), ("443",)), (("Tcp",), ("8.8.8.0/24",), ("22",))}
     table = warden(topo, "exposure", "-g", topo["group"])
-    assert "web-nic" in table and "8.8.8.0/24" in table and "db-nic" not in table
+    assert "web-vm" in table and "8.8.8.0/24" in table and "db-nic" not in table
 
 
 def test_what_if_flip_set(topo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -219,6 +230,10 @@ def test_what_if_flip_set(topo, tmp_path: Path) -> None:  # type: ignore[no-unty
     assert "No verdict changes." in warden(topo, "what-if", "--nsg", str(path), "-g", topo["group"])
     path.write_text("[1]")
     assert "one NSG document" in warden(topo, "what-if", "--nsg", str(path), "-g", topo["group"], code=1)
+    # what a PUT would refuse is refused here too, with Azure's code
+    clash = [_rule("A", 100, "Allow", "*", ["80"]), _rule("B", 100, "Deny", "*", ["81"])]
+    path.write_text(json.dumps({"name": "nic-nsg", "properties": {"securityRules": clash}}))
+    assert "SecurityRuleConflict" in warden(topo, "what-if", "--nsg", str(path), "-g", topo["group"], code=1)
 
 
 def test_verify_and_next_hop_explain(topo) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from warden.kernel.errors import WardenError
 from warden.kernel.ids import key
+from warden.network import validation as v
 from warden.network.common import NETWORK_INTERFACES, VIRTUAL_MACHINES
 from warden.network.gathering import gather, public_addresses, virtual_machines_by_nic
 from warden.network.rules import Evaluator, NetworkSecurityGroup, Topology
@@ -87,13 +89,26 @@ def what_if_report(documents: Documents, changed: Mapping[str, Any], nsg_id: str
     topology = gather(documents)
     if key(nsg_id) not in topology.network_security_groups:
         raise KeyError(nsg_id)
-    try:
-        new = NetworkSecurityGroup.from_azure({**changed, "id": nsg_id})
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"the changed NSG is not a valid document: {exc}") from exc
+    new = changed_nsg(changed, nsg_id)
     vms = virtual_machines_by_nic(documents.get(VIRTUAL_MACHINES, ()))
     flips = what_if(Evaluator(topology), nsg_id, new)
     return [{**f.to_json(), "virtualMachine": vms.get(key(f.network_interface_id))} for f in flips]
+
+
+def changed_nsg(document: Mapping[str, Any], nsg_id: str) -> NetworkSecurityGroup:
+    """The engine's NSG for a changed document, after the checks a PUT makes on its rules (Azure's syntax rules and
+    unique priorities per direction, ``network.validation``); raises ``ValueError`` naming Azure's error code."""
+    try:
+        props = document.get("properties") or {}
+        rules = props.get("securityRules") or []
+        checked = [(r["name"], v.security_rule(r["name"], dict(r.get("properties") or {}))) for r in rules]
+        v.unique_priorities(checked)
+        items = [{"name": name, "properties": rule} for name, rule in checked]
+        return NetworkSecurityGroup.from_azure({"id": nsg_id, "properties": {"securityRules": items}})
+    except WardenError as exc:
+        raise ValueError(f"the changed NSG would be refused: {exc.code}: {exc.message}") from exc
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"the changed NSG is not a valid document: {exc!r}") from exc
 
 
 def _group(resource_id: str) -> str:
