@@ -31,7 +31,7 @@ from .space import (
     coalesce,
     intersect,
     is_empty,
-    partition,
+    partition_boxes,
     rule_box,
     universe,
 )
@@ -109,7 +109,7 @@ def analyze_direction(rules: Sequence[SecurityRule], direction: str, context: Ad
     """Findings for one direction's rules (evaluation order, defaults last)."""
     domain = universe()
     boxes = [rule_box(r, context) for r in rules]
-    decided = partition(rules, context, domain)
+    decided = partition_boxes(boxes, domain)
     findings: list[Finding] = []
     for i, rule in enumerate(rules):
         if rule.default:
@@ -132,7 +132,7 @@ def analyze_direction(rules: Sequence[SecurityRule], direction: str, context: Ad
                 )
             continue
         # Would the rules below give the same verdict on everything this one decides?
-        below = partition(rules[i + 1 :], context, decided[i])
+        below = partition_boxes(boxes[i + 1 :], decided[i])
         deciders = [rules[i + 1 + k] for k, region in enumerate(below) if not is_empty(region)]
         if deciders and all(r.access == rule.access for r in deciders):
             findings.append(
@@ -146,7 +146,7 @@ def analyze_direction(rules: Sequence[SecurityRule], direction: str, context: Ad
             )
         for j in range(i + 1, len(rules)):
             lower = rules[j]
-            if lower.default or lower.access == rule.access or is_empty(decided[j]):
+            if lower.default or lower.access == rule.access or is_empty(decided[j]) or not (boxes[i] & boxes[j]):
                 continue
             overlap = intersect(decided[i], boxes[j])
             if not is_empty(overlap):

@@ -15,6 +15,7 @@ from .addresses import ALL_ADDRESSES, PORT_MAX, PORT_MIN, PORT_NONE, V4_ALL, V6_
 from .model import FLOW_PROTOCOLS, PORTED_PROTOCOLS, SecurityRule
 from .nsg import AddressContext
 
+EMPTY_SET = IntervalSet()
 PROTOCOL_CODE = {name: code for code, name in enumerate(FLOW_PROTOCOLS)}
 ALL_PROTOCOLS = IntervalSet([(0, len(FLOW_PROTOCOLS) - 1)])
 PORTED = IntervalSet((PROTOCOL_CODE[p], PROTOCOL_CODE[p]) for p in PORTED_PROTOCOLS)
@@ -42,7 +43,13 @@ class Box:
         return all(self.sets)
 
     def __and__(self, other: Box) -> Box:
-        return Box(*(a & b for a, b in zip(self.sets, other.sets, strict=True)))
+        sets = []
+        for a, b in zip(self.sets, other.sets, strict=True):
+            both = _meet(a, b)
+            if not both:
+                return EMPTY_BOX  # stop at the first empty dimension: most pairs of boxes miss in one
+            sets.append(both)
+        return Box(*sets)
 
     def minus(self, other: Box) -> list[Box]:
         """``self - other`` as at most five disjoint boxes (peel one dimension at a time)."""
@@ -54,14 +61,36 @@ class Box:
             rest = kept[i] - cut
             if rest:
                 out.append(Box(*kept[:i], rest, *kept[i + 1 :]))
-            kept[i] = kept[i] & cut
+            kept[i] = _meet(kept[i], cut)
         return out
 
     def protocols(self) -> list[str]:
         return [FLOW_PROTOCOLS[c] for lo, hi in self.protocol.intervals for c in range(lo, hi + 1)]
 
 
+EMPTY_BOX = Box(*(IntervalSet(),) * 5)
 Region = list[Box]  # disjoint boxes
+
+
+def _meet(a: IntervalSet, b: IntervalSet) -> IntervalSet:
+    """``a & b`` by one merge pass over both sorted interval lists."""
+    if a is b:
+        return a
+    xs, ys = a.intervals, b.intervals
+    if not xs or not ys or xs[-1][1] < ys[0][0] or ys[-1][1] < xs[0][0]:
+        return EMPTY_SET
+    out = []
+    i = j = 0
+    while i < len(xs) and j < len(ys):
+        lo = max(xs[i][0], ys[j][0])
+        hi = min(xs[i][1], ys[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if xs[i][1] < ys[j][1]:
+            i += 1
+        else:
+            j += 1
+    return IntervalSet(out) if out else EMPTY_SET
 
 
 def universe(
@@ -113,10 +142,17 @@ def same_region(a: Region, b: Region) -> bool:
 def partition(rules: Sequence[SecurityRule], context: AddressContext, domain: Region) -> list[Region]:
     """First-match partition of ``domain``: item ``i`` is the region rule ``i`` decides (its part of the domain
     that no earlier rule matches); the flows no rule matches are left out."""
+    return partition_boxes([rule_box(rule, context) for rule in rules], domain)
+
+
+def partition_boxes(boxes: Sequence[Box], domain: Region) -> list[Region]:
+    """``partition`` over rules already turned into boxes."""
     remaining = list(domain)
     out: list[Region] = []
-    for rule in rules:
-        box = rule_box(rule, context)
+    for box in boxes:
+        if not remaining:
+            out.append([])
+            continue
         out.append(intersect(remaining, box))
         remaining = subtract(remaining, box) if out[-1] else remaining
     return out
