@@ -45,6 +45,7 @@ __all__ = [
     "Schema",
     "TableSource",
     "convert_sql",
+    "execute_select",
     "normalize_schema",
     "quote_identifier",
     "timespan_text_macro",
@@ -302,6 +303,45 @@ def _refuse_case_twins(table: str, columns: Iterable[str]) -> None:
         seen[col.lower()] = col
 
 
+def execute_select(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: Sequence[Any] | Mapping[str, Any] | None = None,
+    *,
+    timeout: float | None = None,
+    udfs: set[str] | None = None,
+) -> pa.Table:
+    """Run one compiled SELECT on ``con`` and return its result as Arrow (any connection a compiled
+    query runs on: a sandbox, a log store's cursor).
+
+    Installs the geo_* Python UDFs the SQL uses (``udfs`` records those already on ``con``);
+    ``timeout`` (seconds) interrupts a query that runs too long. Raises KqlError when the SQL is
+    not a single SELECT, fails, or is interrupted.
+    """
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise KqlError(f"generated SQL does not parse: {exc}") from exc
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise KqlError("a query runs exactly one SELECT statement")
+    from .functions.geo_udf import register_used_udfs  # geo_* run as Python UDFs (S2, H3)
+
+    register_used_udfs(con, sql, udfs if udfs is not None else set())
+    timer = threading.Timer(timeout, con.interrupt) if timeout else None
+    if timer is not None:
+        timer.start()
+    try:
+        relation = con.sql(sql, params=params)
+        return relation.to_arrow_table() if relation is not None else pa.table({})
+    except duckdb.InterruptException as exc:
+        raise KqlError(f"query cancelled after {timeout} s") from exc
+    except duckdb.Error as exc:
+        raise KqlError(f"query failed: {exc}") from exc
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
 @runtime_checkable
 class QueryEngine(Protocol):
     """Where ``run`` can execute compiled SQL: a :class:`Sandbox`, or a store's view of live tables."""
@@ -459,28 +499,7 @@ class Sandbox:
         is not a single SELECT, fails, or is interrupted.
         """
         with self._lock:
-            try:
-                statements = self._con.extract_statements(sql)
-            except duckdb.Error as exc:
-                raise KqlError(f"generated SQL does not parse: {exc}") from exc
-            if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
-                raise KqlError("the sandbox runs exactly one SELECT statement")
-            from .functions.geo_udf import register_used_udfs  # geo_* run as Python UDFs (S2, H3)
-
-            register_used_udfs(self._con, sql, self._udfs)
-            timer = threading.Timer(timeout, self._con.interrupt) if timeout else None
-            if timer is not None:
-                timer.start()
-            try:
-                relation = self._con.sql(sql, params=params)
-                return relation.to_arrow_table() if relation is not None else pa.table({})
-            except duckdb.InterruptException as exc:
-                raise KqlError(f"query cancelled after {timeout} s") from exc
-            except duckdb.Error as exc:
-                raise KqlError(f"query failed: {exc}") from exc
-            finally:
-                if timer is not None:
-                    timer.cancel()
+            return execute_select(self._con, sql, params, timeout=timeout, udfs=self._udfs)
 
     def close(self) -> None:
         """Close the DuckDB connection; the sandbox cannot be used afterwards."""

@@ -34,10 +34,15 @@ import pyarrow as pa
 
 from warden.monitor.kql import parse
 from warden.monitor.kql.compiler import run
-from warden.monitor.kql.errors import KqlError
-from warden.monitor.kql.functions.geo_udf import register_used_udfs
 from warden.monitor.kql.gen_sources import scoped_table_key
-from warden.monitor.kql.runtime import KqlResult, Sandbox, convert_sql, quote_identifier, timespan_text_macro
+from warden.monitor.kql.runtime import (
+    KqlResult,
+    Sandbox,
+    convert_sql,
+    execute_select,
+    quote_identifier,
+    timespan_text_macro,
+)
 from warden.monitor.kql.types import KustoType, parse_type
 
 from . import LogStoreError, PurgeFilter, TableSchema, TimeRange
@@ -105,23 +110,7 @@ class _LiveTables:
         return self._schemas
 
     def execute(self, sql: str, params: Any = None, *, timeout: float | None = None) -> pa.Table:
-        statements = self._cursor.extract_statements(sql)
-        if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
-            raise KqlError("a query runs exactly one SELECT statement")
-        register_used_udfs(self._cursor, sql, self._udfs)
-        timer = threading.Timer(timeout, self._cursor.interrupt) if timeout else None
-        if timer is not None:
-            timer.start()
-        try:
-            relation = self._cursor.sql(sql, params=params)
-            return relation.to_arrow_table() if relation is not None else pa.table({})
-        except duckdb.InterruptException as exc:
-            raise KqlError(f"query cancelled after {timeout} s") from exc
-        except duckdb.Error as exc:
-            raise KqlError(f"query failed: {exc}") from exc
-        finally:
-            if timer is not None:
-                timer.cancel()
+        return execute_select(self._cursor, sql, params, timeout=timeout, udfs=self._udfs)
 
 
 class DuckDBLogStore:
