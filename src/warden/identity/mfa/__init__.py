@@ -1,0 +1,1 @@
+"""Multi-factor authentication primitives: pure functions, no storage or HTTP."""
