@@ -27,6 +27,7 @@ from sqlalchemy import select
 from warden.kernel.context import RequestContext, authorization_failed
 from warden.kernel.errors import BadRequest, WardenError
 from warden.kernel.reply import Reply
+from warden.kernel.resources import get_row
 from warden.kernel.schema import resources
 from warden.monitor.kql.types import KustoType
 from warden.monitor.logstore import LogStoreError
@@ -51,15 +52,27 @@ class Throttled(WardenError):
     code = "TooManyRequests"
 
 
-def find_rule(ctx: RequestContext, immutable_id: str) -> Any:
-    """The caller's tenant's DCR with this immutableId, or None."""
+def find_rule(ctx: RequestContext, immutable_id: str, known: dict[tuple[str, str], str] | None = None) -> Any:
+    """The caller's tenant's DCR with this immutableId, or None.
+
+    ``known`` caches (tenant, immutableId) -> resource ID; a cached ID is re-read (the rule may have
+    been deleted or replaced), and only a miss scans the tenant's rules.
+    """
     assert ctx.conn is not None
+    wanted = immutable_id.lower()
+    cache_key = (ctx.tenant_id, wanted)
+    if known is not None and cache_key in known:
+        row = get_row(ctx.conn, ctx.tenant_id, known[cache_key])
+        if row is not None and str(row.body.get("properties", {}).get("immutableId", "")).lower() == wanted:
+            return row
+        known.pop(cache_key, None)
     rows = ctx.conn.execute(
         select(resources).where(resources.c.tenant_id == ctx.tenant_id, resources.c.type_key == DCR_TYPE)
     )
-    wanted = immutable_id.lower()
     for row in rows:
         if str(row.body.get("properties", {}).get("immutableId", "")).lower() == wanted:
+            if known is not None:
+                known[cache_key] = row.id
             return row
     return None
 
@@ -70,10 +83,11 @@ class LogsIngestion:
     def __init__(self, service: LogService, *, clock: Callable[[], dt.datetime] | None = None) -> None:
         self.service = service
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT)
+        self._rules: dict[tuple[str, str], str] = {}  # (tenant, immutableId) -> DCR resource ID
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     def handle(self, ctx: RequestContext, immutable_id: str, stream: str) -> Reply:
-        rule = find_rule(ctx, immutable_id)
+        rule = find_rule(ctx, immutable_id, self._rules)
         # A rule of another tenant, or none at all, looks the same as one the caller may not use.
         scope = rule.id if rule is not None else f"/dataCollectionRules/{immutable_id}"
         if rule is None or not ctx.check(INGEST_ACTION, rule.id, data_action=True).allowed:
