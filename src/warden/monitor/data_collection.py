@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -81,16 +80,6 @@ class DcrProperties(BaseModel):
     dataFlows: list[dict[str, Any]] = Field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class DataFlow:
-    """One validated data flow: the stream's columns, where rows go and how they are transformed."""
-
-    streams: tuple[str, ...]
-    workspaces: tuple[str, ...]  # customerIds
-    transform: str  # KQL over ``source``; "source" when none was given
-    table: str
-
-
 def _dce_on_write(ctx: RequestContext, rid: ResourceId, properties: dict[str, Any], existing: Any) -> dict[str, Any]:
     kept = existing.body["properties"] if existing is not None else {}
     endpoint = ctx.platform.settings.endpoint
@@ -100,6 +89,15 @@ def _dce_on_write(ctx: RequestContext, rid: ResourceId, properties: dict[str, An
         "logsIngestion": {"endpoint": endpoint},
         "configurationAccess": {"endpoint": endpoint},
     }
+
+
+def output_table(flow: dict[str, Any], stream: str) -> str | None:
+    """The table a data flow writes ``stream`` to: its ``outputStream`` (``Custom-T_CL`` -> ``T_CL``,
+    ``Microsoft-Syslog`` -> ``Syslog``), or an agent stream's own table; None when neither names one."""
+    output = flow.get("outputStream") or (stream if stream in KNOWN_STREAMS else None)
+    if not isinstance(output, str) or not (output.startswith("Custom-") or output in KNOWN_STREAMS):
+        return None
+    return KNOWN_STREAMS.get(output) or output.removeprefix("Custom-")
 
 
 def stream_columns(properties: dict[str, Any], stream: str) -> dict[str, KustoType]:
@@ -156,8 +154,8 @@ def check_transform(text: str, columns: dict[str, KustoType], where: str) -> dic
         raise BadRequest(f"The transformKql is invalid: {error}", code="InvalidTransformQuery", target=where) from None
 
 
-def validate_flows(ctx: RequestContext, service: LogService, properties: dict[str, Any]) -> list[DataFlow]:
-    """Check a DCR's data flows against its streams and destinations; return them resolved."""
+def validate_flows(ctx: RequestContext, service: LogService, properties: dict[str, Any]) -> None:
+    """Check a DCR's data flows against its streams, destinations and output tables; raise BadRequest."""
     assert ctx.conn is not None
     destinations: dict[str, str] = {}
     for i, destination in enumerate(properties.get("destinations", {}).get("logAnalytics", []) or []):
@@ -180,7 +178,6 @@ def validate_flows(ctx: RequestContext, service: LogService, properties: dict[st
                 target=f"{where}.workspaceResourceId",
             )
         destinations[destination["name"]] = row.body["properties"]["customerId"]
-    flows = []
     for i, flow in enumerate(properties.get("dataFlows", [])):
         where = f"properties.dataFlows[{i}]"
         streams = flow.get("streams") if isinstance(flow, dict) else None
@@ -194,24 +191,20 @@ def validate_flows(ctx: RequestContext, service: LogService, properties: dict[st
         for stream in streams:
             if stream not in KNOWN_STREAMS and not _STREAM.match(stream):
                 raise BadRequest(f"Unknown stream '{stream}'.", code="InvalidDataFlow", target=f"{where}.streams")
-        output = flow.get("outputStream") or (streams[0] if streams[0] in KNOWN_STREAMS else None)
-        if not isinstance(output, str) or not (output.startswith("Custom-") or output in KNOWN_STREAMS):
-            raise BadRequest(
-                f"'{where}.outputStream' must name a table ('Custom-MyTable_CL' or a Microsoft-* stream).",
-                code="InvalidOutputTable",
-                target=f"{where}.outputStream",
-            )
-        table = KNOWN_STREAMS.get(output) or output.removeprefix("Custom-")
         transform = flow.get("transformKql") or "source"
         if not isinstance(transform, str):
             raise BadRequest("'transformKql' must be a string.", code="InvalidTransformQuery", target=where)
-        customer_ids = tuple(destinations[t] for t in targets)
         for stream in streams:
+            table = output_table(flow, stream)
+            if table is None:
+                raise BadRequest(
+                    f"'{where}.outputStream' must name a table ('Custom-MyTable_CL' or a Microsoft-* stream).",
+                    code="InvalidOutputTable",
+                    target=f"{where}.outputStream",
+                )
             output_columns = check_transform(transform, stream_columns(properties, stream), f"{where}.transformKql")
-            for customer_id in customer_ids:
-                _check_output(service, customer_id, table, output_columns, f"{where}.outputStream")
-        flows.append(DataFlow(tuple(streams), customer_ids, transform, table))
-    return flows
+            for target in targets:
+                _check_output(service, destinations[target], table, output_columns, f"{where}.outputStream")
 
 
 def _check_output(service: LogService, customer_id: str, table: str, columns: dict[str, KustoType], where: str) -> None:

@@ -19,7 +19,7 @@ from warden.kernel.errors import BadRequest
 from warden.kernel.ids import ResourceId, parse_resource_id
 from warden.kernel.providers import SUBSCRIPTION, ProviderRegistry, ResourceType
 from warden.kernel.resources import GenericResourceHandler, get_row
-from warden.kernel.schema import activity_events
+from warden.kernel.schema import activity_events, resources
 
 from .service import WORKSPACE_TYPE
 
@@ -134,8 +134,6 @@ class DiagnosticSettingsHandler(GenericResourceHandler):
         if existing is None:
             row = self._row(ctx, rid)
             position = current_position(ctx.conn, ctx.tenant_id)
-            from warden.kernel.schema import resources
-
             ctx.conn.execute(
                 resources.update()
                 .where(resources.c.tenant_id == ctx.tenant_id, resources.c.key == row.key)

@@ -29,6 +29,7 @@ from warden.kernel.errors import BadRequest, WardenError
 from warden.kernel.reply import Reply
 from warden.kernel.resources import get_row
 from warden.kernel.schema import resources
+from warden.monitor.data_collection import DCR_TYPE, output_table, stream_columns
 from warden.monitor.kql.types import KustoType
 from warden.monitor.logstore import LogStoreError
 
@@ -44,7 +45,6 @@ MAX_BODY_BYTES = 1024 * 1024
 # 1 MiB by a little once uncompressed; a hard cap on inflation still stops decompression bombs.
 MAX_INFLATED_BYTES = 4 * MAX_BODY_BYTES
 MAX_CONCURRENT = 8
-DCR_TYPE = "microsoft.insights/datacollectionrules"
 
 
 class Throttled(WardenError):
@@ -67,7 +67,7 @@ def find_rule(ctx: RequestContext, immutable_id: str, known: dict[tuple[str, str
             return row
         known.pop(cache_key, None)
     rows = ctx.conn.execute(
-        select(resources).where(resources.c.tenant_id == ctx.tenant_id, resources.c.type_key == DCR_TYPE)
+        select(resources).where(resources.c.tenant_id == ctx.tenant_id, resources.c.type_key == DCR_TYPE.lower())
     )
     for row in rows:
         if str(row.body.get("properties", {}).get("immutableId", "")).lower() == wanted:
@@ -104,8 +104,6 @@ class LogsIngestion:
             raise BadRequest(
                 f"The stream '{stream}' is not part of any data flow of the rule.", code="InvalidStream", target=stream
             )
-        from warden.monitor.data_collection import stream_columns
-
         columns = stream_columns(properties, stream)
         records = _read_body(ctx)
         raw = records_to_arrow(records, columns)
@@ -120,7 +118,9 @@ class LogsIngestion:
             # or a failing transformation leaves every destination untouched.
             deliveries = []
             for flow in flows:
-                table = _output_table(flow, stream)
+                table = output_table(flow, stream)
+                if table is None:
+                    raise BadRequest(f"The rule names no output table for '{stream}'.", code="InvalidOutputTable")
                 try:
                     rows = process_batch(raw, columns, flow.get("transformKql") or "source", records)
                 except BadRecord as error:
@@ -149,13 +149,6 @@ class LogsIngestion:
         finally:
             self._slots.release()
         return Reply(204)
-
-
-def _output_table(flow: dict[str, Any], stream: str) -> str:
-    from warden.monitor.data_collection import KNOWN_STREAMS
-
-    output = flow.get("outputStream") or stream
-    return KNOWN_STREAMS.get(output) or output.removeprefix("Custom-")
 
 
 def _read_body(ctx: RequestContext) -> list[dict[str, Any]]:

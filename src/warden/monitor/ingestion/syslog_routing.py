@@ -20,10 +20,11 @@ import pyarrow as pa
 from sqlalchemy import select
 
 from warden.kernel.schema import resources, tenants
+from warden.monitor.data_collection import DCR_TYPE, output_table, stream_columns
 from warden.monitor.kql.types import KustoType
 
-from .batches import process_batch
-from .logs_ingestion import DCR_TYPE, with_standard_columns
+from .batches import BadRecord, TransformError, process_batch
+from .logs_ingestion import with_standard_columns
 from .syslog import dcr_accepts
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SYSLOG_STREAM = "Microsoft-Syslog"
+#: The Microsoft-Syslog stream's columns (the Syslog table's), which received rows are typed by.
+SYSLOG_COLUMNS = stream_columns({}, SYSLOG_STREAM)
 
 
 class SyslogRouter:
@@ -50,7 +53,9 @@ class SyslogRouter:
             if tenant is None:
                 return []
             rows = conn.execute(
-                select(resources.c.body).where(resources.c.tenant_id == tenant, resources.c.type_key == DCR_TYPE)
+                select(resources.c.body).where(
+                    resources.c.tenant_id == tenant, resources.c.type_key == DCR_TYPE.lower()
+                )
             )
             return [
                 row.body.get("properties", {})
@@ -78,24 +83,31 @@ class SyslogRouter:
             destinations = {
                 d["name"]: d.get("workspaceId") for d in rule.get("destinations", {}).get("logAnalytics", [])
             }
+            batch = _arrow(accepted, SYSLOG_COLUMNS)
+            columns = {c: SYSLOG_COLUMNS[c] for c in batch.column_names}
             for flow in rule.get("dataFlows", []):
                 if SYSLOG_STREAM not in (flow.get("streams") or []):
+                    continue
+                table = output_table(flow, SYSLOG_STREAM)
+                if table is None:
+                    continue
+                try:
+                    out = process_batch(batch, columns, flow.get("transformKql") or "source")
+                except (BadRecord, TransformError):  # a failing transformation must not stop the other flows
+                    log.exception("syslog transformation of a rule failed")
                     continue
                 for name in flow.get("destinations", []):
                     customer_id = destinations.get(name)
                     if not customer_id:
                         continue
                     try:
-                        target = store.tables(customer_id).get("Syslog")
+                        target = store.tables(customer_id).get(table)
                         if target is None:
                             continue
-                        batch = _arrow(accepted, target)
-                        columns = {c: target[c] for c in batch.column_names}
-                        out = process_batch(batch, columns, flow.get("transformKql") or "source")
-                        out = with_standard_columns(
-                            out, target, customer_id=customer_id, table="Syslog", received=received
+                        ready = with_standard_columns(
+                            out, target, customer_id=customer_id, table=table, received=received
                         )
-                        store.append(customer_id, "Syslog", out)
+                        store.append(customer_id, table, ready)
                     except Exception:  # one bad destination must not stop the others
                         log.exception("syslog delivery to workspace %s failed", customer_id)
 
