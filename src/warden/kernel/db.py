@@ -60,7 +60,7 @@ class Database:
             config.set_main_option("script_location", str(path))
             with self.engine.connect() as conn:
                 config.attributes["connection"] = conn
-                command.upgrade(config, "head")
+                command.upgrade(config, "heads")  # services add migrations on branches from 0003
                 conn.commit()
 
     def dispose(self) -> None:

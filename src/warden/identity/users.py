@@ -1,0 +1,128 @@
+"""Directory users: create, look up, and check a password.
+
+The Graph API, the sign-in page and self-service all go through these functions, so a password
+is hashed in one place (argon2id, ``warden.identity.passwords``) and a user is found by UPN in one
+way (case-insensitive within a tenant).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from warden.identity.passwords import hash_password, verify_password
+from warden.identity.schema import users
+from warden.kernel.clock import utcnow
+
+
+@dataclass(frozen=True)
+class User:
+    object_id: str
+    tenant_id: str
+    user_principal_name: str
+    display_name: str
+    mail: str | None
+    account_enabled: bool
+    user_type: str
+    has_password: bool
+    risk_level: str = "none"
+    risk_state: str = "none"
+    properties: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def _user(row: Any) -> User:
+    return User(
+        object_id=row.object_id,
+        tenant_id=row.tenant_id,
+        user_principal_name=row.user_principal_name,
+        display_name=row.display_name,
+        mail=row.mail,
+        account_enabled=bool(row.account_enabled),
+        user_type=row.user_type,
+        has_password=row.password_hash is not None,
+        risk_level=row.risk_level,
+        risk_state=row.risk_state,
+        properties=dict(row.properties or {}),
+    )
+
+
+def create_user(
+    conn: Connection,
+    tenant_id: str,
+    user_principal_name: str,
+    display_name: str,
+    *,
+    password: str | None = None,
+    mail: str | None = None,
+    account_enabled: bool = True,
+    user_type: str = "Member",
+    properties: dict[str, Any] | None = None,
+    object_id: str | None = None,
+) -> User:
+    """Insert a user; the caller has already validated the UPN and checked the password policy.
+
+    Raises ``sqlalchemy.exc.IntegrityError`` if the UPN is taken in this tenant.
+    """
+    now = utcnow()
+    values = {
+        "object_id": object_id or str(uuid.uuid4()),
+        "tenant_id": tenant_id,
+        "user_principal_name": user_principal_name,
+        "upn_key": user_principal_name.lower(),
+        "display_name": display_name,
+        "mail": mail,
+        "account_enabled": account_enabled,
+        "user_type": user_type,
+        "password_hash": hash_password(password) if password is not None else None,
+        "password_changed_at": now if password is not None else None,
+        "risk_level": "none",
+        "risk_state": "none",
+        "properties": properties or {},
+        "created_at": now,
+    }
+    conn.execute(insert(users).values(**values))
+    return _user(type("Row", (), values))
+
+
+def get_user(conn: Connection, tenant_id: str, object_id: str) -> User | None:
+    row = conn.execute(
+        select(users).where(users.c.tenant_id == tenant_id, users.c.object_id == object_id.lower())
+    ).first()
+    return _user(row) if row else None
+
+
+def find_user(conn: Connection, tenant_id: str, user_principal_name: str) -> User | None:
+    """The user of ``tenant_id`` with this UPN (case-insensitive), or ``None``."""
+    row = conn.execute(
+        select(users).where(users.c.tenant_id == tenant_id, users.c.upn_key == user_principal_name.lower())
+    ).first()
+    return _user(row) if row else None
+
+
+def set_password(conn: Connection, tenant_id: str, object_id: str, password: str) -> None:
+    """Store a new argon2id hash; the caller has checked the password policy."""
+    conn.execute(
+        update(users)
+        .where(users.c.tenant_id == tenant_id, users.c.object_id == object_id)
+        .values(password_hash=hash_password(password), password_changed_at=utcnow())
+    )
+
+
+def check_password(conn: Connection, user: User, password: str) -> bool:
+    """True when ``password`` is the user's; upgrades an outdated hash while the plaintext is at hand.
+
+    Does not look at ``account_enabled`` or lockout: the sign-in flow decides what a disabled or
+    locked account is told.
+    """
+    stored = conn.execute(select(users.c.password_hash).where(users.c.object_id == user.object_id)).scalar()
+    if stored is None:
+        return False
+    ok, needs_rehash = verify_password(stored, password)
+    if ok and needs_rehash:
+        conn.execute(
+            update(users).where(users.c.object_id == user.object_id).values(password_hash=hash_password(password))
+        )
+    return ok
