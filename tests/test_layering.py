@@ -24,6 +24,7 @@ ALLOWED = {
     "warden.monitor.tables": {"warden.monitor.tables"},
     "warden.monitor.ingestion.syslog": {"warden.monitor.ingestion.syslog"},
     "warden.monitor.ingestion.data_collector": {"warden.monitor.ingestion.data_collector"},
+    "warden.identity.risk": {"warden.identity.risk"},
     "warden.authz.roles": {"warden.authz.engine"},
     "warden.authz.store": {"warden.authz", "warden.kernel"},
     "warden.kernel": {"warden.kernel", "warden.authz.engine", "warden.authz.roles", "warden.authz.store"},

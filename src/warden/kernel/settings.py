@@ -50,6 +50,22 @@ class Settings(BaseSettings):
         "range).",
     )
 
+    identity_ip_locations_file: Path | None = Field(
+        default=None,
+        description="CSV of CIDR,city,country,lat,lon the impossible-travel risk detection locates sign-ins with; "
+        "the detection is off when unset (none is shipped).",
+    )
+    identity_anonymous_ips_file: Path | None = Field(
+        default=None,
+        description="File of anonymizing IP addresses or CIDRs (e.g. Tor exit nodes), one a line; the "
+        "anonymizedIPAddress risk detection is off when unset.",
+    )
+    identity_leaked_password_hashes_file: Path | None = Field(
+        default=None,
+        description="File of SHA-1 hex hashes of leaked passwords (HIBP's HASH[:COUNT] lines); the "
+        "leakedCredentials risk detection is off when unset.",
+    )
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'warden.db'}"
