@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
-from warden.identity.schema import group_members, group_owners, groups
+from warden.identity.schema import group_members, group_owners, groups, users
+from warden.kernel.schema import service_principals
 
 # An expansion deeper than this stops; Entra limits nesting in practice and this bounds the work.
 MAX_DEPTH = 64
@@ -99,3 +100,14 @@ def group_exists(conn: Connection, tenant_id: str, group_id: str) -> bool:
         ).first()
         is not None
     )
+
+
+def directory_object_kind(conn: Connection, tenant_id: str, object_id: str) -> str | None:
+    """``"user"``, ``"group"`` or ``"servicePrincipal"`` for an object of ``tenant_id``; ``None`` if absent."""
+    for table, kind in ((users, "user"), (groups, "group"), (service_principals, "servicePrincipal")):
+        row = conn.execute(
+            select(table.c.object_id).where(table.c.tenant_id == tenant_id, table.c.object_id == object_id.lower())
+        ).first()
+        if row is not None:
+            return kind
+    return None

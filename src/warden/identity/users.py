@@ -11,11 +11,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from warden.identity.passwords import hash_password, verify_password
 from warden.identity.schema import users
-from warden.kernel.clock import utcnow
+from warden.kernel.clock import isoformat, utcnow
 
 
 @dataclass(frozen=True)
@@ -126,3 +126,34 @@ def check_password(conn: Connection, user: User, password: str) -> bool:
             update(users).where(users.c.object_id == user.object_id).values(password_hash=hash_password(password))
         )
     return ok
+
+
+def list_users(conn: Connection, tenant_id: str) -> list[User]:
+    """The tenant's users, by display name."""
+    rows = conn.execute(
+        select(users).where(users.c.tenant_id == tenant_id).order_by(users.c.display_name, users.c.object_id)
+    ).all()
+    return [_user(row) for row in rows]
+
+
+def update_user(conn: Connection, user: User, **values: Any) -> User:
+    """Write the given columns (display_name, mail, account_enabled, user_principal_name, properties).
+
+    Raises ``sqlalchemy.exc.IntegrityError`` if a new UPN is taken in the tenant.
+    """
+    if "user_principal_name" in values:
+        values["upn_key"] = values["user_principal_name"].lower()
+    if values:
+        conn.execute(update(users).where(users.c.object_id == user.object_id).values(**values))
+    return get_user(conn, user.tenant_id, user.object_id)  # type: ignore[return-value]
+
+
+def delete_user(conn: Connection, user: User) -> None:
+    """Delete the user row; the caller removes memberships and role assignments first."""
+    conn.execute(delete(users).where(users.c.object_id == user.object_id))
+
+
+def user_created_at(conn: Connection, object_id: str) -> str | None:
+    """The user's creation time in Graph's spelling, or ``None``."""
+    created = conn.execute(select(users.c.created_at).where(users.c.object_id == object_id)).scalar()
+    return isoformat(created) if created is not None else None
