@@ -14,6 +14,7 @@ from warden.monitor.tables import KUSTO_TYPES, STANDARD_COLUMNS, STANDARD_TABLES
 EXPECTED_TABLES = {
     "Syslog", "Heartbeat", "Perf", "Event", "SecurityEvent", "AzureActivity", "SigninLogs", "AuditLogs",
     "AzureDiagnostics", "CommonSecurityLog", "AzureMetrics", "InsightsMetrics", "SecurityAlert", "Usage",
+    "AADNonInteractiveUserSignInLogs", "AADServicePrincipalSignInLogs",  # Entra diagnostic setting categories
 }
 
 
