@@ -118,6 +118,7 @@ FIXED_OPERATIONS = (
 
 def _register_services(platform: Platform) -> None:
     from warden.authz.provider import register as register_authorization
+    from warden.backup.provider import register as register_backup
     from warden.governance.compliance import register as register_policy_insights
     from warden.governance.enforcement import EVALUATE_JOB as POLICY_EVALUATE_JOB
     from warden.governance.enforcement import intercept as enforce_policy
@@ -139,6 +140,7 @@ def _register_services(platform: Platform) -> None:
     register_policy(platform.registry)
     register_policy_insights(platform.registry)
     register_network(platform.registry)
+    register_backup(platform)
     platform.monitor = register_monitor(platform)
     platform.write_interceptors.append(enforce_policy)
     platform.jobs.register(DELETE_JOB, lambda payload: delete_group_job(platform, payload))

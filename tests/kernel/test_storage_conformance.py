@@ -135,6 +135,7 @@ class TestStorageConformance:
 
     def test_migrations_match_the_table_definitions(self, database: Database) -> None:
         import warden.identity.schema  # noqa: F401  (registers its tables on the shared metadata)
+        import warden.backup.schema  # noqa: F401
         import warden.authz.pim.schema  # noqa: F401
 
         with database.engine.connect() as conn:
