@@ -66,6 +66,22 @@ class Settings(BaseSettings):
         "leakedCredentials risk detection is off when unset.",
     )
 
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server that sends email one-time codes (self-service password reset); email is off when "
+        "unset.",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="Port of the SMTP server.")
+    smtp_security: str = Field(
+        default="starttls",
+        pattern="^(starttls|tls|none)$",
+        description="starttls (upgrade after connecting), tls (implicit TLS, usually port 465) or none (local "
+        "relays and tests only).",
+    )
+    smtp_from: str | None = Field(default=None, description="From address of Warden's email; default warden@{host}.")
+    smtp_username: str | None = Field(default=None, description="SMTP login name; no login when unset.")
+    smtp_password: str | None = Field(default=None, description="SMTP password (prefer WARDEN_SMTP_PASSWORD).")
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'warden.db'}"
