@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import insert
 
 from warden.authz.store import builtin_roles
+from warden.identity.directory_roles import GLOBAL_ADMINISTRATOR, assign_role
 from warden.identity.principals import add_client_secret, create_service_principal
 from warden.kernel.clock import utcnow
 from warden.kernel.ids import key
@@ -76,7 +77,7 @@ def initialize(settings: Settings) -> InitResult:
 
 
 def add_tenant(platform: Platform, display_name: str) -> tuple[str, str, Any, Any]:
-    """A new tenant with one subscription and an Owner-at-root service principal.
+    """A new tenant with one subscription and an Owner-at-root, Global Administrator service principal.
 
     Returns ``(tenant_id, subscription_id, principal, secret)``.
     """
@@ -87,6 +88,8 @@ def add_tenant(platform: Platform, display_name: str) -> tuple[str, str, Any, An
         subscription_id = create_subscription(conn, tenant_id, "Default subscription")
         principal = create_service_principal(conn, tenant_id, "warden-bootstrap")
         secret = add_client_secret(conn, principal.object_id, "bootstrap")
+        # The bootstrap administrator administers the directory too (Entra's Global Administrator).
+        assign_role(conn, tenant_id, GLOBAL_ADMINISTRATOR, principal.object_id)
         owner = builtin_roles()[OWNER_ROLE]
         assignment = str(uuid.uuid4())
         assignment_id = f"/providers/Microsoft.Authorization/roleAssignments/{assignment}"

@@ -23,6 +23,20 @@ PUBLIC_PATHS = {
     "/{tenant}/discovery/v2.0/keys",
     "/{tenant}/oauth2/v2.0/token",
     "/{tenant}/oauth2/token",
+    # Sign-in: device code request, authorize and sign-in pages, device login, logout (tested in
+    # tests/e2e/test_oauth_*.py); userinfo demands a user token of its own (401 without).
+    "/{tenant}/oauth2/v2.0/devicecode",
+    "/{tenant}/oauth2/v2.0/authorize",
+    "/{tenant}/login",
+    "/devicelogin",
+    "/{tenant}/oauth2/v2.0/logout",
+    "/oidc/userinfo",
+    # Self-service password reset: for users who cannot sign in (rate-limited, no enumeration).
+    "/{tenant}/sspr",
+    "/{tenant}/sspr/start",
+    "/{tenant}/sspr/{challenge}/email",
+    "/{tenant}/sspr/{challenge}/verify",
+    "/{tenant}/sspr/{challenge}/password",
 }
 CATCH_ALL = {"/{path:path}", "/v1.0/{path:path}"}
 # Log Analytics data-plane routes: bearer tokens for their own audience (the scope to ask for).
@@ -34,6 +48,47 @@ DATA_PLANE = {
     "/v1/{resource:path}/query": LOGS,
     "/dataCollectionRules/{rule}/streams/{stream}": INGESTION,
 }
+# The Graph directory subset (users, groups, applications, directory roles); a principal without a
+# directory role gets Graph's 403 Authorization_RequestDenied.
+_ID = "00000000-0000-4000-8000-000000000001"
+GRAPH_DIRECTORY = [
+    ("GET", "/v1.0/users"),
+    ("POST", "/v1.0/users"),
+    ("GET", f"/v1.0/users/{_ID}"),
+    ("PATCH", f"/v1.0/users/{_ID}"),
+    ("DELETE", f"/v1.0/users/{_ID}"),
+    ("GET", f"/v1.0/users/{_ID}/memberOf"),
+    ("GET", f"/v1.0/users/{_ID}/transitiveMemberOf"),
+    ("GET", "/v1.0/groups"),
+    ("POST", "/v1.0/groups"),
+    ("GET", f"/v1.0/groups/{_ID}"),
+    ("PATCH", f"/v1.0/groups/{_ID}"),
+    ("DELETE", f"/v1.0/groups/{_ID}"),
+    ("GET", f"/v1.0/groups/{_ID}/members"),
+    ("GET", f"/v1.0/groups/{_ID}/transitiveMembers"),
+    ("POST", f"/v1.0/groups/{_ID}/members/$ref"),
+    ("DELETE", f"/v1.0/groups/{_ID}/members/{_ID}/$ref"),
+    ("GET", f"/v1.0/groups/{_ID}/owners"),
+    ("POST", f"/v1.0/groups/{_ID}/owners/$ref"),
+    ("DELETE", f"/v1.0/groups/{_ID}/owners/{_ID}/$ref"),
+    ("GET", f"/v1.0/groups/{_ID}/joinRequests"),
+    ("POST", f"/v1.0/groups/{_ID}/joinRequests"),
+    ("POST", f"/v1.0/groups/{_ID}/joinRequests/{_ID}/approve"),
+    ("POST", f"/v1.0/groups/{_ID}/joinRequests/{_ID}/deny"),
+    ("GET", "/v1.0/applications"),
+    ("POST", "/v1.0/applications"),
+    ("GET", f"/v1.0/applications/{_ID}"),
+    ("PATCH", f"/v1.0/applications/{_ID}"),
+    ("DELETE", f"/v1.0/applications/{_ID}"),
+    ("POST", f"/v1.0/applications/{_ID}/addPassword"),
+    ("POST", f"/v1.0/applications/{_ID}/removePassword"),
+    ("GET", "/v1.0/roleManagement/directory/roleDefinitions"),
+    ("GET", "/v1.0/roleManagement/directory/roleDefinitions/62e90394-69f5-4237-9190-012177145e10"),
+    ("GET", "/v1.0/roleManagement/directory/roleAssignments"),
+    ("POST", "/v1.0/roleManagement/directory/roleAssignments"),
+    ("GET", f"/v1.0/roleManagement/directory/roleAssignments/{_ID}"),
+    ("DELETE", f"/v1.0/roleManagement/directory/roleAssignments/{_ID}"),
+]
 # Authenticated by the workspace's shared-key signature instead of a token (Azure's Data Collector API).
 SHARED_KEY = {"/api/logs"}
 
@@ -80,6 +135,7 @@ def concrete_requests(server, app_routes) -> list[tuple[str, str]]:  # type: ign
         ("GET", f"/v1.0/servicePrincipals/{uuid.uuid4()}"),
         ("DELETE", f"/v1.0/servicePrincipals/{uuid.uuid4()}"),
         ("POST", f"/v1.0/servicePrincipals/{uuid.uuid4()}/addPassword"),
+        *GRAPH_DIRECTORY,
     ]
     for rtype in types:
         scope = group if "resourceGroup" in rtype.placements or "extension" in rtype.placements else sub
@@ -148,7 +204,9 @@ def test_every_route_requires_a_permission(warden_server, app_routes) -> None:  
                 continue
             assert response.status_code == 403, (method, path, response.status_code, response.text)
             if method != "HEAD":  # HEAD answers carry no body
-                assert response.json()["error"]["code"] == "AuthorizationFailed"
+                # Graph answers in its own spelling.
+                expected = "Authorization_RequestDenied" if path.startswith("/v1.0/") else "AuthorizationFailed"
+                assert response.json()["error"]["code"] == expected, (method, path, response.text)
     for method, path, scope, body in data_plane_requests(warden_server):
         with warden_server.client(nobody, scope=scope) as http:
             response = http.request(method, path, params={"api-version": "2023-01-01"}, json=body)

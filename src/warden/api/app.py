@@ -6,6 +6,7 @@ and runs through ``warden.kernel.pipeline``.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 from urllib.parse import urlencode
@@ -16,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from warden.api import arm, errors, monitor_routes
 from warden.identity import graph
+from warden.identity.membership import transitive_group_ids
 from warden.identity.routes import build_router
 from warden.kernel.caller import Caller
 from warden.kernel.context import RequestContext
@@ -116,10 +118,18 @@ def _authenticate(platform: Platform, request: Request) -> Caller:
             headers=challenge,
         )
     try:
-        return platform.tokens.validate(token.strip())
+        caller = platform.tokens.validate(token.strip())
     except Unauthorized as error:
         error.headers = {**error.headers, **challenge}
         raise
+    return _with_groups(platform, caller)
+
+
+def _with_groups(platform: Platform, caller: Caller) -> Caller:
+    """The caller with its transitive directory groups, so roles assigned to a group apply to its members."""
+    with platform.db.read() as conn:
+        group_ids = transitive_group_ids(conn, caller.tenant_id, caller.object_id)
+    return dataclasses.replace(caller, group_ids=group_ids) if group_ids else caller
 
 
 def _query(request: Request) -> dict[str, str]:

@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, or_, select
 from warden.authz.engine import scope_ancestors
 from warden.authz.role_definitions import assignable_at
 from warden.authz.store import find_role
-from warden.identity.principals import get_principal
+from warden.identity.membership import directory_object_kind
 from warden.kernel.clock import aware, isoformat, utcnow
 from warden.kernel.context import RequestContext
 from warden.kernel.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -210,14 +210,15 @@ class RoleAssignmentHandler:
     @staticmethod
     def _principal_type(ctx: RequestContext, principal_id: str, declared: str | None) -> str:
         assert ctx.conn is not None
-        principal = get_principal(ctx.conn, object_id=principal_id.lower())
-        if principal is None or principal.tenant_id != ctx.tenant_id:
+        # Users, groups (their transitive members get the role) and service principals of this tenant.
+        kind = directory_object_kind(ctx.conn, ctx.tenant_id, principal_id.lower()) if is_guid(principal_id) else None
+        if kind is None:
             raise BadRequest(
                 f"Principal {principal_id} does not exist in the directory {ctx.tenant_id}.",
                 code="PrincipalNotFound",
                 target="properties.principalId",
             )
-        actual = "ServicePrincipal"
+        actual = {"user": "User", "group": "Group", "servicePrincipal": "ServicePrincipal"}[kind]
         if declared is not None and PRINCIPAL_TYPES.get(declared.lower()) != actual:
             raise BadRequest(
                 f"The principal type '{declared}' does not match the principal's type '{actual}'.",

@@ -14,8 +14,11 @@ class Caller:
     app_id: str
     principal_type: str = "ServicePrincipal"
     claims: dict = field(default_factory=dict, compare=False)
+    # Directory groups the caller belongs to, directly or through nesting (filled in by the API
+    # layer when it authenticates the request), so a role assigned to a group applies to members.
+    group_ids: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def principal_ids(self) -> tuple[str, ...]:
-        """The caller plus the groups it belongs to (groups arrive with the identity issue)."""
-        return (self.object_id,)
+        """The caller plus the directory groups it belongs to (transitively)."""
+        return (self.object_id, *self.group_ids)
