@@ -1,0 +1,338 @@
+"""Interactive sign-in: the password step (smart lockout), the MFA step, and the sign-in log.
+
+Every attempt, success or failure, is written with ``record_signin`` in Graph's signIn shape.
+An unknown user and a wrong password get the same answer (AADSTS50126) and cost the same argon2
+work, so the page reveals neither which accounts exist nor how long a lookup took.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, exists, insert, select, update
+
+from warden.identity.directory_roles import held_roles
+from warden.identity.events import record_signin
+from warden.identity.lockout_store import check_locked, record_password_result
+from warden.identity.membership import transitive_group_ids
+from warden.identity.mfa.methods import (
+    RECOVERY_CODE,
+    SOFTWARE_OATH,
+    user_methods,
+    verify_recovery_code,
+    verify_totp_code,
+)
+from warden.identity.oauth import errors as e
+from warden.identity.oauth.clients import OAuthClient
+from warden.identity.passwords import hash_password, verify_password
+from warden.identity.risk.hooks import LEAKED_CREDENTIALS, check_leaked_password
+from warden.identity.schema import otp_challenges, signin_events, users
+from warden.identity.tenant_settings import get_settings
+from warden.identity.users import User, find_user, get_user
+from warden.kernel.clock import aware, utcnow
+
+if TYPE_CHECKING:
+    from warden.platform import Platform
+
+BROWSER = "Browser"
+NATIVE = "Mobile Apps and Desktop clients"
+MFA_CHALLENGE_LIFETIME = timedelta(minutes=10)
+MFA_MAX_ATTEMPTS = 5
+MFA_FAILED = 500121  # "Authentication failed during strong authentication request."
+REASONS = {
+    0: "",
+    e.INVALID_CREDENTIALS: "Error validating credentials due to invalid username or password.",
+    e.ACCOUNT_LOCKED: "The account is locked, you've tried to sign in too many times with an incorrect user ID "
+    "or password.",
+    e.ACCOUNT_DISABLED: "User account is disabled. The account has been disabled by an administrator.",
+    e.MFA_REGISTRATION_REQUIRED: "User needs to enroll for second factor authentication.",
+    MFA_FAILED: "Authentication failed during strong authentication request.",
+    e.USER_NOT_IN_TENANT: "User account does not exist in the tenant.",
+}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Where a sign-in comes from and what it is for; copied into the sign-in record."""
+
+    tenant_id: str
+    client: OAuthClient
+    ip_address: str
+    user_agent: str
+    client_app: str = BROWSER
+    resource_id: str | None = None
+
+
+@dataclass
+class PasswordOutcome:
+    """The password step's answer: ``error`` 0 with ``user`` set, then ``mfa`` says what comes next."""
+
+    error: int
+    user: User | None = None
+    mfa: str = "none"  # none | required
+    risk_events: list[str] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        return REASONS.get(self.error, "Sign-in failed.")
+
+
+@lru_cache(maxsize=1)
+def _decoy_hash() -> str:
+    # Verified against when the user does not exist, so both paths cost one argon2 verification.
+    return hash_password(uuid.uuid4().hex)
+
+
+def familiarity(conn: Connection, tenant_id: str, user_id: str, ip_address: str) -> str:
+    """``familiar`` when the user has signed in successfully from this IP before, else ``unfamiliar``."""
+    seen = conn.execute(
+        select(
+            exists().where(
+                signin_events.c.tenant_id == tenant_id,
+                signin_events.c.user_id == user_id,
+                signin_events.c.ip_address == ip_address,
+                signin_events.c.status_code == 0,
+            )
+        )
+    ).scalar()
+    return "familiar" if seen else "unfamiliar"
+
+
+def password_step(platform: Platform, attempt: Attempt, username: str, password: str) -> PasswordOutcome:
+    """Check ``username``/``password`` under smart lockout; record the attempt when it ends here."""
+    now = time.time()
+    with platform.db.read() as conn:
+        user = find_user(conn, attempt.tenant_id, username.strip()) if 0 < len(username) <= 256 else None
+        stored = (
+            conn.execute(select(users.c.password_hash).where(users.c.object_id == user.object_id)).scalar()
+            if user
+            else None
+        )
+        place = familiarity(conn, attempt.tenant_id, user.object_id, attempt.ip_address) if user else "unfamiliar"
+        locked = check_locked(conn, attempt.tenant_id, user.object_id, place, now) if user else None
+    if user is not None and locked is not None:
+        outcome = PasswordOutcome(e.ACCOUNT_LOCKED, user)
+        with platform.db.write() as conn:
+            write_signin(conn, attempt, outcome.error, user=user, username=username)
+        return outcome
+    ok, _ = verify_password(stored or _decoy_hash(), password[:1024])
+    ok = ok and stored is not None
+    with platform.db.write() as conn:
+        if user is None:
+            outcome = PasswordOutcome(e.INVALID_CREDENTIALS)
+            write_signin(conn, attempt, outcome.error, username=username)
+            return outcome
+        # Counted in the same transaction that decides, so parallel attempts cannot pass the threshold.
+        locked = record_password_result(
+            conn,
+            attempt.tenant_id,
+            user.object_id,
+            place,
+            password,
+            ok,
+            now,
+            fingerprint_key=platform.master_key.derive("lockout"),
+        )
+        if locked is not None:
+            outcome = PasswordOutcome(e.ACCOUNT_LOCKED, user)
+        elif not ok:
+            outcome = PasswordOutcome(e.INVALID_CREDENTIALS, user)
+        elif not user.account_enabled:
+            outcome = PasswordOutcome(e.ACCOUNT_DISABLED, user)
+        else:
+            outcome = _after_password(conn, platform, attempt, user, password)
+        if outcome.error or outcome.mfa == "none":
+            write_signin(conn, attempt, outcome.error, user=user, username=username, risk_events=outcome.risk_events)
+        return outcome
+
+
+def _after_password(
+    conn: Connection, platform: Platform, attempt: Attempt, user: User, password: str
+) -> PasswordOutcome:
+    risk = [LEAKED_CREDENTIALS] if check_leaked_password(platform.settings, password) else []
+    methods = user_methods(conn, user.object_id)
+    has_method = SOFTWARE_OATH in methods or RECOVERY_CODE in methods
+    requirement = get_settings(conn, attempt.tenant_id).mfa_requirement
+    required = requirement == "everyone" or (
+        requirement == "privilegedRoles"
+        and bool(
+            held_roles(
+                conn,
+                attempt.tenant_id,
+                (user.object_id, *transitive_group_ids(conn, attempt.tenant_id, user.object_id)),
+            )
+        )
+    )
+    if has_method:
+        return PasswordOutcome(0, user, "required", risk)
+    if required:
+        return PasswordOutcome(e.MFA_REGISTRATION_REQUIRED, user, risk_events=risk)
+    return PasswordOutcome(0, user, "none", risk)
+
+
+def start_mfa(conn: Connection, attempt: Attempt, user: User, risk_events: list[str]) -> str:
+    """Store a pending MFA challenge for the user and return its id (carried by the MFA form)."""
+    challenge_id = str(uuid.uuid4())
+    now = utcnow()
+    conn.execute(
+        insert(otp_challenges).values(
+            id=challenge_id,
+            tenant_id=attempt.tenant_id,
+            user_id=user.object_id,
+            purpose="signIn",
+            method_type=SOFTWARE_OATH,
+            code_hash="-",  # the code is checked against the user's method, not stored here
+            attempts=0,
+            state={"riskEvents": risk_events, "ip": attempt.ip_address},
+            created_at=now,
+            expires_at=now + MFA_CHALLENGE_LIFETIME,
+        )
+    )
+    return challenge_id
+
+
+def mfa_step(platform: Platform, attempt: Attempt, challenge_id: str, code: str) -> tuple[int, User | None, str]:
+    """Check a TOTP or recovery code against a pending challenge.
+
+    Returns ``(error, user, method)``: error 0 on success (the challenge is consumed), MFA_FAILED
+    for a wrong code (the challenge stays until MFA_MAX_ATTEMPTS), LOGIN_REQUIRED when the
+    challenge is unknown, expired, used up or from another IP.
+    """
+    code = (code or "").strip()[:64]
+    with platform.db.write() as conn:
+        row = conn.execute(
+            select(otp_challenges).where(
+                otp_challenges.c.id == challenge_id,
+                otp_challenges.c.tenant_id == attempt.tenant_id,
+                otp_challenges.c.purpose == "signIn",
+            )
+        ).first()
+        if (
+            row is None
+            or row.consumed_at is not None
+            or aware(row.expires_at) <= utcnow()
+            or row.attempts >= MFA_MAX_ATTEMPTS
+            or (row.state or {}).get("ip") != attempt.ip_address
+        ):
+            return e.LOGIN_REQUIRED, None, ""
+        user = get_user(conn, attempt.tenant_id, row.user_id)
+        if user is None or not user.account_enabled:
+            return e.LOGIN_REQUIRED, None, ""
+        method = ""
+        if (
+            len(code) <= 10
+            and code.isdigit()
+            and verify_totp_code(conn, platform.master_key, user.object_id, code, time.time())
+        ):
+            method = "OATH verification code"
+        elif len(code) > 10 and verify_recovery_code(conn, user.object_id, code):
+            method = "Recovery code"
+        risk = list((row.state or {}).get("riskEvents", []))
+        if not method:
+            conn.execute(
+                update(otp_challenges)
+                .where(otp_challenges.c.id == row.id)
+                .values(attempts=otp_challenges.c.attempts + 1)
+            )
+            write_signin(
+                conn,
+                attempt,
+                MFA_FAILED,
+                user=user,
+                username=user.user_principal_name,
+                mfa_method="OATH verification code",
+                risk_events=risk,
+            )
+            return MFA_FAILED, user, ""
+        conn.execute(update(otp_challenges).where(otp_challenges.c.id == row.id).values(consumed_at=utcnow()))
+        write_signin(
+            conn, attempt, 0, user=user, username=user.user_principal_name, mfa_method=method, risk_events=risk
+        )
+        return 0, user, method
+
+
+def write_signin(
+    conn: Connection,
+    attempt: Attempt,
+    error: int,
+    *,
+    user: User | None = None,
+    username: str = "",
+    mfa_method: str | None = None,
+    interactive: bool = True,
+    risk_events: list[str] | None = None,
+) -> dict[str, Any]:
+    """Write one Graph-shaped signIn record for an interactive or refresh sign-in."""
+    multi = mfa_method is not None
+    details = [
+        {
+            "authenticationStepDateTime": utcnow().isoformat().replace("+00:00", "Z"),
+            "authenticationMethod": "Password",
+            "succeeded": error == 0 or (multi and error == MFA_FAILED),
+        }
+    ]
+    if multi:
+        details.append({"authenticationMethod": mfa_method, "succeeded": error == 0})
+    record: dict[str, Any] = {
+        "userId": user.object_id if user else None,
+        "userPrincipalName": user.user_principal_name if user else username[:256],
+        "userDisplayName": user.display_name if user else None,
+        "appId": attempt.client.client_id,
+        "appDisplayName": attempt.client.display_name,
+        "ipAddress": attempt.ip_address,
+        "clientAppUsed": attempt.client_app,
+        "userAgent": attempt.user_agent[:512],
+        "isInteractive": interactive,
+        "resourceId": attempt.resource_id,
+        "resourceDisplayName": attempt.resource_id,
+        "status": {
+            "errorCode": error,
+            "failureReason": REASONS.get(error, "Sign-in failed."),
+            "additionalDetails": None,
+        },
+        "authenticationRequirement": "multiFactorAuthentication" if multi else "singleFactorAuthentication",
+        "mfaDetail": {"authMethod": mfa_method, "authDetail": None} if multi else None,
+        "authenticationDetails": details,
+        "conditionalAccessStatus": "notApplied",
+        "riskLevelDuringSignIn": "none",
+        "riskEventTypes_v2": list(risk_events or []),
+        "signInEventTypes": ["interactiveUser" if interactive else "nonInteractiveUser"],
+    }
+    return record_signin(conn, attempt.tenant_id, record)
+
+
+def write_service_principal_signin(
+    conn: Connection,
+    tenant_id: str,
+    client_id: str,
+    display_name: str,
+    principal_id: str | None,
+    ip_address: str,
+    error: int,
+    credential: str,
+) -> dict[str, Any]:
+    """Write the signIn record of a client-credentials grant (non-interactive, no user)."""
+    return record_signin(
+        conn,
+        tenant_id,
+        {
+            "appId": client_id,
+            "appDisplayName": display_name,
+            "servicePrincipalId": principal_id,
+            "servicePrincipalName": display_name,
+            "ipAddress": ip_address,
+            "clientAppUsed": NATIVE,
+            "isInteractive": False,
+            "clientCredentialType": credential,
+            "status": {"errorCode": error, "failureReason": "" if error == 0 else "Invalid client credentials."},
+            "authenticationRequirement": "singleFactorAuthentication",
+            "conditionalAccessStatus": "notApplied",
+            "riskLevelDuringSignIn": "none",
+            "signInEventTypes": ["servicePrincipal"],
+        },
+    )

@@ -1,0 +1,334 @@
+"""Authorization code + PKCE through the real sign-in page (password, then TOTP), with Authlib as
+the client: ID token checked against JWKS, userinfo, refresh with rotation and reuse detection."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from authlib.integrations.httpx_client import OAuth2Client
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from sqlalchemy import select
+
+from support.signin import Directory, form_of, query_of, sign_in, submit
+from warden.identity.schema import signin_events
+
+REDIRECT = "https://app.contoso.test/callback"
+
+
+@pytest.fixture(scope="module")
+def directory(warden_server):  # type: ignore[no-untyped-def]
+    d = Directory(warden_server.data_dir, warden_server.tenant)
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def browser(warden_server):  # type: ignore[no-untyped-def]
+    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ssl_context(), timeout=30) as client:
+        yield client
+
+
+def _oauth_client(server, client_id: str, redirect: str, **kwargs) -> OAuth2Client:  # type: ignore[no-untyped-def]
+    return OAuth2Client(
+        client_id,
+        scope="openid profile offline_access User.Read",
+        redirect_uri=redirect,
+        code_challenge_method="S256",
+        token_endpoint_auth_method=kwargs.pop("auth", "none"),
+        verify=server.ca,
+        **kwargs,
+    )
+
+
+def test_code_flow_with_pkce_password_and_totp(warden_server, directory, browser) -> None:  # type: ignore[no-untyped-def]
+    tenant = warden_server.tenant
+    base = f"{warden_server.endpoint}/{tenant}"
+    user = directory.user(mfa=True, mail="someone@contoso.test")
+    app = directory.app(spa="https://spa.contoso.test/cb")
+    client = _oauth_client(warden_server, app.client_id, app.redirect_uri)
+    verifier = secrets.token_urlsafe(48)
+    nonce = secrets.token_urlsafe(16)
+    started = time.time()
+    url, state = client.create_authorization_url(f"{base}/oauth2/v2.0/authorize", code_verifier=verifier, nonce=nonce)
+
+    page = browser.get(url)
+    assert page.status_code == 200 and 'name="passwd"' in page.text
+    assert (
+        "HttpOnly" in page.headers["set-cookie"] and "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    )
+    mfa = submit(browser, page, login=user.upn, passwd=user.password)
+    assert 'name="otc"' in mfa.text  # the password alone is not enough for a user with TOTP
+    wrong = submit(browser, mfa, otc="000000" if user.code() != "000000" else "111111")
+    assert "AADSTS500121" in wrong.text
+    done = submit(browser, wrong, otc=user.code())
+    params = query_of(done)
+    assert done.headers["location"].startswith(app.redirect_uri) and params["state"] == state
+    session_cookie = next(c for c in done.headers.get_list("set-cookie") if c.startswith("warden_sso="))
+    assert all(flag in session_cookie for flag in ("Secure", "HttpOnly", "SameSite=Lax", f"Path=/{tenant}/"))
+
+    token = client.fetch_token(
+        f"{base}/oauth2/v2.0/token", authorization_response=done.headers["location"], code_verifier=verifier
+    )
+    jwks = KeySet.import_key_set(browser.get(f"/{tenant}/discovery/v2.0/keys").json())
+    id_claims = jwt.decode(token["id_token"], jwks, algorithms=["RS256"]).claims
+    assert id_claims["iss"] == f"{base}/v2.0" and id_claims["aud"] == app.client_id
+    assert id_claims["nonce"] == nonce and id_claims["oid"] == user.object_id == id_claims["sub"]
+    assert id_claims["tid"] == tenant and id_claims["preferred_username"] == user.upn
+    assert id_claims["amr"] == ["pwd", "mfa"] and id_claims["email"] == "someone@contoso.test"
+    assert started - 5 <= id_claims["auth_time"] <= time.time() + 5 and id_claims["exp"] > time.time()
+    access = jwt.decode(token["access_token"], jwks, algorithms=["RS256"]).claims
+    assert (
+        access["idtyp"] == "user" and access["scp"] == "openid profile User.Read" and access["appid"] == app.client_id
+    )
+    assert access["aud"] == "https://graph.microsoft.com" and access["upn"] == user.upn
+
+    config = browser.get(f"/{tenant}/v2.0/.well-known/openid-configuration").json()
+    info = httpx.get(
+        config["userinfo_endpoint"],
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        verify=warden_server.ca,
+    )
+    assert info.status_code == 200, info.text
+    assert info.json()["sub"] == user.object_id and info.json()["email"] == "someone@contoso.test"
+
+    # The code works once.
+    again = httpx.post(
+        f"{base}/oauth2/v2.0/token",
+        verify=warden_server.ca,
+        data={
+            "grant_type": "authorization_code",
+            "client_id": app.client_id,
+            "code": params["code"],
+            "redirect_uri": app.redirect_uri,
+            "code_verifier": verifier,
+        },
+    )
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    assert again.json()["error_codes"] == [54005]
+    # ... and its reuse revoked the refresh token issued from it.
+    gone = httpx.post(
+        f"{base}/oauth2/v2.0/token",
+        verify=warden_server.ca,
+        data={"grant_type": "refresh_token", "client_id": app.client_id, "refresh_token": token["refresh_token"]},
+    )
+    assert gone.status_code == 400 and gone.json()["error_codes"] == [70008]
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(warden_server, directory, browser) -> None:  # type: ignore[no-untyped-def]
+    tenant = warden_server.tenant
+    base = f"{warden_server.endpoint}/{tenant}"
+    user = directory.user()
+    app = directory.app(web=REDIRECT, secret=True)
+    client = _oauth_client(warden_server, app.client_id, REDIRECT, client_secret=app.secret, auth="client_secret_post")
+    verifier = secrets.token_urlsafe(48)
+    url, _state = client.create_authorization_url(f"{base}/oauth2/v2.0/authorize", code_verifier=verifier)
+    done = sign_in(browser, browser.get(url), user)
+    first = client.fetch_token(
+        f"{base}/oauth2/v2.0/token", authorization_response=done.headers["location"], code_verifier=verifier
+    )
+    assert first["refresh_token"] and "id_token" in first
+
+    second = client.refresh_token(f"{base}/oauth2/v2.0/token", refresh_token=first["refresh_token"])
+    assert second["refresh_token"] != first["refresh_token"] and second["access_token"]
+    third = client.refresh_token(f"{base}/oauth2/v2.0/token", refresh_token=second["refresh_token"])
+    assert third["refresh_token"] not in (first["refresh_token"], second["refresh_token"])
+
+    def refresh(token: str) -> httpx.Response:
+        return httpx.post(
+            f"{base}/oauth2/v2.0/token",
+            verify=warden_server.ca,
+            data={
+                "grant_type": "refresh_token",
+                "client_id": app.client_id,
+                "client_secret": app.secret,
+                "refresh_token": token,
+            },
+        )
+
+    reused = refresh(first["refresh_token"])  # rotated already: reuse
+    assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+    assert reused.json()["error_codes"] == [70008] and "AADSTS70008" in reused.json()["error_description"]
+    # The whole family is revoked: the live successor no longer works either.
+    successor = refresh(third["refresh_token"])
+    assert successor.status_code == 400 and successor.json()["error"] == "invalid_grant"
+    # A confidential client must authenticate.
+    anonymous = httpx.post(
+        f"{base}/oauth2/v2.0/token",
+        verify=warden_server.ca,
+        data={"grant_type": "refresh_token", "client_id": app.client_id, "refresh_token": "x" * 43},
+    )
+    assert anonymous.status_code == 401 and anonymous.json()["error_codes"] == [7000218]
+
+
+def test_wrong_redirect_uri_never_redirects(warden_server, directory, browser) -> None:  # type: ignore[no-untyped-def]
+    base = f"/{warden_server.tenant}/oauth2/v2.0/authorize"
+    app = directory.app(web=REDIRECT)
+    for redirect in ("https://evil.test/callback", REDIRECT + "/", REDIRECT.upper(), "", REDIRECT + "?x=1"):
+        page = browser.get(
+            base
+            + "?"
+            + urlencode(
+                {"client_id": app.client_id, "response_type": "code", "redirect_uri": redirect, "scope": "openid"}
+            )
+        )
+        assert page.status_code == 400 and "AADSTS50011" in page.text, redirect
+        assert "location" not in page.headers
+    unknown = browser.get(
+        base
+        + "?"
+        + urlencode(
+            {"client_id": "00000000-0000-0000-0000-000000000001", "response_type": "code", "redirect_uri": REDIRECT}
+        )
+    )
+    assert unknown.status_code == 400 and "AADSTS700016" in unknown.text and "location" not in unknown.headers
+    # With a valid redirect URI, later errors go back to the client.
+    bad_type = browser.get(
+        base
+        + "?"
+        + urlencode(
+            {
+                "client_id": app.client_id,
+                "response_type": "token",
+                "redirect_uri": REDIRECT,
+                "scope": "openid",
+                "state": "s1",
+            }
+        )
+    )
+    answer = query_of(bad_type)
+    assert answer["error"] == "unsupported_response_type" and answer["state"] == "s1"
+    # A public (SPA) client must use PKCE, and only S256.
+    spa = directory.app(spa="https://spa.contoso.test/pkce")
+    for extra in ({}, {"code_challenge": "a" * 43, "code_challenge_method": "plain"}):
+        no_pkce = browser.get(
+            base
+            + "?"
+            + urlencode(
+                {
+                    "client_id": spa.client_id,
+                    "response_type": "code",
+                    "redirect_uri": spa.redirect_uri,
+                    "scope": "openid",
+                    **extra,
+                }
+            )
+        )
+        assert query_of(no_pkce)["error"] == "invalid_request"
+
+
+def test_single_sign_on_prompt_and_logout(warden_server, directory, browser) -> None:  # type: ignore[no-untyped-def]
+    tenant = warden_server.tenant
+    user = directory.user()
+    first, second = directory.app(web=REDIRECT), directory.app(web="https://two.contoso.test/cb")
+
+    def authorize(app, **extra: str) -> httpx.Response:  # type: ignore[no-untyped-def]
+        params = {
+            "client_id": app.client_id,
+            "response_type": "code",
+            "redirect_uri": app.redirect_uri,
+            "scope": "openid offline_access",
+            **extra,
+        }
+        return browser.get(f"/{tenant}/oauth2/v2.0/authorize?" + urlencode(params))
+
+    none_first = authorize(first, prompt="none")
+    assert query_of(none_first)["error"] == "login_required"
+    assert "code" in query_of(sign_in(browser, authorize(first), user))
+    # The second app of the tenant signs in without the password (SSO) ...
+    assert "code" in query_of(authorize(second))
+    assert "code" in query_of(authorize(second, prompt="none"))
+    # ... unless it asks for a fresh sign-in.
+    assert 'name="passwd"' in authorize(second, prompt="login").text
+    # Logout ends the session; an unregistered post-logout URI is not followed.
+    out = browser.get(
+        f"/{tenant}/oauth2/v2.0/logout",
+        params={"post_logout_redirect_uri": "https://evil.test/", "client_id": first.client_id},
+    )
+    assert out.status_code == 200 and "location" not in out.headers
+    assert query_of(authorize(first, prompt="none"))["error"] == "login_required"
+    sign_in(browser, authorize(first), user)
+    back = browser.get(
+        f"/{tenant}/oauth2/v2.0/logout",
+        params={"post_logout_redirect_uri": REDIRECT, "client_id": first.client_id, "state": "bye"},
+    )
+    assert back.status_code == 302 and back.headers["location"] == REDIRECT + "?state=bye"
+
+
+def test_failures_cross_tenant_and_signin_log(warden_server, directory, browser) -> None:  # type: ignore[no-untyped-def]
+    tenant = warden_server.tenant
+    app = directory.app(web=REDIRECT)
+    user = directory.user()
+    disabled = directory.user(enabled=False)
+    url = f"/{tenant}/oauth2/v2.0/authorize?" + urlencode(
+        {"client_id": app.client_id, "response_type": "code", "redirect_uri": REDIRECT, "scope": "openid"}
+    )
+    page = browser.get(url)
+    wrong = submit(browser, page, login=user.upn, passwd="not the password at all")
+    unknown = submit(browser, page, login="nobody@contoso.test", passwd="not the password at all")
+    for answer in (wrong, unknown):  # same words for both: existence is not revealed
+        assert answer.status_code == 200 and "AADSTS50126: Your account or password is incorrect." in answer.text
+    assert "AADSTS50057" in submit(browser, page, login=disabled.upn, passwd=disabled.password).text
+    # A bad CSRF field changes nothing.
+    _action, hidden = form_of(page)
+    forged = browser.post(
+        f"/{tenant}/login",
+        data={**hidden, "csrf": "0" * 64, "login": user.upn, "passwd": user.password, "step": "password"},
+    )
+    assert forged.status_code == 400 and "location" not in forged.headers
+
+    # A user of this tenant cannot sign in at another tenant's authority.
+    other = directory.run(_new_tenant)
+    other_app = directory.app(web=REDIRECT, tenant=other)
+    foreign = browser.get(
+        f"/{other}/oauth2/v2.0/authorize?"
+        + urlencode(
+            {"client_id": other_app.client_id, "response_type": "code", "redirect_uri": REDIRECT, "scope": "openid"}
+        )
+    )
+    assert "AADSTS50126" in submit(browser, foreign, login=user.upn, passwd=user.password).text
+    # ... nor use this tenant's single-tenant app there.
+    cross = browser.get(
+        f"/{other}/oauth2/v2.0/authorize?"
+        + urlencode({"client_id": app.client_id, "response_type": "code", "redirect_uri": REDIRECT, "scope": "openid"})
+    )
+    assert cross.status_code == 400 and "AADSTS700016" in cross.text
+
+    ok = sign_in(browser, browser.get(url), user)
+    assert "code" in query_of(ok)
+    with directory.db.read() as conn:
+        rows = (
+            conn.execute(select(signin_events.c.record).where(signin_events.c.app_id == app.client_id)).scalars().all()
+        )
+    by_code: dict[int, list[dict]] = {}
+    for record in rows:
+        by_code.setdefault(record["status"]["errorCode"], []).append(record)
+    assert {0, 50126, 50057} <= set(by_code)
+    success = next(r for r in by_code[0] if r["userId"] == user.object_id)
+    assert success["isInteractive"] is True and success["clientAppUsed"] == "Browser"
+    assert (
+        success["authenticationRequirement"] == "singleFactorAuthentication"
+        and success["conditionalAccessStatus"] == "notApplied"
+    )
+    assert (
+        success["riskLevelDuringSignIn"] == "none" and success["appDisplayName"] and success["ipAddress"] == "127.0.0.1"
+    )
+    failed_unknown = [r for r in by_code[50126] if r["userPrincipalName"] == "nobody@contoso.test"]
+    assert failed_unknown and failed_unknown[0]["userId"] is None and failed_unknown[0]["status"]["failureReason"]
+
+
+def _new_tenant(conn) -> str:  # type: ignore[no-untyped-def]
+    import uuid
+
+    from sqlalchemy import insert
+
+    from warden.kernel.clock import utcnow
+    from warden.kernel.schema import tenants
+
+    tenant_id = str(uuid.uuid4())
+    conn.execute(insert(tenants).values(id=tenant_id, display_name="other", created_at=utcnow()))
+    return tenant_id
