@@ -37,14 +37,6 @@ PUBLIC_PATHS = {
     "/{tenant}/sspr/{challenge}/email",
     "/{tenant}/sspr/{challenge}/verify",
     "/{tenant}/sspr/{challenge}/password",
-    # Sign-in: device code request, authorize and sign-in pages, device login, logout (tested in
-    # tests/e2e/test_oauth_*.py); userinfo demands a user token of its own (401 without).
-    "/{tenant}/oauth2/v2.0/devicecode",
-    "/{tenant}/oauth2/v2.0/authorize",
-    "/{tenant}/login",
-    "/devicelogin",
-    "/{tenant}/oauth2/v2.0/logout",
-    "/oidc/userinfo",
 }
 CATCH_ALL = {"/{path:path}", "/v1.0/{path:path}"}
 # Log Analytics data-plane routes: bearer tokens for their own audience (the scope to ask for).
