@@ -71,6 +71,9 @@ class Platform:
         from warden.governance.scans import start_scan_loop
 
         self._threads.append(start_scan_loop(self, self._stop))  # compliance scans, under a leader lease
+        from warden.identity.log_export import start_identity_loop
+
+        self._threads.append(start_identity_loop(self, self._stop))  # risk detections, identity log export
 
     def stop(self) -> None:
         self._stop.set()
@@ -126,6 +129,7 @@ def _register_services(platform: Platform) -> None:
     from warden.governance.resources import register as register_policy
     from warden.governance.scans import evaluate_job as policy_evaluate_job
     from warden.governance.scans import scan_job as policy_scan_job
+    from warden.identity.log_export import register as register_identity_log_export
     from warden.identity.managed_identities import register as register_managed_identities
     from warden.monitor.provider import register as register_monitor
     from warden.network.provider import register as register_network
@@ -136,6 +140,7 @@ def _register_services(platform: Platform) -> None:
         platform.registry.add_operation(name, description)
     register_authorization(platform.registry)
     register_managed_identities(platform.registry)
+    register_identity_log_export(platform.registry)
     register_tags(platform.registry)
     register_policy(platform.registry)
     register_policy_insights(platform.registry)

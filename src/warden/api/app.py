@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from warden.api import arm, errors, monitor_routes
 from warden.identity import graph
+from warden.identity import log_routes as identity_log_routes
 from warden.identity.membership import transitive_group_ids
 from warden.identity.routes import build_router
 from warden.kernel.caller import Caller
@@ -39,7 +40,13 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(build_router(platform))
 
     async def graph_route(request: Request, path: str) -> Response:
-        return await _handle(platform, request, lambda _ctx: graph.resolve(request.method, path), arm_api=False)
+        # Sign-in/audit logs, risk and reports first; every other Graph path goes to the directory.
+        return await _handle(
+            platform,
+            request,
+            lambda _ctx: identity_log_routes.resolve(request.method, path) or graph.resolve(request.method, path),
+            arm_api=False,
+        )
 
     async def arm_route(request: Request, path: str) -> Response:
         return await _handle(
