@@ -20,6 +20,7 @@ from warden.identity import graph
 from warden.identity import log_routes as identity_log_routes
 from warden.identity.membership import transitive_group_ids
 from warden.identity.routes import build_router
+from warden.identity.self_service_routes import build_sspr_router
 from warden.kernel.caller import Caller
 from warden.kernel.context import RequestContext
 from warden.kernel.errors import InvalidRequestContent, Unauthorized, WardenError
@@ -38,6 +39,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     errors.install(app)
     app.include_router(build_router(platform))
+    app.include_router(build_sspr_router(platform))  # self-service password reset (unauthenticated)
 
     async def graph_route(request: Request, path: str) -> Response:
         # Sign-in/audit logs, risk and reports first; every other Graph path goes to the directory.

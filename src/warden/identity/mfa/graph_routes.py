@@ -21,16 +21,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Request, Response
 from sqlalchemy import Connection, select
 
 from warden.identity import lockout_store, tenant_settings
 from warden.identity.events import record_directory_audit
+from warden.identity.graph.errors import GraphError, forbidden
 from warden.identity.mfa import methods
 from warden.identity.schema import directory_role_assignments
 from warden.identity.users import User, get_user
 from warden.kernel.context import RequestContext
-from warden.kernel.errors import BadRequest, Conflict, Forbidden, MethodNotAllowed, NotFound
+from warden.kernel.errors import BadRequest
 from warden.kernel.ids import is_guid
 from warden.kernel.pipeline import Endpoint
 from warden.kernel.reply import Reply
@@ -43,37 +43,10 @@ SETTINGS_OP = "microsoft.directory/directorySettings"
 NOT_FOUND_CODE = "Request_ResourceNotFound"
 
 
-# The fixed routes ``install`` adds ahead of the ``/v1.0/{path:path}`` catch-all.
-ROUTES = (
-    "/v1.0/me/authentication/{rest:path}",
-    "/v1.0/users/{user}/authentication/{rest:path}",
-    "/v1.0/users/{user}/unlock",
-    "/v1.0/policies/warden/directorySettings",
-)
-
-
-def install(app: Any, platform: Any, handle: Callable[..., Any]) -> None:
-    """Add this module's Graph routes to the FastAPI ``app``; ``handle`` is the API's request runner
-    (token check, pipeline, Graph rendering), as for the other Graph routes."""
-
-    async def route(request: Request) -> Response:
-        path = request.url.path[len("/v1.0/") :]
-
-        def endpoint(_ctx: RequestContext) -> Endpoint:
-            found = resolve(request.method, path)
-            if found is None:
-                raise _not_found(path)
-            return found
-
-        return await handle(platform, request, endpoint, arm_api=False)
-
-    for path in ROUTES:
-        app.add_api_route(path, route, methods=["GET", "POST", "PATCH", "DELETE"])
-
-
-def resolve(method: str, path: str) -> Endpoint | None:
-    """Return the endpoint for a Graph path (after ``/v1.0/``), or None when the path is not one of ours."""
-    parts = [p for p in path.strip("/").split("/") if p]
+def resolve(method: str, path: str | list[str]) -> Endpoint | None:
+    """Return the endpoint for a Graph path below ``/v1.0`` (a string or its segments), or None when
+    the path is not one of ours (``warden.identity.graph`` then serves it)."""
+    parts = [p for p in path.strip("/").split("/") if p] if isinstance(path, str) else list(path)
     lowered = [p.lower() for p in parts]
     if lowered[:2] == ["me", "authentication"]:
         return _me(method, parts[2:])
@@ -82,14 +55,14 @@ def resolve(method: str, path: str) -> Endpoint | None:
             return Endpoint(f"{SETTINGS_OP}/read", "/", _get_settings, authorize=_require_global_admin)
         if method == "PATCH":
             return Endpoint(f"{SETTINGS_OP}/update", "/", _patch_settings, write=True, authorize=_require_global_admin)
-        raise MethodNotAllowed(f"The method '{method}' is not allowed here.")
+        raise GraphError(f"The method '{method}' is not allowed here.", code="Request_BadRequest", status=405)
     if lowered[:1] == ["users"] and len(parts) >= 3 and lowered[2] in ("authentication", "unlock"):
         return _admin(method, parts[1], parts[2:])
     return None
 
 
-def _not_found(what: str) -> NotFound:
-    return NotFound(f"Resource '{what}' does not exist.", code=NOT_FOUND_CODE)
+def _not_found(what: str) -> GraphError:
+    return GraphError(f"Resource '{what}' does not exist.", code=NOT_FOUND_CODE, status=404)
 
 
 # --- the signed-in user -------------------------------------------------------------------------
@@ -130,9 +103,10 @@ def _user_endpoint(action: str, run: Callable[[RequestContext, User], Reply], *,
         assert ctx.conn is not None
         user = get_user(ctx.conn, ctx.tenant_id, ctx.caller.object_id)
         if user is None:
-            raise Forbidden(
+            raise GraphError(
                 "Only a signed-in user has authentication methods; this token belongs to an application.",
                 code="Authorization_RequestDenied",
+                status=403,
             )
         signed_in["user"] = user
 
@@ -141,7 +115,7 @@ def _user_endpoint(action: str, run: Callable[[RequestContext, User], Reply], *,
 
 def _guid(text: str) -> str:
     if not is_guid(text):
-        raise BadRequest(f"Invalid object identifier '{text}'.", code="Request_BadRequest")
+        raise GraphError(f"Invalid object identifier '{text}'.", code="Request_BadRequest", status=400)
     return text.lower()
 
 
@@ -163,7 +137,7 @@ def _enrol_totp(ctx: RequestContext, user: User) -> Reply:
     body = require_object(ctx.body if ctx.body is not None else {})
     display_name = body.get("displayName", "Authenticator app")
     if not isinstance(display_name, str) or not display_name.strip() or len(display_name) > 256:
-        raise BadRequest("'displayName' must be text of 1 to 256 characters.", code="Request_BadRequest")
+        raise GraphError("'displayName' must be text of 1 to 256 characters.", code="Request_BadRequest", status=400)
     try:
         enrolment = methods.start_totp_enrolment(
             ctx.conn,
@@ -174,7 +148,7 @@ def _enrol_totp(ctx: RequestContext, user: User) -> Reply:
             display_name=display_name.strip(),
         )
     except ValueError as error:
-        raise Conflict(str(error), code="Request_BadRequest") from None
+        raise GraphError(str(error), code="Request_BadRequest", status=409) from None
     _audit(ctx, user, "Started security info registration (authenticator app)")
     return Reply(
         201,
@@ -195,7 +169,9 @@ def _verify_totp(ctx: RequestContext, user: User, method_id: str) -> Reply:
     body = require_object(ctx.body)
     code = body.get("code")
     if not isinstance(code, str):
-        raise BadRequest("'code' must be the 6-digit code the app shows.", code="Request_BadRequest", target="code")
+        raise GraphError(
+            "'code' must be the 6-digit code the app shows.", code="Request_BadRequest", status=400, target="code"
+        )
     try:
         ok = methods.confirm_totp_enrolment(
             ctx.conn, ctx.platform.master_key, user.object_id, method_id, code, time.time()
@@ -203,7 +179,9 @@ def _verify_totp(ctx: RequestContext, user: User, method_id: str) -> Reply:
     except LookupError:
         raise _not_found(method_id) from None
     if not ok:
-        raise BadRequest("The code is wrong, expired or already used.", code="InvalidVerificationCode", target="code")
+        raise GraphError(
+            "The code is wrong, expired or already used.", code="InvalidVerificationCode", status=400, target="code"
+        )
     _audit(ctx, user, "User registered security info (authenticator app)")
     return Reply(200, _one_oath(ctx.conn, user, method_id))
 
@@ -263,7 +241,7 @@ def _roles_held(conn: Connection, tenant_id: str, principal_ids: tuple[str, ...]
 def _require_global_admin(ctx: RequestContext) -> None:
     assert ctx.conn is not None
     if GLOBAL_ADMINISTRATOR not in _roles_held(ctx.conn, ctx.tenant_id, ctx.caller.principal_ids):
-        raise Forbidden("Insufficient privileges to complete the operation.", code="Authorization_RequestDenied")
+        raise forbidden()
 
 
 def _admin(method: str, user_ref: str, rest: list[str]) -> Endpoint:
@@ -280,7 +258,7 @@ def _admin(method: str, user_ref: str, rest: list[str]) -> Endpoint:
             USER_ADMINISTRATOR in held and (user is None or not _roles_held(ctx.conn, ctx.tenant_id, (user_id,)))
         )
         if not allowed:
-            raise Forbidden("Insufficient privileges to complete the operation.", code="Authorization_RequestDenied")
+            raise forbidden()
         if user is None:  # only after authorizing, so a non-admin learns nothing about who exists
             raise _not_found(user_id)
         target["user"] = user
@@ -335,7 +313,10 @@ def _patch_settings(ctx: RequestContext) -> Reply:
     assert ctx.conn is not None
     changes = require_object(ctx.body)
     changes = {k: v for k, v in changes.items() if not k.startswith("@odata.")}
-    new = tenant_settings.update_settings(ctx.conn, ctx.tenant_id, changes)
+    try:
+        new = tenant_settings.update_settings(ctx.conn, ctx.tenant_id, changes)
+    except BadRequest as error:  # the same message and target, in Graph's error shape
+        raise GraphError(error.message, code="Request_BadRequest", status=400, target=error.target) from None
     record_directory_audit(
         ctx.conn,
         ctx.tenant_id,
