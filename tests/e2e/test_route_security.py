@@ -89,6 +89,27 @@ GRAPH_DIRECTORY = [
     ("GET", f"/v1.0/roleManagement/directory/roleAssignments/{_ID}"),
     ("DELETE", f"/v1.0/roleManagement/directory/roleAssignments/{_ID}"),
 ]
+# Sign-in/audit logs, Identity Protection, security alerts and reports: directory readers of security
+# data (Security Reader ...) only.
+GRAPH_IDENTITY_LOGS = [
+    ("GET", "/v1.0/auditLogs/signIns"),
+    ("GET", f"/v1.0/auditLogs/signIns/{_ID}"),
+    ("GET", "/v1.0/auditLogs/directoryAudits"),
+    ("GET", f"/v1.0/auditLogs/directoryAudits/{_ID}"),
+    ("GET", "/v1.0/identityProtection/riskDetections"),
+    ("GET", f"/v1.0/identityProtection/riskDetections/{_ID}"),
+    ("GET", "/v1.0/identityProtection/riskyUsers"),
+    ("GET", f"/v1.0/identityProtection/riskyUsers/{_ID}"),
+    ("POST", "/v1.0/identityProtection/riskyUsers/dismiss"),
+    ("POST", "/v1.0/identityProtection/riskyUsers/confirmCompromised"),
+    ("GET", "/v1.0/security/alerts_v2"),
+    ("GET", f"/v1.0/security/alerts_v2/ip{_ID}"),
+    ("GET", "/v1.0/reports/getAzureADApplicationSignInSummary(period='D7')"),
+    ("GET", "/providers/microsoft.aadiam/diagnosticSettings/to-workspace"),
+    ("PUT", "/providers/microsoft.aadiam/diagnosticSettings/to-workspace"),
+    ("DELETE", "/providers/microsoft.aadiam/diagnosticSettings/to-workspace"),
+    ("GET", "/providers/microsoft.aadiam/diagnosticSettings"),
+]
 # Authenticated by the workspace's shared-key signature instead of a token (Azure's Data Collector API).
 SHARED_KEY = {"/api/logs"}
 
@@ -136,9 +157,12 @@ def concrete_requests(server, app_routes) -> list[tuple[str, str]]:  # type: ign
         ("DELETE", f"/v1.0/servicePrincipals/{uuid.uuid4()}"),
         ("POST", f"/v1.0/servicePrincipals/{uuid.uuid4()}/addPassword"),
         *GRAPH_DIRECTORY,
+        *GRAPH_IDENTITY_LOGS,
     ]
     for rtype in types:
         scope = group if "resourceGroup" in rtype.placements or "extension" in rtype.placements else sub
+        if rtype.placements == {"tenant"}:  # tenant-only types (e.g. Entra diagnostic settings) live at "/"
+            scope = ""
         name = str(uuid.uuid4())
         path = "/".join(f"{t}/{name}" for t in rtype.types)
         item = f"{scope}/providers/{rtype.namespace}/{path}"
