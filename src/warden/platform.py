@@ -71,6 +71,9 @@ class Platform:
         from warden.governance.scans import start_scan_loop
 
         self._threads.append(start_scan_loop(self, self._stop))  # compliance scans, under a leader lease
+        from warden.authz.pim.grants import start_expiry_loop
+
+        self._threads.append(start_expiry_loop(self, self._stop))  # PIM expiry, under a leader lease
         from warden.identity.log_export import start_identity_loop
 
         self._threads.append(start_identity_loop(self, self._stop))  # risk detections, identity log export
@@ -120,6 +123,7 @@ FIXED_OPERATIONS = (
 
 
 def _register_services(platform: Platform) -> None:
+    from warden.authz.pim.provider import register as register_pim
     from warden.authz.provider import register as register_authorization
     from warden.backup.provider import register as register_backup
     from warden.governance.compliance import register as register_policy_insights
@@ -139,6 +143,7 @@ def _register_services(platform: Platform) -> None:
     for name, description in FIXED_OPERATIONS:
         platform.registry.add_operation(name, description)
     register_authorization(platform.registry)
+    register_pim(platform.registry)
     register_managed_identities(platform.registry)
     register_identity_log_export(platform.registry)
     register_tags(platform.registry)

@@ -139,6 +139,7 @@ def _provider_route(platform: Platform, method: str, segs: list[str], low: list[
         write=True,
         lock=LockMode.WRITE if action.changes_state else None,
         subscription_id=subscription_id,
+        authorize=_type_authorizer(owner, owner.operation(f"{action.name}/{action.verb}"), str(rid)),
     )
 
 
@@ -191,6 +192,9 @@ def _item_endpoint(
     is_lock = rtype.full_type.lower() == "microsoft.authorization/locks"
     common = {"subscription_id": subscription_id}
     target = str(rid)
+    if rtype.authorize is not None:
+        verb = {"GET": "read", "HEAD": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete"}.get(method, "read")
+        common["authorize"] = _type_authorizer(rtype, rtype.operation(verb), target)
     if method in ("GET", "HEAD"):
 
         def get(ctx: RequestContext) -> Reply:
@@ -236,6 +240,9 @@ def _list_endpoint(
     filtered = EXTENSION not in rtype.placements
 
     def authorize(ctx: RequestContext) -> None:
+        if rtype.authorize is not None:
+            rtype.authorize(ctx, operation, target)
+            return
         if ctx.can(operation, target):
             return
         if not (filtered and ctx.has_access_within(target)):
@@ -248,6 +255,14 @@ def _list_endpoint(
         return Reply(200, items)
 
     return Endpoint(operation, target, run, subscription_id=subscription_id, authorize=authorize)
+
+
+def _type_authorizer(rtype: ResourceType, operation: str, target: str):  # type: ignore[no-untyped-def]
+    """The type's own authorization rule bound to one operation, or None for plain RBAC."""
+    custom = rtype.authorize
+    if custom is None:
+        return None
+    return lambda ctx: custom(ctx, operation, target)
 
 
 def _require_scope_exists(ctx: RequestContext, scope: str, scope_kind: str) -> None:

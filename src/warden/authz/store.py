@@ -20,6 +20,7 @@ from warden.authz.engine import (
     scope_ancestors,
 )
 from warden.authz.roles import load_builtin_roles, role_definition_from_json
+from warden.kernel.clock import utcnow
 from warden.kernel.errors import ScopeLocked
 from warden.kernel.ids import key
 from warden.kernel.schema import below, deny_assignments, locks, role_assignments, role_definitions
@@ -56,6 +57,11 @@ def load_engine(conn: Connection, tenant_id: str, principal_ids: Iterable[str]) 
             role_assignments.c.tenant_id == tenant_id, role_assignments.c.principal_id.in_(ids)
         )
     ).all()
+    from warden.authz.pim.grants import inactive_grant_keys  # imported late: pim imports the kernel context
+
+    # A PIM-made assignment grants nothing outside its schedule, even before the expiry sweep deletes it.
+    inactive = inactive_grant_keys(conn, tenant_id, ids, utcnow())
+    rows = [r for r in rows if r.key not in inactive]
     assignments = [RoleAssignment(r.id, r.scope_key, r.principal_id, r.role_guid) for r in rows]
     guids = {a.role_definition_id.lower() for a in assignments}
     roles = [builtin_roles()[g] for g in guids if g in builtin_roles()]

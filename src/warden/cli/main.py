@@ -8,6 +8,7 @@ import typer
 
 from warden.cli import activity, admin, groups, kql, locks, resources, roles, sp, subscriptions
 from warden.cli import dcr as dcr_cli
+from warden.cli import identity as identity_cli
 from warden.cli import logs as logs_cli
 from warden.cli import network as network_cli
 from warden.cli import policy as policy_cli
@@ -44,6 +45,7 @@ app.add_typer(network_cli.app, name="network")
 app.add_typer(workspaces_cli.app, name="workspace")
 app.add_typer(logs_cli.app, name="logs")
 app.add_typer(dcr_cli.app, name="dcr")
+app.add_typer(identity_cli.app, name="identity")
 
 
 if __name__ == "__main__":

@@ -56,6 +56,10 @@ class ResourceType:
     api_versions: tuple[str, ...] = ()
     # False for types whose PUT is not a "write" users may do directly (e.g. system-created).
     writable: bool = True
+    # Replaces "RBAC on {type}/{verb} at the target" where a type's own rule decides who may act
+    # (PIM: a principal may activate its own eligible role without roleAssignments/write).
+    # Called as authorize(ctx, operation, target) and raises AuthorizationFailed to refuse.
+    authorize: Callable[[RequestContext, str, str], None] | None = None
 
     @property
     def full_type(self) -> str:

@@ -1,0 +1,227 @@
+"""``/providers/Microsoft.Authorization/roleAssignmentApprovals/{id}`` and its ``stages/{stageId}``.
+
+An activation that needs approval opens one single-stage approval; the stage's ID is the
+approval's. Only the policy's primary approvers may decide, and never on their own request (the
+requestor is also left out of the approver list when the approval opens). Approve provisions the
+activation in the approver's transaction; Deny leaves the request ``Denied`` and grants nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from warden.authz.pim.records import find_request
+from warden.authz.pim.requests import set_request_status
+from warden.authz.pim.schema import pim_approvals
+from warden.kernel.clock import aware, isoformat, utcnow
+from warden.kernel.context import RequestContext
+from warden.kernel.errors import BadRequest, Conflict, Forbidden, NotFound
+from warden.kernel.ids import ResourceId, is_guid
+from warden.kernel.reply import Reply
+
+APPROVAL_TYPE = "Microsoft.Authorization/roleAssignmentApprovals"
+STAGE_TYPE = "Microsoft.Authorization/roleAssignmentApprovals/stages"
+REVIEW_RESULTS = ("Approve", "Deny")
+
+
+def open_approval(ctx: RequestContext, request_id: str, approvers: tuple[str, ...]) -> str:
+    """Open an approval for a pending request; return its GUID."""
+    assert ctx.conn is not None
+    approval_id = str(uuid.uuid4())
+    requestor = ctx.caller.object_id.lower()
+    ctx.conn.execute(
+        insert(pim_approvals).values(
+            tenant_id=ctx.tenant_id,
+            id=approval_id,
+            request_key=request_id.lower(),
+            requestor_id=requestor,
+            approvers=[a for a in approvers if a != requestor],
+            status="InProgress",
+            review_result="NotReviewed",
+            created_at=utcnow(),
+        )
+    )
+    return approval_id
+
+
+def close_approval(ctx: RequestContext, approval_id: str) -> None:
+    assert ctx.conn is not None
+    ctx.conn.execute(
+        update(pim_approvals)
+        .where(pim_approvals.c.tenant_id == ctx.tenant_id, pim_approvals.c.id == approval_id)
+        .values(status="Completed")
+    )
+
+
+def find_approval(ctx: RequestContext, approval_id: str) -> Any:
+    assert ctx.conn is not None
+    if not is_guid(approval_id):
+        return None
+    return ctx.conn.execute(
+        select(pim_approvals).where(
+            pim_approvals.c.tenant_id == ctx.tenant_id, pim_approvals.c.id == approval_id.lower()
+        )
+    ).first()
+
+
+def approval_id_in(target: str) -> str | None:
+    """The approval GUID inside an approval or stage ID."""
+    parts = target.split("/")
+    lowered = [p.lower() for p in parts]
+    if "roleassignmentapprovals" not in lowered:
+        return None
+    index = lowered.index("roleassignmentapprovals")
+    return parts[index + 1] if index + 1 < len(parts) else None
+
+
+def may_see(ctx: RequestContext, row: Any) -> bool:
+    me = ctx.caller.object_id.lower()
+    return row is not None and (me in row.approvers or me == row.requestor_id)
+
+
+def stage_json(ctx: RequestContext, row: Any) -> dict[str, Any]:
+    reviewed_by = None
+    if row.reviewed_by:
+        reviewed_by = {"principalId": row.reviewed_by, "principalType": "ServicePrincipal"}
+    return {
+        "id": f"/providers/{APPROVAL_TYPE}/{row.id}/stages/{row.id}",
+        "name": row.id,
+        "type": STAGE_TYPE,
+        "properties": {
+            "displayName": "Approval stage 1",
+            "status": row.status,
+            "assignedToMe": ctx.caller.object_id.lower() in row.approvers,
+            "reviewedBy": reviewed_by,
+            "reviewedDateTime": isoformat(aware(row.reviewed_at)) if row.reviewed_at else None,
+            "reviewResult": row.review_result,
+            "justification": row.justification,
+        },
+    }
+
+
+def approval_json(ctx: RequestContext, row: Any) -> dict[str, Any]:
+    return {
+        "id": f"/providers/{APPROVAL_TYPE}/{row.id}",
+        "name": row.id,
+        "type": APPROVAL_TYPE,
+        "properties": {"stages": [stage_json(ctx, row)], "requestId": row.request_key},
+    }
+
+
+def _tenant_scope_only(rid: ResourceId) -> None:
+    if rid.scope not in ("", "/"):
+        raise BadRequest(
+            "Role assignment approvals live at the tenant scope (/providers/Microsoft.Authorization).",
+            code="InvalidResourceType",
+        )
+
+
+def _visible(ctx: RequestContext, rid: ResourceId) -> Any:
+    _tenant_scope_only(rid)
+    row = find_approval(ctx, rid.names[0])
+    if not may_see(ctx, row):
+        raise NotFound(f"The approval '{rid.names[0]}' was not found.", code="RoleAssignmentApprovalNotFound")
+    return row
+
+
+class ApprovalHandler:
+    def get(self, ctx: RequestContext, rid: ResourceId) -> Reply:
+        return Reply(200, approval_json(ctx, _visible(ctx, rid)))
+
+    def put(self, ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
+        raise BadRequest(
+            "Approvals are opened by activation requests; decide on a stage instead.", code="OperationNotAllowed"
+        )
+
+    def patch(self, ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
+        return self.put(ctx, rid, body)
+
+    def delete(self, ctx: RequestContext, rid: ResourceId) -> Reply:
+        return self.put(ctx, rid, None)
+
+    def list(self, ctx: RequestContext, scope: str, parent: ResourceId | None) -> list[dict[str, Any]]:
+        """The approvals waiting for the caller's decision, as Azure lists them."""
+        assert ctx.conn is not None
+        if scope not in ("", "/"):
+            raise BadRequest("Role assignment approvals are listed at the tenant scope.", code="InvalidResourceType")
+        rows = ctx.conn.execute(
+            select(pim_approvals).where(
+                pim_approvals.c.tenant_id == ctx.tenant_id, pim_approvals.c.status == "InProgress"
+            )
+        )
+        me = ctx.caller.object_id.lower()
+        return [approval_json(ctx, r) for r in rows if me in r.approvers]
+
+
+class StageHandler:
+    def get(self, ctx: RequestContext, rid: ResourceId) -> Reply:
+        row = _visible(ctx, rid)
+        if rid.name.lower() != row.id:
+            raise NotFound(f"The approval stage '{rid.name}' was not found.", code="RoleAssignmentApprovalStepNotFound")
+        return Reply(200, stage_json(ctx, row))
+
+    def put(self, ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
+        """Record an approver's decision and carry it out."""
+        assert ctx.conn is not None
+        from warden.authz.pim.activation import provision_approved
+
+        row = _visible(ctx, rid)
+        if rid.name.lower() != row.id:
+            raise NotFound(f"The approval stage '{rid.name}' was not found.", code="RoleAssignmentApprovalStepNotFound")
+        me = ctx.caller.object_id.lower()
+        if me == row.requestor_id:
+            raise Forbidden("Nobody may approve or deny their own request.", code="SelfApprovalNotAllowed")
+        if me not in row.approvers:
+            raise Forbidden("Only a designated approver may decide on this request.", code="AuthorizationFailed")
+        # The SDK sends the step's properties as the body itself; ARM-style clients wrap them in "properties".
+        properties = body.get("properties", body) if isinstance(body, dict) else None
+        if not isinstance(properties, dict):
+            raise BadRequest("The request content must be a JSON object.", code="InvalidRequestContent")
+        result = properties.get("reviewResult")
+        if result not in REVIEW_RESULTS:
+            raise BadRequest(
+                "'reviewResult' must be 'Approve' or 'Deny'.",
+                code="InvalidRequestContent",
+                target="properties.reviewResult",
+            )
+        justification = properties.get("justification")
+        if not isinstance(justification, str) or not justification.strip() or len(justification) > 4000:
+            raise BadRequest(
+                "An approver must give a justification (up to 4000 characters).",
+                code="InvalidRequestContent",
+                target="properties.justification",
+            )
+        if row.status != "InProgress":
+            raise Conflict("This approval stage has already been decided.", code="ApprovalStageCompleted")
+        request = find_request(ctx.conn, ctx.tenant_id, row.request_key)
+        if request is None or request.status != "PendingApproval":
+            raise Conflict("The request is no longer waiting for approval.", code="ApprovalStageCompleted")
+        if result == "Approve":
+            provision_approved(ctx, request)
+        else:
+            set_request_status(ctx, request, "Denied")
+        ctx.conn.execute(
+            update(pim_approvals)
+            .where(pim_approvals.c.tenant_id == ctx.tenant_id, pim_approvals.c.id == row.id)
+            .values(
+                status="Completed",
+                review_result=result,
+                reviewed_by=me,
+                justification=justification,
+                reviewed_at=utcnow(),
+            )
+        )
+        return Reply(200, stage_json(ctx, find_approval(ctx, row.id)))
+
+    def patch(self, ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
+        return self.put(ctx, rid, body)
+
+    def delete(self, ctx: RequestContext, rid: ResourceId) -> Reply:
+        raise BadRequest("Approval stages cannot be deleted.", code="OperationNotAllowed")
+
+    def list(self, ctx: RequestContext, scope: str, parent: ResourceId | None) -> list[dict[str, Any]]:
+        assert parent is not None
+        return [stage_json(ctx, _visible(ctx, parent))]
