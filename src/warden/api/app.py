@@ -19,6 +19,7 @@ from warden.api import arm, errors, monitor_routes
 from warden.identity import graph
 from warden.identity import log_routes as identity_log_routes
 from warden.identity.membership import transitive_group_ids
+from warden.identity.mfa import graph_routes as mfa_graph_routes
 from warden.identity.routes import build_router
 from warden.identity.self_service_routes import build_sspr_router
 from warden.kernel.caller import Caller
@@ -46,7 +47,11 @@ def create_app(platform: Platform) -> FastAPI:
         return await _handle(
             platform,
             request,
-            lambda _ctx: identity_log_routes.resolve(request.method, path) or graph.resolve(request.method, path),
+            lambda _ctx: (
+                identity_log_routes.resolve(request.method, path)
+                or mfa_graph_routes.resolve(request.method, path)  # methods, unlock, directory settings
+                or graph.resolve(request.method, path)
+            ),
             arm_api=False,
         )
 
