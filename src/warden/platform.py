@@ -71,6 +71,9 @@ class Platform:
         from warden.governance.scans import start_scan_loop
 
         self._threads.append(start_scan_loop(self, self._stop))  # compliance scans, under a leader lease
+        from warden.backup.scheduler import start_backup_loop
+
+        self._threads.append(start_backup_loop(self, self._stop))  # scheduled backups, soft-delete purge
         from warden.authz.pim.grants import start_expiry_loop
 
         self._threads.append(start_expiry_loop(self, self._stop))  # PIM expiry, under a leader lease

@@ -7,6 +7,7 @@ import os
 import typer
 
 from warden.cli import activity, admin, groups, kql, locks, resources, roles, sp, subscriptions
+from warden.cli import backup as backup_cli
 from warden.cli import dcr as dcr_cli
 from warden.cli import identity as identity_cli
 from warden.cli import logs as logs_cli
@@ -46,6 +47,7 @@ app.add_typer(workspaces_cli.app, name="workspace")
 app.add_typer(logs_cli.app, name="logs")
 app.add_typer(dcr_cli.app, name="dcr")
 app.add_typer(identity_cli.app, name="identity")
+app.add_typer(backup_cli.app, name="backup")
 
 
 if __name__ == "__main__":
