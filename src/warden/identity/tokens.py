@@ -7,6 +7,7 @@ tokens do, so ``validate`` can tell which kind of principal is calling.
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -112,6 +113,7 @@ class TokenService:
             "azp": grant.client_id,
             "idtyp": "user",
             "scp": scp,
+            "uti": secrets.token_urlsafe(16),  # Entra's unique token id: no two tokens are equal
             "amr": list(grant.amr),
             "auth_time": grant.auth_time,
             "upn": grant.user_principal_name,

@@ -88,6 +88,11 @@ def authenticate_assertion(
     return principal
 
 
+def _number(value: object) -> bool:
+    # NumericDate (RFC 7519 §2) may carry a fraction; MSAL sends floats.
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _check_claims(claims: dict, client_id: str, audiences: tuple[str, ...]) -> None:
     now = time.time()
     if claims.get("iss") != client_id or claims.get("sub") != client_id:
@@ -97,9 +102,9 @@ def _check_claims(claims: dict, client_id: str, audiences: tuple[str, ...]) -> N
     if not any(isinstance(a, str) and a.rstrip("/") in audiences for a in named):
         raise _invalid("The client assertion's audience is not this tenant's token endpoint.")
     exp, nbf = claims.get("exp"), claims.get("nbf", claims.get("iat", 0))
-    if not isinstance(exp, int) or exp + LEEWAY_SECONDS < now:
+    if not _number(exp) or exp + LEEWAY_SECONDS < now:
         raise _invalid("The client assertion has expired.")
-    if not isinstance(nbf, int) or nbf - LEEWAY_SECONDS > now or exp - nbf > MAX_LIFETIME_SECONDS + LEEWAY_SECONDS:
+    if not _number(nbf) or nbf - LEEWAY_SECONDS > now or exp - nbf > MAX_LIFETIME_SECONDS + LEEWAY_SECONDS:
         raise _invalid("The client assertion is not yet valid or is valid for too long.")
     jti = claims.get("jti")
     if not isinstance(jti, str) or not 0 < len(jti) <= 256:
