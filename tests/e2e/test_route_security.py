@@ -89,6 +89,25 @@ GRAPH_DIRECTORY = [
     ("GET", f"/v1.0/roleManagement/directory/roleAssignments/{_ID}"),
     ("DELETE", f"/v1.0/roleManagement/directory/roleAssignments/{_ID}"),
 ]
+# Authentication methods of the signed-in user (a service principal has none: 403), admin views of a
+# user's methods and lockout (Global/User Administrator), tenant directory settings (Global Administrator).
+GRAPH_MFA = [
+    ("GET", "/v1.0/me/authentication/methods"),
+    ("DELETE", f"/v1.0/me/authentication/methods/{_ID}"),
+    ("GET", "/v1.0/me/authentication/softwareOathMethods"),
+    ("POST", "/v1.0/me/authentication/softwareOathMethods"),
+    ("GET", f"/v1.0/me/authentication/softwareOathMethods/{_ID}"),
+    ("DELETE", f"/v1.0/me/authentication/softwareOathMethods/{_ID}"),
+    ("POST", f"/v1.0/me/authentication/softwareOathMethods/{_ID}/verify"),
+    ("POST", "/v1.0/me/authentication/recoveryCodes"),
+    ("GET", f"/v1.0/users/{_ID}/authentication/methods"),
+    ("DELETE", f"/v1.0/users/{_ID}/authentication/methods/{_ID}"),
+    ("DELETE", f"/v1.0/users/{_ID}/authentication/softwareOathMethods/{_ID}"),
+    ("GET", f"/v1.0/users/{_ID}/authentication/signInLockout"),
+    ("POST", f"/v1.0/users/{_ID}/unlock"),
+    ("GET", "/v1.0/policies/warden/directorySettings"),
+    ("PATCH", "/v1.0/policies/warden/directorySettings"),
+]
 # Sign-in/audit logs, Identity Protection, security alerts and reports: directory readers of security
 # data (Security Reader ...) only.
 GRAPH_IDENTITY_LOGS = [
@@ -112,6 +131,12 @@ GRAPH_IDENTITY_LOGS = [
 ]
 # Authenticated by the workspace's shared-key signature instead of a token (Azure's Data Collector API).
 SHARED_KEY = {"/api/logs"}
+# The backup vault data endpoint: ARM bearer tokens, then the vault's backupData data actions (Owner has none).
+BACKUP_DATA_VAULT = "/providers/Microsoft.RecoveryServices/vaults/{vault}/backupData"
+BACKUP_DATA = {
+    "/subscriptions/{subscription}/resourceGroups/{group}" + BACKUP_DATA_VAULT,
+    "/subscriptions/{subscription}/resourceGroups/{group}" + BACKUP_DATA_VAULT + "/{name:path}",
+}
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +183,7 @@ def concrete_requests(server, app_routes) -> list[tuple[str, str]]:  # type: ign
         ("POST", f"/v1.0/servicePrincipals/{uuid.uuid4()}/addPassword"),
         *GRAPH_DIRECTORY,
         *GRAPH_IDENTITY_LOGS,
+        *GRAPH_MFA,
     ]
     for rtype in types:
         scope = group if "resourceGroup" in rtype.placements or "extension" in rtype.placements else sub
@@ -169,10 +195,13 @@ def concrete_requests(server, app_routes) -> list[tuple[str, str]]:  # type: ign
         collection = item.rsplit("/", 1)[0]
         requests += [("GET", item), ("PUT", item), ("DELETE", item), ("GET", collection)]
         requests += [("POST", f"{item}/{action.name}") for action in rtype.actions.values()]
+    vault_data = group + BACKUP_DATA_VAULT.format(vault="v-route-security")
+    requests += [("GET", vault_data)] + [(m, f"{vault_data}/config") for m in ("GET", "HEAD", "PUT", "DELETE")]
     # Fixed routes other than the catch-alls must all be public token routes; anything else
     # would have to be added above.
     for path, _methods in routes:
         covered = path in PUBLIC_PATHS or path in CATCH_ALL or path in DATA_PLANE or path in SHARED_KEY
+        covered = covered or path in BACKUP_DATA
         assert covered, f"route {path} is not covered by this test"
     return requests
 
