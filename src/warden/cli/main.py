@@ -10,6 +10,7 @@ from warden.cli import activity, admin, groups, kql, locks, resources, roles, sp
 from warden.cli import backup as backup_cli
 from warden.cli import dcr as dcr_cli
 from warden.cli import identity as identity_cli
+from warden.cli import login as login_cli
 from warden.cli import logs as logs_cli
 from warden.cli import network as network_cli
 from warden.cli import policy as policy_cli
@@ -46,6 +47,8 @@ app.add_typer(network_cli.app, name="network")
 app.add_typer(workspaces_cli.app, name="workspace")
 app.add_typer(logs_cli.app, name="logs")
 app.add_typer(dcr_cli.app, name="dcr")
+app.command("login")(login_cli.login)
+app.command("logout")(login_cli.logout)
 app.add_typer(identity_cli.app, name="identity")
 app.add_typer(backup_cli.app, name="backup")
 
