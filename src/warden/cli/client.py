@@ -152,8 +152,9 @@ class WardenClient:
         self.tenant_id: str = bootstrap["tenantId"]
         self.endpoint: str = str(bootstrap["endpoint"]).rstrip("/")
         self.subscription: str | None = subscription or bootstrap.get("subscriptionId")
-        self._client_id: str = bootstrap["clientId"]
-        self._secret: str = bootstrap["clientSecret"]
+        self._client_id: str = bootstrap.get("clientId", "")
+        self._secret: str = bootstrap.get("clientSecret", "")
+        self.user_session: Any = None  # set when a user signed in with `warden login`
         self._token: str | None = None
         self._token_expires = 0.0
         verify: Any = True
@@ -172,6 +173,10 @@ class WardenClient:
 
     @classmethod
     def from_data_dir(cls, data_dir: Path | None, subscription: str | None = None) -> WardenClient:
+        from warden.cli.login import logged_in_client  # the user of `warden login`, when signed in
+
+        if (client := logged_in_client(cls, resolve_data_dir(data_dir), subscription)) is not None:
+            return client
         return cls(read_bootstrap(resolve_data_dir(data_dir)), subscription)
 
     def __enter__(self) -> WardenClient:
@@ -204,6 +209,8 @@ class WardenClient:
     # --- authentication -------------------------------------------------------------------
 
     def _bearer(self, *, refresh: bool = False) -> str:
+        if self.user_session is not None:
+            return self.user_session.bearer(self._http, refresh=refresh)
         if self._token and not refresh and time.monotonic() < self._token_expires:
             return self._token
         response = self._http.post(
