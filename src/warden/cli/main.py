@@ -6,14 +6,19 @@ import os
 
 import typer
 
-from warden.cli import activity, admin, groups, kql, locks, resources, roles, sp, subscriptions
+from warden.cli import activity, admin, kql, locks, resources, roles, sp, subscriptions
+from warden.cli import apps as apps_cli
 from warden.cli import backup as backup_cli
 from warden.cli import dcr as dcr_cli
+from warden.cli import directory_groups as directory_groups_cli
 from warden.cli import identity as identity_cli
 from warden.cli import login as login_cli
 from warden.cli import logs as logs_cli
 from warden.cli import network as network_cli
+from warden.cli import pim as pim_cli
 from warden.cli import policy as policy_cli
+from warden.cli import resource_groups as resource_groups_cli
+from warden.cli import users as users_cli
 from warden.cli import workspaces as workspaces_cli
 
 app = typer.Typer(
@@ -34,7 +39,10 @@ app.command()(admin.init)
 app.command()(admin.serve)
 app.command()(admin.up)
 app.add_typer(admin.keys_app, name="keys")
-app.add_typer(groups.app, name="group")
+app.add_typer(resource_groups_cli.app, name="rg")
+app.add_typer(directory_groups_cli.app, name="group")
+app.add_typer(users_cli.app, name="user")
+app.add_typer(apps_cli.app, name="app")
 app.add_typer(resources.app, name="resource")
 app.add_typer(roles.app, name="role")
 app.add_typer(locks.app, name="lock")
@@ -51,6 +59,7 @@ app.command("login")(login_cli.login)
 app.command("logout")(login_cli.logout)
 app.add_typer(identity_cli.app, name="identity")
 app.add_typer(backup_cli.app, name="backup")
+app.add_typer(pim_cli.app, name="pim")
 
 
 if __name__ == "__main__":

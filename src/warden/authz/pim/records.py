@@ -17,6 +17,7 @@ from warden.authz.engine import scope_ancestors
 from warden.authz.pim.common import role_definition_id, scope_key, scoped_id
 from warden.authz.pim.schedules import Window
 from warden.authz.pim.schema import ASSIGNMENT, ELIGIBILITY, pim_requests, pim_schedules
+from warden.authz.store import builtin_roles
 from warden.kernel.clock import aware, isoformat, utcnow
 from warden.kernel.context import RequestContext
 from warden.kernel.odata import InvalidFilter, parse_filter
@@ -179,7 +180,17 @@ def instance_json(row: Any) -> dict[str, Any]:
 
 
 def _shared(row: Any) -> dict[str, Any]:
+    role = builtin_roles().get(row.role_guid)
     return {
+        "expandedProperties": {
+            "roleDefinition": {
+                "id": role_definition_id(row.scope, row.role_guid),
+                "displayName": role.role_name if role else None,
+                "type": "BuiltInRole" if role else "CustomRole",
+            },
+            "scope": {"id": row.scope},
+            "principal": {"id": row.principal_id, "type": "ServicePrincipal"},
+        },
         "scope": row.scope,
         "roleDefinitionId": role_definition_id(row.scope, row.role_guid),
         "principalId": row.principal_id,
