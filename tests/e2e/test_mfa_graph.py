@@ -124,7 +124,10 @@ def test_user_enrols_totp_and_recovery_codes_and_signs_in_with_them(warden_serve
     # An application's token has no "me" with methods.
     with warden_server.client() as app_client:
         refused = app_client.get("/v1.0/me/authentication/methods")
+        # A user with methods (recovery codes left) can still be deleted; its methods go with it.
+        deleted = app_client.delete(f"/v1.0/users/{user.object_id}")
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "Authorization_RequestDenied"
+    assert deleted.status_code == 204, deleted.text
 
 
 def test_settings_lockout_and_unlock_by_an_administrator(warden_server, directory, browser) -> None:  # type: ignore[no-untyped-def]

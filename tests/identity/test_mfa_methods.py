@@ -100,3 +100,18 @@ def test_email_listed_from_mail_and_methods_listed_in_graph_shape(mfa_db, master
         assert methods.delete_method(conn, user.object_id, enrolment.id)
         assert not methods.delete_method(conn, user.object_id, enrolment.id)
         assert methods.user_methods(conn, user.object_id) == ["email"]
+
+
+def test_forget_user_removes_methods_and_lockout_so_the_user_can_be_deleted(mfa_db, master_key) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import delete
+
+    from warden.identity import lockout_store
+    from warden.identity.schema import users
+
+    user = add_user(mfa_db)
+    with mfa_db.write() as conn:
+        methods.regenerate_recovery_codes(conn, user.tenant_id, user.object_id)
+        lockout_store.record_password_result(conn, user.tenant_id, user.object_id, "familiar", "x", False, time.time())
+        assert methods.forget_user(conn, user.object_id) == 10
+        assert lockout_store.lock_status(conn, user.object_id, time.time()) == {"familiar": None, "unfamiliar": None}
+        assert conn.execute(delete(users).where(users.c.object_id == user.object_id)).rowcount == 1

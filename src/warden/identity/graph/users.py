@@ -26,6 +26,7 @@ from warden.identity.graph.common import (
     text_field,
 )
 from warden.identity.graph.errors import GraphError, bad_request, forbidden, not_found
+from warden.identity.mfa import methods as mfa_methods
 from warden.identity.passwords import check_password
 from warden.identity.tenant_settings import get_settings
 from warden.kernel.context import RequestContext
@@ -328,6 +329,7 @@ def _delete(ctx: RequestContext, key: str) -> Reply:
             role_assignments.c.tenant_id == ctx.tenant_id, role_assignments.c.principal_id == user.object_id
         )
     )
+    mfa_methods.forget_user(ctx.conn, user.object_id)  # its authentication methods reference the row
     store.delete_user(ctx.conn, user)
     audit(
         ctx,

@@ -9,7 +9,6 @@ so a code is accepted once even when two requests race with it.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
+from warden.identity.lockout_store import reset_lockout
 from warden.identity.mfa.totp import new_secret, provisioning_uri, verify_totp
 from warden.identity.schema import auth_methods, users
 from warden.kernel.clock import isoformat, utcnow
@@ -298,6 +298,8 @@ def delete_method(conn: Connection, user_id: str, method_id: str) -> bool:
     return conn.execute(delete(auth_methods).where(condition)).rowcount > 0
 
 
-def same_code(a: str, b: str) -> bool:
-    """Constant-time comparison of two codes, for callers checking codes they hold in memory."""
-    return hmac.compare_digest(a.encode(), b.encode())
+def forget_user(conn: Connection, user_id: str) -> int:
+    """Delete every authentication method and lockout counter of a user being deleted; return the
+    number of method rows removed. Call it before deleting the user row (methods reference it)."""
+    reset_lockout(conn, user_id)
+    return conn.execute(delete(auth_methods).where(auth_methods.c.user_id == user_id)).rowcount
