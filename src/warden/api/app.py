@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from warden.api import arm, errors, monitor_routes
+from warden.backup import data_endpoint as backup_data_endpoint
 from warden.identity import graph
 from warden.identity import log_routes as identity_log_routes
 from warden.identity.membership import transitive_group_ids
@@ -62,6 +63,7 @@ def create_app(platform: Platform) -> FastAPI:
 
     app.add_api_route("/v1.0/{path:path}", graph_route, methods=["GET", "POST", "PATCH", "DELETE"])
     monitor_routes.install(app, platform, _handle)
+    backup_data_endpoint.install(app, platform, _authenticate)  # vault data over HTTPS, before the catch-all
     app.add_api_route("/{path:path}", arm_route, methods=ARM_METHODS)
     return app
 
