@@ -68,39 +68,39 @@ def group_name() -> str:
 
 def test_group_create_list_update_delete(warden_server: WardenServer) -> None:
     name = group_name()
-    created = warden_json(warden_server, "group", "create", name, "--location", "westeurope", "--tag", "env=dev")
+    created = warden_json(warden_server, "rg", "create", name, "--location", "westeurope", "--tag", "env=dev")
     assert created["name"] == name
     assert created["tags"] == {"env": "dev"}
     assert created["id"] == f"/subscriptions/{warden_server.subscription}/resourceGroups/{name}"
 
-    listed = warden_json(warden_server, "group", "list")
+    listed = warden_json(warden_server, "rg", "list")
     assert name in [g["name"] for g in listed]
-    assert name in warden(warden_server, "group", "list").stdout  # table
-    assert [g["name"] for g in warden_json(warden_server, "group", "list", "--tag", "env=dev")].count(name) == 1
-    assert name not in [g["name"] for g in warden_json(warden_server, "group", "list", "--tag", "env=prod")]
+    assert name in warden(warden_server, "rg", "list").stdout  # table
+    assert [g["name"] for g in warden_json(warden_server, "rg", "list", "--tag", "env=dev")].count(name) == 1
+    assert name not in [g["name"] for g in warden_json(warden_server, "rg", "list", "--tag", "env=prod")]
 
-    updated = warden_json(warden_server, "group", "update", name, "--tag", "env=prod", "--tag", "owner=ops")
+    updated = warden_json(warden_server, "rg", "update", name, "--tag", "env=prod", "--tag", "owner=ops")
     assert updated["tags"] == {"env": "prod", "owner": "ops"}
-    assert warden_json(warden_server, "group", "show", name)["tags"] == {"env": "prod", "owner": "ops"}
+    assert warden_json(warden_server, "rg", "show", name)["tags"] == {"env": "prod", "owner": "ops"}
 
-    deleted = warden(warden_server, "group", "delete", name)
+    deleted = warden(warden_server, "rg", "delete", name)
     assert f"Deleted resource group {name}" in deleted.stderr
-    missing = warden(warden_server, "group", "show", name, code=1)
+    missing = warden(warden_server, "rg", "show", name, code=1)
     assert "ResourceGroupNotFound" in missing.stderr
-    assert name not in [g["name"] for g in warden_json(warden_server, "group", "list")]
+    assert name not in [g["name"] for g in warden_json(warden_server, "rg", "list")]
 
 
 def test_group_delete_no_wait_returns_before_the_job(warden_server: WardenServer) -> None:
     name = group_name()
-    warden(warden_server, "group", "create", name, "--location", "westeurope")
-    result = warden(warden_server, "group", "delete", name, "--no-wait")
+    warden(warden_server, "rg", "create", name, "--location", "westeurope")
+    result = warden(warden_server, "rg", "delete", name, "--no-wait")
     assert "accepted" in result.stderr
     deadline = time.monotonic() + 10
-    while warden(warden_server, "group", "show", name, code=ANY).exit_code == 0:
+    while warden(warden_server, "rg", "show", name, code=ANY).exit_code == 0:
         assert time.monotonic() < deadline, "the group was never deleted"
         time.sleep(0.2)
     # Deleting what is gone is not an error.
-    assert "nothing to delete" in warden(warden_server, "group", "delete", name).stderr
+    assert "nothing to delete" in warden(warden_server, "rg", "delete", name).stderr
 
 
 # --- service principals and role assignments -------------------------------------------------
@@ -207,21 +207,21 @@ def test_role_definition_from_az_and_arm_json(warden_server: WardenServer, tmp_p
 
 def test_lock_blocks_group_delete_until_removed(warden_server: WardenServer) -> None:
     name = group_name()
-    warden(warden_server, "group", "create", name, "--location", "westeurope")
+    warden(warden_server, "rg", "create", name, "--location", "westeurope")
     lock = warden_json(
         warden_server, "lock", "create", "keep", "--level", "CanNotDelete", "--resource-group", name, "--notes", "prod"
     )
     assert lock["properties"] == {"level": "CanNotDelete", "notes": "prod"}
     assert "keep" in [item["name"] for item in warden_json(warden_server, "lock", "list", "--resource-group", name)]
 
-    refused = warden(warden_server, "group", "delete", name, code=1)
+    refused = warden(warden_server, "rg", "delete", name, code=1)
     assert "ScopeLocked" in refused.stderr
-    assert warden_json(warden_server, "group", "show", name)["name"] == name
+    assert warden_json(warden_server, "rg", "show", name)["name"] == name
 
     warden(warden_server, "lock", "delete", "keep", "--resource-group", name)
     assert warden_json(warden_server, "lock", "list", "--resource-group", name) == []
-    warden(warden_server, "group", "delete", name)
-    warden(warden_server, "group", "show", name, code=1)
+    warden(warden_server, "rg", "delete", name)
+    warden(warden_server, "rg", "show", name, code=1)
 
 
 # --- generic resources and subscriptions ---------------------------------------------------
@@ -261,10 +261,10 @@ def test_subscription_list_show_create(warden_server: WardenServer) -> None:
     assert new != warden_server.subscription
     assert warden_json(warden_server, "subscription", "show", new)["displayName"] == "CLI test subscription"
     # --subscription points every command at another subscription.
-    warden(warden_server, "group", "create", "in-new-sub", "--location", "westeurope", "--subscription", new)
-    assert [g["name"] for g in warden_json(warden_server, "group", "list", "--subscription", new)] == ["in-new-sub"]
-    assert "in-new-sub" not in [g["name"] for g in warden_json(warden_server, "group", "list")]
-    warden(warden_server, "group", "delete", "in-new-sub", "--subscription", new)
+    warden(warden_server, "rg", "create", "in-new-sub", "--location", "westeurope", "--subscription", new)
+    assert [g["name"] for g in warden_json(warden_server, "rg", "list", "--subscription", new)] == ["in-new-sub"]
+    assert "in-new-sub" not in [g["name"] for g in warden_json(warden_server, "rg", "list")]
+    warden(warden_server, "rg", "delete", "in-new-sub", "--subscription", new)
 
 
 # --- activity log ----------------------------------------------------------------------------
@@ -272,7 +272,7 @@ def test_subscription_list_show_create(warden_server: WardenServer) -> None:
 
 def test_activity_list_shows_the_group_write(warden_server: WardenServer) -> None:
     name = group_name()
-    warden(warden_server, "group", "create", name, "--location", "westeurope")
+    warden(warden_server, "rg", "create", name, "--location", "westeurope")
     events = warden_json(warden_server, "activity", "list", "--resource-group", name, "--since", "1h")
     writes = [
         e for e in events if e["operationName"]["value"] == "Microsoft.Resources/subscriptions/resourceGroups/write"
@@ -287,13 +287,13 @@ def test_activity_list_shows_the_group_write(warden_server: WardenServer) -> Non
     assert len(warden_json(warden_server, "activity", "list", "--max", "1")) == 1
     table = warden(warden_server, "activity", "list", "--resource-group", name).stdout
     assert "resourceGroups/write" in table and "Succeeded" in table
-    warden(warden_server, "group", "delete", name, "--no-wait")
+    warden(warden_server, "rg", "delete", name, "--no-wait")
 
 
 def test_activity_verify_names_an_altered_event(tmp_path: Path) -> None:
     server = start_server(tmp_path / "tamper")
     try:
-        warden(server, "group", "create", "audited", "--location", "westeurope")
+        warden(server, "rg", "create", "audited", "--location", "westeurope")
         intact = warden(server, "activity", "verify")
         assert "Activity log intact: 1 tenant chain(s)" in intact.stdout
         assert warden_json(server, "activity", "verify") == {"intact": True, "chains": 1, "problems": []}
@@ -330,8 +330,7 @@ def test_bad_input_gives_a_clean_error(warden_server: WardenServer, tmp_path: Pa
     )
     assert "cannot read" in missing_file.output
     assert (
-        "key=value"
-        in warden(warden_server, "group", "create", "g", "--location", "x", "--tag", "oops", code=None).output
+        "key=value" in warden(warden_server, "rg", "create", "g", "--location", "x", "--tag", "oops", code=None).output
     )
     assert "--since" in warden(warden_server, "activity", "list", "--since", "yesterday", code=None).output
     role = tmp_path / "role.json"
@@ -344,10 +343,10 @@ def test_bad_input_gives_a_clean_error(warden_server: WardenServer, tmp_path: Pa
         warden_server, "role", "assignment", "create", "--assignee", str(uuid.uuid4()), "--role", "No Such Role", code=1
     )
     assert "RoleDefinitionDoesNotExist" in unknown_role.stderr
-    server_side = warden(warden_server, "group", "create", "bad?name", "--location", "westeurope", code=1)
+    server_side = warden(warden_server, "rg", "create", "bad?name", "--location", "westeurope", code=1)
     assert server_side.stderr.startswith("Error: (InvalidResourceGroupName)")
 
-    assert "warden init" in warden(warden_server, "group", "list", code=1, data_dir=tmp_path / "empty").stderr
+    assert "warden init" in warden(warden_server, "rg", "list", code=1, data_dir=tmp_path / "empty").stderr
 
 
 def test_real_entry_point(warden_server: WardenServer) -> None:
@@ -356,7 +355,7 @@ def test_real_entry_point(warden_server: WardenServer) -> None:
     listed = subprocess.run([*cli, "subscription", "list", "-o", "json", *data_dir], capture_output=True, text=True)
     assert listed.returncode == 0, listed.stderr
     assert warden_server.subscription in [s["subscriptionId"] for s in json.loads(listed.stdout)]
-    missing = subprocess.run([*cli, "group", "show", "no-such-group", *data_dir], capture_output=True, text=True)
+    missing = subprocess.run([*cli, "rg", "show", "no-such-group", *data_dir], capture_output=True, text=True)
     assert missing.returncode == 1
     assert missing.stderr.strip() == "Error: (ResourceGroupNotFound) Resource group 'no-such-group' could not be found."
     assert missing.stdout == ""

@@ -1,4 +1,4 @@
-"""``warden group``: resource groups."""
+"""``warden rg``: resource groups (``az group`` in Azure's CLI; ``warden group`` is directory groups)."""
 
 from __future__ import annotations
 

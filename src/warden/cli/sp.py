@@ -63,3 +63,18 @@ def delete(
     with WardenClient.from_data_dir(data_dir) as client:
         client.delete(f"/v1.0/servicePrincipals/{object_id}")
     note(f"Deleted service principal {object_id}.")
+
+
+@app.command("show")
+@handle_errors
+def show(
+    object_id: str = typer.Argument(..., metavar="OBJECT_ID", help="The service principal's object ID."),
+    data_dir: Path | None = DataDir,
+    output: OutputFormat = Output,
+) -> None:
+    """Show a service principal and the application registration it belongs to, if any."""
+    with WardenClient.from_data_dir(data_dir) as client:
+        principal = client.get(f"/v1.0/servicePrincipals/{object_id}")
+        apps = client.list("/v1.0/applications", params={"$filter": f"appId eq '{principal['appId']}'"})
+    principal = {**principal, "applicationObjectId": apps[0]["id"] if apps else None}
+    render(principal, output, [*COLUMNS, ("Application object ID", "applicationObjectId")])
