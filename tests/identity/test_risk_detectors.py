@@ -133,3 +133,25 @@ def test_user_risk_is_the_highest_open_level() -> None:
     assert user_risk([]) == "none"
     assert user_risk(["low", "high", "medium"]) == "high"
     assert user_risk(["low", "bogus"]) == "low"
+
+
+def test_spray_counts_accounts_that_do_not_exist() -> None:
+    records = [*spray(7)]
+    records += [
+        {**signin("x", "192.0.2.66", 10 + i, error=50126), "userId": None, "userPrincipalName": f"ghost{i}@c.test"}
+        for i in range(3)
+    ]
+    found = detect(records, None, Reference())
+    assert len(found) == 10
+    ghosts = [d.graph("t", T0) for d in found if d.signin.object_id is None]
+    assert len(ghosts) == 3 and all(g["userId"] is None and g["userPrincipalName"] for g in ghosts)
+
+
+def test_success_after_a_reported_spray_is_new_high_evidence() -> None:
+    failures = spray(10)
+    before = {d.detection_id("t") for d in detect(failures, None, Reference())}
+    success = signin("user5", "192.0.2.66", 20)
+    after = detect([*failures, success], {success["id"]}, Reference())
+    high = [d for d in after if d.risk_level == "high"]
+    assert [d.signin.id for d in high] == [success["id"]]
+    assert high[0].detection_id("t") not in before  # stored as a new detection, not deduplicated away

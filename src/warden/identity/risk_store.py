@@ -99,7 +99,7 @@ def store_detections(conn: Connection, tenant_id: str, found: Iterable[Detection
             insert(risk_detections).values(
                 id=detection_id,
                 tenant_id=tenant_id,
-                user_id=detection.signin.user_id,
+                user_id=detection.signin.object_id,
                 risk_event_type=str(detection.risk_event_type),
                 risk_level=str(detection.risk_level),
                 risk_state=OPEN,
@@ -108,7 +108,7 @@ def store_detections(conn: Connection, tenant_id: str, found: Iterable[Detection
             )
         )
         added.append(record)
-    for user_id in sorted({r["userId"] for r in added}):
+    for user_id in sorted({r["userId"] for r in added if r["userId"]}):
         refresh_user_risk(conn, tenant_id, user_id)
     return added
 

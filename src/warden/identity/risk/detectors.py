@@ -65,7 +65,8 @@ def password_spray(history: Sequence[SignIn], new_ids: set[str], thresholds: Thr
                         RiskLevel.HIGH if compromised else RiskLevel.MEDIUM,
                         Timing.OFFLINE,
                         successes.get(user_id, signin),
-                        key=f"{ip}|{signin.id}",
+                        # A later success is new evidence: a second, high detection, not a silent no-op.
+                        key=f"{ip}|{signin.id}" + ("|succeeded" if compromised else ""),
                         additional_info={
                             "attackedAccounts": len(first_per_user),
                             "sprayIpAddress": ip,

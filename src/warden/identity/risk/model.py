@@ -15,6 +15,7 @@ DETECTION_NAMESPACE = uuid.UUID("6f1d3c1e-5a55-4c39-9a4b-3f0f6b2d7e10")
 # AADSTS codes that mean "the password was wrong" (50126) or the account was locked by repeated
 # wrong passwords (50053): the failures a password spray produces.
 PASSWORD_FAILURE_CODES = frozenset({50126, 50053})
+UPN_KEY = "upn:"
 
 
 class RiskEventType(StrEnum):
@@ -73,6 +74,11 @@ class SignIn:
     def succeeded(self) -> bool:
         return self.error_code == 0
 
+    @property
+    def object_id(self) -> str | None:
+        """The user's object ID, or None for an account that does not exist."""
+        return None if self.user_id.startswith(UPN_KEY) else self.user_id
+
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> SignIn | None:
         """The view of ``record``, or None when it lacks a user or a readable timestamp."""
@@ -80,7 +86,10 @@ class SignIn:
             time = parse_time(record.get("createdDateTime"))
         except ValueError:
             return None
-        user_id = record.get("userId")
+        # A failed sign-in for an account that does not exist has a UPN but no userId; password
+        # spray counts those accounts too, keyed by the lower-cased UPN.
+        upn = str(record.get("userPrincipalName") or "").strip().lower()
+        user_id = record.get("userId") or (f"{UPN_KEY}{upn}" if upn else None)
         if not user_id:
             return None
         status = record.get("status") or {}
@@ -145,7 +154,7 @@ class Detection:
             "activityDateTime": graph_time(signin.time),
             "detectedDateTime": graph_time(detected),
             "lastUpdatedDateTime": graph_time(detected),
-            "userId": signin.user_id,
+            "userId": signin.object_id,
             "userDisplayName": signin.user_display_name,
             "userPrincipalName": signin.user_principal_name,
             # Graph carries additionalInfo as a JSON string of [{"Key": ..., "Value": ...}].
