@@ -65,6 +65,10 @@ class Platform:
         thread = threading.Thread(target=self._maintenance_loop, name="warden-maintenance", daemon=True)
         thread.start()
         self._threads.append(thread)
+        try:
+            self.monitor.logs.store.recover()  # rows acknowledged before a crash, not yet in their tables
+        except Exception:
+            log.exception("replaying the log spool failed; each workspace retries on its first use")
         from warden.monitor.exports import start_monitor_loop
 
         self._threads.append(start_monitor_loop(self, self._stop))  # activity export, log retention

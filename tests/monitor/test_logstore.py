@@ -16,6 +16,7 @@ from warden.monitor.kql.errors import KqlError, KqlUnsupportedError
 from warden.monitor.kql.types import KustoType as K
 from warden.monitor.logstore import LogStoreError, PurgeFilter
 from warden.monitor.logstore.duckdb_store import DuckDBLogStore
+from warden.monitor.logstore.spool import SpooledLogStore
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 EVENTS = {"TimeGenerated": K.DATETIME, "Computer": K.STRING, "Level": K.INT, "Props": K.DYNAMIC, "Id": K.GUID}
@@ -48,6 +49,7 @@ _KNOWN_GAPS = {
 @pytest.fixture(
     params=[
         "duckdb",
+        "duckdb+spool",
         pytest.param(
             "clickhouse",
             marks=pytest.mark.skipif(_NO_CHDB, reason="chdb (the optional clickhouse extra) is not installed"),
@@ -67,6 +69,8 @@ def make_store(request, tmp_path):
 
             # chDB opens one data directory per process: the previous store must be closed first.
             store = ClickHouseLogStore(ChdbExecutor(tmp_path / "clickhouse"))
+        elif request.param == "duckdb+spool":
+            store = SpooledLogStore(DuckDBLogStore(tmp_path / "logs", threads=1), tmp_path / "logs" / "spool")
         else:
             store = DuckDBLogStore(tmp_path / "logs", threads=1)
         stores.append(store)

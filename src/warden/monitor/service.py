@@ -24,6 +24,7 @@ from warden.kernel.secrets import MasterKey
 from warden.monitor.kql.types import parse_type
 from warden.monitor.logstore import TableSchema
 from warden.monitor.logstore.duckdb_store import DuckDBLogStore
+from warden.monitor.logstore.spool import SpooledLogStore
 from warden.monitor.tables import STANDARD_TABLES
 
 WORKSPACE_TYPE = "Microsoft.OperationalInsights/workspaces"
@@ -51,7 +52,8 @@ def standard_schemas() -> dict[str, TableSchema]:
 
 class LogService:
     def __init__(self, data_dir: Path, master_key: MasterKey, *, threads: int | None = None) -> None:
-        self.store = DuckDBLogStore(data_dir / "logs", threads=threads)
+        # Appends are acknowledged once fsynced to the spool and inserted in large batches (spool.py).
+        self.store = SpooledLogStore(DuckDBLogStore(data_dir / "logs", threads=threads), data_dir / "logs" / "spool")
         self._key_secret = master_key.derive("log-analytics-shared-keys")
         self._by_customer: dict[str, WorkspaceRef] = {}
         self._lock = threading.Lock()

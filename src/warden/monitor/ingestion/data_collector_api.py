@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from warden.kernel.ids import parse_resource_id
 from warden.kernel.resources import get_row
 from warden.monitor.kql.types import KustoType, parse_type
-from warden.monitor.logstore import LogStoreError
+from warden.monitor.logstore import LogStoreError, StoreBusy
 from warden.monitor.tables import STANDARD_COLUMNS
 
 from .data_collector import (
@@ -49,7 +49,8 @@ _ARROW = {
 
 
 def _error(error: DataCollectorError) -> JSONResponse:
-    return JSONResponse({"Error": error.code, "Message": error.message}, status_code=error.status)
+    headers = {"Retry-After": "1"} if error.status in (429, 503) else None
+    return JSONResponse({"Error": error.code, "Message": error.message}, status_code=error.status, headers=headers)
 
 
 async def _read(request: Request) -> bytes:
@@ -114,6 +115,8 @@ def _ingest(platform: Platform, headers: dict[str, str], body: bytes) -> None:
         batch = _arrow(shaped.rows, schema, resource_id=headers.get("x-ms-azureresourceid", ""))
         batch = with_standard_columns(batch, schema, customer_id=ref.customer_id, table=table, received=received)
         store.append(ref.customer_id, table, batch)
+    except StoreBusy as error:
+        raise DataCollectorError("ServiceUnavailable", str(error), status=503) from None
     except LogStoreError as error:
         raise DataCollectorError("InvalidDataFormat", str(error)) from None
 

@@ -31,7 +31,7 @@ from warden.kernel.resources import get_row
 from warden.kernel.schema import resources
 from warden.monitor.data_collection import DCR_TYPE, output_table, stream_columns
 from warden.monitor.kql.types import KustoType
-from warden.monitor.logstore import LogStoreError
+from warden.monitor.logstore import LogStoreError, StoreBusy
 
 from .batches import BadRecord, TransformError, process_batch, records_to_arrow
 
@@ -144,6 +144,8 @@ class LogsIngestion:
             for customer_id, table, out in deliveries:
                 try:
                     self.service.store.append(customer_id, table, out)
+                except StoreBusy as error:
+                    raise Throttled(str(error), headers={"Retry-After": "1"}) from None
                 except LogStoreError as error:
                     raise BadRequest(str(error), code="InvalidOutputTable") from None
         finally:

@@ -21,7 +21,7 @@ import pyarrow as pa
 from warden.monitor.kql.runtime import KqlResult
 from warden.monitor.kql.types import KustoType
 
-__all__ = ["LogStore", "LogStoreError", "PurgeFilter", "TableSchema", "TimeRange"]
+__all__ = ["LogStore", "LogStoreError", "PurgeFilter", "StoreBusy", "TableSchema", "TimeRange"]
 
 #: A table's columns and their Kusto types, in order.
 TableSchema = dict[str, KustoType]
@@ -40,6 +40,10 @@ class PurgeFilter:
 
 class LogStoreError(Exception):
     """A store operation was refused: unknown workspace or table, conflicting schema, bad batch."""
+
+
+class StoreBusy(LogStoreError):
+    """The store is behind on earlier data: nothing was written; the caller should retry shortly."""
 
 
 class LogStore(Protocol):

@@ -50,6 +50,7 @@ from . import LogStoreError, PurgeFilter, TableSchema, TimeRange
 __all__ = ["DuckDBLogStore"]
 
 _CATALOG = "__warden_columns"
+_SPOOL_MARK = "__warden_spool"  # the last spool segment applied (see logstore/spool.py)
 _WORKSPACE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _CONFIG = {
     "enable_external_access": False,
@@ -78,6 +79,7 @@ class _Workspace:
             f"CREATE TABLE IF NOT EXISTS {_CATALOG} "
             "(table_name VARCHAR, column_name VARCHAR, kusto_type VARCHAR, ordinal INTEGER)"
         )
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS {_SPOOL_MARK} (segment BIGINT)")
         self.lock = threading.Lock()
         self.schemas = self._load_schemas()
         # The file's catalog name, to reach a table past a same-named temporary view.
@@ -251,38 +253,86 @@ class DuckDBLogStore:
 
     def append(self, workspace: str, table: str, batch: pa.Table) -> int:
         opened = self._workspace(workspace)
-        schema = opened.schemas.get(table)
-        if schema is None:
-            raise LogStoreError(f"table '{table}' does not exist")
+        schema = self._append_schema(opened, table, batch)
         if batch.num_rows == 0:
             return 0
-        unknown = [name for name in batch.column_names if name not in schema]
-        if unknown:
-            raise LogStoreError(f"table '{table}' has no column(s) {unknown}")
-        stage = f"__stage_{uuid.uuid4().hex}"
         with opened.lock:
             cursor = opened.cursor()
             try:
-                cursor.register(stage, batch)
-                described = {row[0]: row[1] for row in cursor.execute(f"DESCRIBE {quote_identifier(stage)}").fetchall()}
-                if any(schema[n] is KustoType.TIMESPAN and described[n] == "VARCHAR" for n in described):
-                    cursor.execute(timespan_text_macro())  # text timespans need the parsing macro
-                # Columns the batch lacks: strings are '' (Kusto strings are never null), others null.
-                names = [n for n in schema if n in described or schema[n] is KustoType.STRING]
-                select = ", ".join(
-                    convert_sql(quote_identifier(n), described[n], schema[n]) if n in described else "''"
-                    for n in names
-                )
-                target = ", ".join(quote_identifier(n) for n in names)
-                cursor.execute(
-                    f"INSERT INTO {quote_identifier(table)} ({target}) SELECT {select} FROM {quote_identifier(stage)}"
-                )
-            except duckdb.Error as exc:
-                raise LogStoreError(f"append to '{table}' failed: {exc}") from exc
+                self._insert(cursor, table, schema, batch)
             finally:
-                cursor.unregister(stage)
                 cursor.close()
         return batch.num_rows
+
+    def append_spooled(self, workspace: str, batches: list[tuple[str, pa.Table]], through: int) -> int:
+        """Append several tables' batches and record ``through`` (the last spool segment they came from)
+        in one transaction, so a replay after a crash applies each segment exactly once.
+
+        Batches for tables that no longer exist are skipped (the table was dropped after the rows
+        were acknowledged, as if they had been appended first). Returns the rows appended.
+        """
+        opened = self._workspace(workspace)
+        appended = 0
+        with opened.lock:
+            cursor = opened.cursor()
+            try:
+                cursor.execute("BEGIN")
+                for table, batch in batches:
+                    schema = opened.schemas.get(table)
+                    if schema is None or batch.num_rows == 0:
+                        continue
+                    self._insert(cursor, table, schema, batch.select([n for n in batch.column_names if n in schema]))
+                    appended += batch.num_rows
+                cursor.execute(f"DELETE FROM {_SPOOL_MARK}")
+                cursor.execute(f"INSERT INTO {_SPOOL_MARK} VALUES (?)", [through])
+                cursor.execute("COMMIT")
+            except BaseException:
+                _rollback(cursor)
+                raise
+            finally:
+                cursor.close()
+        return appended
+
+    def spooled_through(self, workspace: str) -> int:
+        """The last spool segment whose rows this workspace has committed (0 if none)."""
+        cursor = self._workspace(workspace).cursor()
+        try:
+            row = cursor.execute(f"SELECT max(segment) FROM {_SPOOL_MARK}").fetchone()
+            return int(row[0] or 0)
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def _append_schema(opened: _Workspace, table: str, batch: pa.Table) -> TableSchema:
+        schema = opened.schemas.get(table)
+        if schema is None:
+            raise LogStoreError(f"table '{table}' does not exist")
+        unknown = [name for name in batch.column_names if name not in schema]
+        if unknown:
+            raise LogStoreError(f"table '{table}' has no column(s) {unknown}")
+        return schema
+
+    @staticmethod
+    def _insert(cursor: duckdb.DuckDBPyConnection, table: str, schema: TableSchema, batch: pa.Table) -> None:
+        stage = f"__stage_{uuid.uuid4().hex}"
+        try:
+            cursor.register(stage, batch)
+            described = {row[0]: row[1] for row in cursor.execute(f"DESCRIBE {quote_identifier(stage)}").fetchall()}
+            if any(schema[n] is KustoType.TIMESPAN and described[n] == "VARCHAR" for n in described):
+                cursor.execute(timespan_text_macro())  # text timespans need the parsing macro
+            # Columns the batch lacks: strings are '' (Kusto strings are never null), others null.
+            names = [n for n in schema if n in described or schema[n] is KustoType.STRING]
+            select = ", ".join(
+                convert_sql(quote_identifier(n), described[n], schema[n]) if n in described else "''" for n in names
+            )
+            target = ", ".join(quote_identifier(n) for n in names)
+            cursor.execute(
+                f"INSERT INTO {quote_identifier(table)} ({target}) SELECT {select} FROM {quote_identifier(stage)}"
+            )
+        except duckdb.Error as exc:
+            raise LogStoreError(f"append to '{table}' failed: {exc}") from exc
+        finally:
+            cursor.unregister(stage)
 
     # -------------------------------------------------------------------------------- queries
 
