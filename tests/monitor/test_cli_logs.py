@@ -78,7 +78,7 @@ def warden_json(server: WardenServer, *args: str, code: int = 0) -> Any:
 def workspace(server: WardenServer) -> dict[str, Any]:
     """A resource group, a workspace made with the CLI and a custom table PUT through ARM."""
     group = f"rg-logs-{uuid.uuid4().hex[:6]}"
-    warden(server, "group", "create", group, "--location", "northeurope")
+    warden(server, "rg", "create", group, "--location", "northeurope")
     created = warden_json(server, "workspace", "create", "ws-cli", "-g", group, "--retention", "60")
     table = warden_json(
         server,
@@ -473,7 +473,7 @@ def test_ingest_into_a_standard_table(server: WardenServer, workspace: dict[str,
 
 def test_a_name_in_two_groups_needs_the_group(server: WardenServer, workspace: dict[str, Any]) -> None:
     other = f"rg-logs-{uuid.uuid4().hex[:6]}"
-    warden(server, "group", "create", other, "--location", "westeurope")
+    warden(server, "rg", "create", other, "--location", "westeurope")
     twin = warden_json(server, "workspace", "create", "ws-cli", "-g", other)
     try:
         ambiguous = warden(server, "logs", "tables", "-w", "ws-cli", code=1)
