@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -87,6 +88,14 @@ def env(tmp_path):  # type: ignore[no-untyped-def]
     environment.platform.stop()
 
 
+@pytest.fixture(scope="module")
+def shared_env(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """One server for the validation tests (each uses its own vault): setting up costs seconds."""
+    environment = make_env(tmp_path_factory.mktemp("vault-validation"))
+    yield environment
+    environment.platform.stop()
+
+
 def job_of(env: VaultEnv, accepted) -> dict:  # type: ignore[no-untyped-def]
     assert accepted.status_code == 202, accepted.text
     env.platform.jobs.run_pending()
@@ -128,8 +137,9 @@ BAD_POLICIES = [
 
 
 @pytest.mark.parametrize(("case", "body", "target"), BAD_POLICIES, ids=[c[0] for c in BAD_POLICIES])
-def test_bad_policies_are_refused_in_azures_shape_and_nothing_is_written(env, case, body, target) -> None:  # type: ignore[no-untyped-def]
-    vault = env.vault()
+def test_bad_policies_are_refused_in_azures_shape_and_nothing_is_written(shared_env, case, body, target) -> None:  # type: ignore[no-untyped-def]
+    env = shared_env
+    vault = env.vault(f"v{uuid.uuid4().hex[:8]}")
     refused = env.call("PUT", f"{vault}/backupPolicies/p", body)
     assert refused.status_code == 400, refused.text
     error = refused.json()["error"]
@@ -138,8 +148,9 @@ def test_bad_policies_are_refused_in_azures_shape_and_nothing_is_written(env, ca
     assert env.call("GET", f"{vault}/backupPolicies").json()["value"] == []
 
 
-def test_more_than_9999_recovery_points_per_item_is_refused(env) -> None:  # type: ignore[no-untyped-def]
-    vault = env.vault()
+def test_more_than_9999_recovery_points_per_item_is_refused(shared_env) -> None:  # type: ignore[no-untyped-def]
+    env = shared_env
+    vault = env.vault(f"v{uuid.uuid4().hex[:8]}")
     times = ["2026-01-01T01:00:00Z", "2026-01-01T09:00:00Z", "2026-01-01T17:00:00Z"]
     too_many = policy(3334, times=times)  # 3 a day for 3,334 days = 10,002 points
     refused = env.call("PUT", f"{vault}/backupPolicies/p", too_many)
