@@ -186,7 +186,7 @@ def _username(id_token: str) -> str:
 
 
 @handle_errors
-def logout() -> None:
+def logout(data_dir: Path = DataDir) -> None:
     """Forget the signed-in user's tokens; commands act as the bootstrap principal again."""
     path = login_path()
     try:
