@@ -14,6 +14,7 @@ from warden.cli import directory_groups as directory_groups_cli
 from warden.cli import identity as identity_cli
 from warden.cli import login as login_cli
 from warden.cli import logs as logs_cli
+from warden.cli import mfa as mfa_cli
 from warden.cli import network as network_cli
 from warden.cli import pim as pim_cli
 from warden.cli import policy as policy_cli
@@ -61,6 +62,9 @@ app.add_typer(identity_cli.app, name="identity")
 app.add_typer(backup_cli.app, name="backup")
 app.add_typer(pim_cli.app, name="pim")
 
+app.add_typer(mfa_cli.app, name="mfa")
+app.add_typer(mfa_cli.password_app, name="password")
+app.add_typer(mfa_cli.directory_app, name="directory")
 
 if __name__ == "__main__":
     app()
