@@ -22,6 +22,9 @@ from warden.backup.chunkstore.backends.http import BackendRequestFailed, HttpBac
 VAULTS = {"api-version": "2025-02-01"}
 ROLES = {"api-version": "2022-04-01"}
 DATA = "Microsoft.RecoveryServices/vaults/backupData"
+BACKUP_CONTRIBUTOR = "5e467623-bb1f-42f4-a55d-6e525e11384b"
+BACKUP_OPERATOR = "00c29273-979b-4161-815c-10b084fb9324"
+BACKUP_READER = "a795c7a0-d4a2-40c1-ae25-d81f01202912"
 FAST = Argon2Params(time_cost=1, memory_kib=8 * 1024, parallelism=1)
 
 
@@ -136,14 +139,16 @@ def test_backup_restore_check_through_the_endpoint(warden_server: WardenServer, 
     assert stored == names and any(n.startswith("data/") for n in names)
 
 
-def test_each_operation_needs_its_data_action(warden_server: WardenServer, setup: dict) -> None:
+def test_each_operation_needs_a_data_action_or_the_backup_role_implying_it(
+    warden_server: WardenServer, setup: dict
+) -> None:
     vault_id = _vault(setup["arm"], setup["group"])
     with _backend(warden_server, vault_id, setup["writer"]) as writer:
         writer.put("snapshots/s1", b"secret bytes")
     url = f"{vault_id}/backupData/snapshots/s1"
-    nobody = warden_server.new_principal("no-data-role")
-    # Owner (the bootstrap admin) manages the vault but holds no data actions, as in Azure.
-    for principal in (None, nobody):
+    nobody, reader = warden_server.new_principal("no-role"), warden_server.new_principal("backup-reader")
+    warden_server.assign(reader, BACKUP_READER, setup["group"])  # views backups, may not restore: no data
+    for principal in (nobody, reader):
         with warden_server.client(principal) as http:
             for method in ("GET", "HEAD", "PUT", "DELETE"):
                 response = http.request(method, url, content=b"x" if method == "PUT" else None)
@@ -151,6 +156,24 @@ def test_each_operation_needs_its_data_action(warden_server: WardenServer, setup
             listed = http.get(f"{vault_id}/backupData", params={"prefix": ""})
             assert listed.status_code == 403 and listed.json()["error"]["code"] == "AuthorizationFailed"
             assert "backupData/read" in listed.json()["error"]["message"]
+
+    # Backup Operator backs up and restores (so writes and reads data) but cannot remove backups.
+    operator = warden_server.new_principal("backup-operator")
+    warden_server.assign(operator, BACKUP_OPERATOR, setup["group"])
+    with warden_server.client(operator) as http:
+        assert http.get(url).content == b"secret bytes"
+        assert http.put(f"{vault_id}/backupData/snapshots/s2", content=b"by operator").status_code == 201
+        refused = http.delete(url)
+        assert refused.status_code == 403 and "backupData/delete" in refused.json()["error"]["message"]
+    # Backup Contributor, and Owner (the bootstrap admin), may also delete.
+    contributor = warden_server.new_principal("backup-contributor")
+    warden_server.assign(contributor, BACKUP_CONTRIBUTOR, setup["group"])
+    with warden_server.client(contributor) as http:
+        assert http.delete(f"{vault_id}/backupData/snapshots/s2").status_code == 204
+    with warden_server.client() as http:
+        assert http.get(url).content == b"secret bytes"
+
+    # A custom role with only the read data action reads and nothing else.
     with warden_server.client(setup["reader"]) as http:
         assert http.get(url).content == b"secret bytes"
         assert http.get(f"{vault_id}/backupData", params={"prefix": "snap"}).json() == {"value": ["snapshots/s1"]}

@@ -8,11 +8,15 @@ Routes (under the vault's ARM resource ID; the client is ``chunkstore.backends.h
     PUT    {vault id}/backupData/{name}                    store the body atomically (at most 64 MiB)
     DELETE {vault id}/backupData/{name}                    remove (204 even if absent)
 
-Every request carries a bearer token like any ARM call and needs a data action on the vault:
-``Microsoft.RecoveryServices/vaults/backupData/read`` (GET, HEAD, list), ``.../write`` (PUT) or
-``.../delete`` (DELETE). Owner and Contributor hold no data actions, as in Azure; the Backup roles do
-(see builtin_roles.json). Authorization comes first, so a caller without it learns nothing, not even
-whether the vault exists; a vault of another tenant is "not found". Names are the chunk store's own
+Every request carries a bearer token like any ARM call and needs, on the vault, a data action
+(``Microsoft.RecoveryServices/vaults/backupData/read`` for GET, HEAD and list, ``.../write`` for PUT,
+``.../delete`` for DELETE) or the vault operation that already implies that access in Azure's
+built-in roles: restoring a recovery point reads backup data, backing up an item writes it, deleting a
+protected item deletes it (``MANAGEMENT_EQUIVALENT``). So Backup Operator may read and write, Backup
+Contributor (and Owner, Contributor) may also delete, and Backup Reader may do none of it, without
+changing Azure's role definitions, which Warden ships verbatim. Authorization comes first, so a
+caller without it learns nothing, not even whether the vault exists; a vault of another tenant is
+"not found". Names are the chunk store's own
 (``chunkstore.backends.check_name``: no ``..``, no absolute paths, no empty segments).
 
 Immutability (``properties.securitySettings.immutabilitySettings.state`` of the vault):
@@ -53,6 +57,12 @@ READ = "Microsoft.RecoveryServices/vaults/backupData/read"
 WRITE = "Microsoft.RecoveryServices/vaults/backupData/write"
 DELETE = "Microsoft.RecoveryServices/vaults/backupData/delete"
 DATA_ACTIONS = (READ, WRITE, DELETE)
+_ITEMS = "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems"
+MANAGEMENT_EQUIVALENT = {
+    READ: f"{_ITEMS}/recoveryPoints/restore/action",
+    WRITE: f"{_ITEMS}/backup/action",
+    DELETE: f"{_ITEMS}/delete",
+}
 MAX_OBJECT_BYTES = 64 * 1024 * 1024  # the largest object a repository writes is a pack (16 MiB by default)
 LIST_PAGE = 5000
 VAULT_PATH = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.RecoveryServices/vaults/{vault}"
@@ -139,6 +149,9 @@ def _open_vault(platform: Platform, caller: Caller, action: str, vault_id: str) 
     with platform.db.read() as conn:
         engine = load_engine(conn, caller.tenant_id, caller.principal_ids)
         decision = engine.check(caller.principal_ids, action, vault_id, data_action=True)
+        if not decision.allowed:
+            implied = engine.check(caller.principal_ids, MANAGEMENT_EQUIVALENT[action], vault_id)
+            decision = implied if implied.allowed else decision
     if not decision.allowed:
         raise authorization_failed(caller, action, vault_id, decision)
     row = vault_row(platform, caller.tenant_id, vault_id)
