@@ -6,8 +6,19 @@ import datetime as dt
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from warden.monitor.ingestion.batches import BadRecord, TransformError, process_batch, records_to_arrow
+from warden.monitor.ingestion.batches import (
+    BadRecord,
+    TransformError,
+    _connection,
+    _convert_common,
+    _process,
+    process_batch,
+    records_to_arrow,
+)
+from warden.monitor.kql.types import KustoType
 from warden.monitor.kql.types import KustoType as K
 
 COLUMNS = {"Time": K.DATETIME, "Host": K.STRING, "Level": K.INT, "Ok": K.BOOL, "Props": K.DYNAMIC, "Id": K.GUID}
@@ -60,3 +71,49 @@ def test_transformation_and_billed_size() -> None:
     assert abs(sized[0]["__billed"] - actual) <= 0.2 * actual
     with pytest.raises(TransformError):
         _run(records, "source | extend x = toint(Host) / 0 | where NoSuchColumn > 1")
+
+
+# --- the Arrow-only path for common batches must agree with the SQL path exactly -------------------
+
+_COMMON = {
+    "T": KustoType.DATETIME,
+    "S": KustoType.STRING,
+    "I": KustoType.INT,
+    "L": KustoType.LONG,
+    "R": KustoType.REAL,
+    "B": KustoType.BOOL,
+}
+_times = st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1)).map(
+    lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+)
+_values = {
+    "T": st.one_of(st.none(), _times, st.sampled_from(["2026-11-28T10:00:00+05:30", "2026-11-28 10:00:00Z", "x", ""])),
+    "S": st.one_of(st.none(), st.text(max_size=5)),
+    "I": st.one_of(st.none(), st.integers(-(2**33), 2**33)),
+    "L": st.one_of(st.none(), st.integers(-(2**62), 2**62)),
+    "R": st.one_of(st.none(), st.integers(-1000, 1000), st.floats(allow_nan=False, allow_infinity=False)),
+    "B": st.one_of(st.none(), st.booleans()),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.fixed_dictionaries({}, optional=_values), min_size=1, max_size=6))
+def test_the_arrow_path_agrees_with_the_sql_path(records: list[dict]) -> None:
+    raw = records_to_arrow(records, _COMMON)
+    fast = _convert_common(raw, _COMMON)
+    try:
+        with _connection() as con:
+            slow = _process(con, raw, _COMMON, "source", records).drop_columns(["__billed"])
+    except BadRecord:
+        assert fast is None  # a value the SQL path refuses never passes the Arrow path
+        return
+    if fast is not None:
+        assert fast.schema == slow.schema
+        assert fast.to_pylist() == slow.to_pylist()
+
+
+def test_common_batches_skip_sql_and_odd_ones_do_not() -> None:
+    common = [{"T": "2026-11-28T10:00:00Z", "S": "a", "I": 1, "L": 2, "R": 0.5, "B": True}]
+    assert _convert_common(records_to_arrow(common, _COMMON), _COMMON) is not None
+    for odd in ({"T": "28 Nov 26 10:00 GMT"}, {"I": "12"}, {"I": 2.5}, {"S": 5}, {"B": "true"}):
+        assert _convert_common(records_to_arrow([{**common[0], **odd}], _COMMON), _COMMON) is None

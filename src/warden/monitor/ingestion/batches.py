@@ -132,8 +132,61 @@ def process_batch(
     Raises BadRecord (naming the first bad record and field; ``records`` supplies the value shown)
     or TransformError. Returns the transformed rows as Arrow in storage types.
     """
+    if transform.strip() == "source":
+        converted = _convert_common(raw, columns)
+        if converted is not None:
+            return converted.append_column("__billed", billed_sizes(converted))
     with _connection() as con:
         return _process(con, raw, columns, transform, records)
+
+
+# Kusto types whose common JSON forms Arrow converts exactly as the SQL path would (the storage types
+# DuckDB hands back): anything else, or any value Arrow will not take, goes the SQL way.
+_ARROW_TYPES = {
+    KustoType.STRING: pa.string(),
+    KustoType.INT: pa.int32(),
+    KustoType.LONG: pa.int64(),
+    KustoType.REAL: pa.float64(),
+    KustoType.BOOL: pa.bool_(),
+    KustoType.DATETIME: pa.timestamp("us"),
+}
+
+
+def _convert_common(raw: pa.Table, columns: Mapping[str, KustoType]) -> pa.Table | None:
+    """The batch converted without SQL when every column is a string, a whole number for an int or
+    long, a number for a real, a boolean, or an ISO 8601 time with an offset for a datetime (what
+    agents and SDKs send); ``None`` when any column or value needs the SQL path's wider rules (which
+    also finds and names a bad record). Same types and values as the SQL path."""
+    arrays: dict[str, pa.Array] = {}
+    for name, kusto_type in columns.items():
+        if name not in raw.column_names or kusto_type not in _ARROW_TYPES:
+            return None
+        column = raw.column(name)
+        given = column.type
+        try:
+            if kusto_type is KustoType.STRING:
+                if not pa.types.is_string(given):
+                    return None
+                arrays[name] = pc.fill_null(column, "")
+            elif kusto_type is KustoType.DATETIME:
+                if not pa.types.is_string(given):
+                    return None
+                arrays[name] = pc.cast(pc.cast(column, pa.timestamp("us", tz="UTC")), pa.timestamp("us"))
+            elif kusto_type is KustoType.BOOL:
+                if not pa.types.is_boolean(given):
+                    return None
+                arrays[name] = column
+            elif kusto_type is KustoType.REAL:
+                if not (pa.types.is_integer(given) or pa.types.is_floating(given)):
+                    return None
+                arrays[name] = pc.cast(column, pa.float64())
+            else:  # int, long: whole numbers only (the SQL path rounds 2.5 to an int; Arrow would refuse)
+                if not pa.types.is_integer(given):
+                    return None
+                arrays[name] = pc.cast(column, _ARROW_TYPES[kusto_type])  # safe: overflow raises
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            return None
+    return pa.table(arrays)
 
 
 def _process(
