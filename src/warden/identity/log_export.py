@@ -189,8 +189,9 @@ def _purge_batch(platform: Platform, targets: list[tuple[str, set[str]]], ids: l
                 store.purge(customer_id, table, [PurgeFilter("Id", "in", ids)])
 
 
-def export_stream(platform: Platform, tenant_id: str, settings: list[Any], stream: str) -> int:
-    """Send one batch of the stream's new events to the tenant's settings; return rows appended."""
+def export_stream(platform: Platform, tenant_id: str, settings: list[Any], stream: str) -> tuple[int, int]:
+    """Send one batch of the stream's new events to the tenant's settings; return (events consumed,
+    rows appended): a batch nobody wants is consumed without appending."""
     table, categories = STREAMS[stream]
     with platform.db.read() as conn:
         cursor = _position(conn, tenant_id, stream)
@@ -210,7 +211,7 @@ def export_stream(platform: Platform, tenant_id: str, settings: list[Any], strea
             .limit(BATCH)
         ).all()
     if not events:
-        return 0
+        return 0, 0
     last = events[-1].seq
     by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in events:
@@ -229,7 +230,7 @@ def export_stream(platform: Platform, tenant_id: str, settings: list[Any], strea
     with platform.db.write() as conn:
         set_cursor(conn, tenant_id, stream, last)
         conn.execute(_clear_pending(tenant_id, stream))
-    return appended
+    return len(events), appended
 
 
 def export_identity_logs(platform: Platform) -> int:
@@ -243,8 +244,11 @@ def export_identity_logs(platform: Platform) -> int:
     for tenant_id, tenant_settings in by_tenant.items():
         for stream in STREAMS:
             try:
-                while (count := export_stream(platform, tenant_id, tenant_settings, stream)) > 0:
-                    exported += count
+                while True:
+                    consumed, appended = export_stream(platform, tenant_id, tenant_settings, stream)
+                    exported += appended
+                    if consumed < BATCH:
+                        break
             except Exception:
                 log.exception("identity log export (%s) for tenant %s failed", stream, tenant_id)
     return exported
@@ -257,15 +261,28 @@ def start_identity_loop(platform: Platform, stop: threading.Event) -> threading.
     return thread
 
 
+def _newest_events(platform: Platform) -> tuple[int, int]:
+    """The newest sign-in and audit sequence numbers (cheap: the primary key's maximum)."""
+    with platform.db.read() as conn:
+        return (
+            int(conn.execute(select(func.max(signin_events.c.seq))).scalar() or 0),
+            int(conn.execute(select(func.max(directory_audit_events.c.seq))).scalar() or 0),
+        )
+
+
 def _loop(platform: Platform, stop: threading.Event) -> None:
+    done: dict[str, tuple[int, int]] = {}  # step -> newest events it has handled (this process)
     while not stop.is_set():
         for lease, step in (
             ("identity-risk", lambda: run_detections(platform.db, platform.settings)),
             ("identity-log-export", lambda: export_identity_logs(platform)),
         ):
             try:
-                if try_acquire(platform.db, lease, platform.instance_id, INTERVAL * 5):
+                newest = _newest_events(platform)
+                # Idle servers skip the per-tenant scans; the first pass always runs (crash recovery).
+                if done.get(lease) != newest and try_acquire(platform.db, lease, platform.instance_id, INTERVAL * 5):
                     step()
+                    done[lease] = newest
             except Exception:
                 log.exception("identity background step %s failed", lease)
         stop.wait(INTERVAL.total_seconds())
