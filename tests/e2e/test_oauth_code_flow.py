@@ -3,9 +3,11 @@ the client: ID token checked against JWKS, userinfo, refresh with rotation and r
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from urllib.parse import urlencode
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -29,7 +31,7 @@ def directory(warden_server):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def browser(warden_server):  # type: ignore[no-untyped-def]
-    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ssl_context(), timeout=30) as client:
+    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ssl_context(), timeout=120) as client:
         yield client
 
 
@@ -332,3 +334,48 @@ def _new_tenant(conn) -> str:  # type: ignore[no-untyped-def]
     tenant_id = str(uuid.uuid4())
     conn.execute(insert(tenants).values(id=tenant_id, display_name="other", created_at=utcnow()))
     return tenant_id
+
+
+def test_parallel_wrong_passwords_count_at_most_the_threshold(warden_server, directory, browser) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from warden.identity.schema import lockout_states
+
+    tenant = warden_server.tenant
+    user = directory.user()
+    app = directory.app(web=REDIRECT)
+    url = f"/{tenant}/oauth2/v2.0/authorize?" + urlencode(
+        {"client_id": app.client_id, "response_type": "code", "redirect_uri": REDIRECT, "scope": "openid"}
+    )
+    page = browser.get(url)
+    action, hidden = form_of(page)
+
+    def attempt(i: int) -> str:
+        answer = browser.post(
+            action, data={**hidden, "step": "password", "login": user.upn, "passwd": f"wrong-{i}-{uuid4()}"}
+        )
+        found = re.search(r"AADSTS(\d+)", answer.text)
+        return found.group(1) if found else answer.text[:200]
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(pool.map(attempt, range(50)))
+    assert set(answers) <= {"50126", "50053"}, answers
+    threshold = 10  # the tenant default
+    assert answers.count("50126") <= threshold and answers.count("50053") >= 50 - threshold
+    with directory.db.read() as conn:
+        states = (
+            conn.execute(select(lockout_states.c.state).where(lockout_states.c.user_id == user.object_id))
+            .scalars()
+            .all()
+        )
+    assert len(states) == 1 and states[0]["lockouts"] == 1
+    # Locked: even the right password is refused, with Entra's lockout code.
+    locked = submit(browser, page, login=user.upn, passwd=user.password)
+    assert "AADSTS50053" in locked.text and "location" not in locked.headers
+    with directory.db.read() as conn:
+        codes = (
+            conn.execute(select(signin_events.c.status_code).where(signin_events.c.user_id == user.object_id))
+            .scalars()
+            .all()
+        )
+    assert len(codes) == 51 and set(codes) == {50126, 50053}  # every attempt is in the sign-in log

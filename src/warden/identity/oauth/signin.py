@@ -7,6 +7,7 @@ work, so the page reveals neither which accounts exist nor how long a lookup too
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ BROWSER = "Browser"
 NATIVE = "Mobile Apps and Desktop clients"
 MFA_CHALLENGE_LIFETIME = timedelta(minutes=10)
 MFA_MAX_ATTEMPTS = 5
+# argon2id takes 64 MiB per verification: a flood of sign-ins must not exhaust memory, so only a
+# few run at once and the rest wait their turn.
+_VERIFY_SLOTS = threading.BoundedSemaphore(4)
 MFA_FAILED = 500121  # "Authentication failed during strong authentication request."
 REASONS = {
     0: "",
@@ -120,7 +124,12 @@ def password_step(platform: Platform, attempt: Attempt, username: str, password:
         with platform.db.write() as conn:
             write_signin(conn, attempt, outcome.error, user=user, username=username)
         return outcome
-    ok, _ = verify_password(stored or _decoy_hash(), password[:1024])
+    with _VERIFY_SLOTS:
+        if user is not None:
+            # Attempts queued behind a burst see the lockout the burst caused, and skip argon2.
+            with platform.db.read() as conn:
+                locked = check_locked(conn, attempt.tenant_id, user.object_id, place, time.time())
+        ok = False if locked is not None else verify_password(stored or _decoy_hash(), password[:1024])[0]
     ok = ok and stored is not None
     with platform.db.write() as conn:
         if user is None:
