@@ -140,6 +140,22 @@ def test_activation_waits_for_another_approver(warden_server, resource_group) ->
     with pytest.raises(HttpResponseError) as twice:
         decide(warden_server, approver, pending.approval_id, "Deny")
     assert twice.value.status_code == 409
+    # Each step is in the directory audit log (AuditLogs), as Entra's PIM writes it.
+    with warden_server.client() as http:
+        audits = http.get("/v1.0/auditLogs/directoryAudits", params={"$filter": "loggedByService eq 'PIM'"})
+    assert audits.status_code == 200, audits.text
+    steps = [
+        a["activityDisplayName"]
+        for a in audits.json()["value"]
+        if {"key": "RequestId", "value": request.id} in a.get("additionalDetails", [])
+    ]
+    assert sorted(steps) == sorted(
+        [
+            "Add member to role requested (PIM activation)",
+            "Add member to role request approved (PIM activation)",
+            "Add member to role completed (PIM activation)",
+        ]
+    )
 
 
 def test_denied_and_canceled_requests_grant_nothing(warden_server, resource_group) -> None:  # type: ignore[no-untyped-def]

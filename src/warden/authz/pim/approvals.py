@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from warden.authz.pim import audit
 from warden.authz.pim.records import find_request
 from warden.authz.pim.requests import set_request_status
 from warden.authz.pim.schema import pim_approvals
@@ -200,6 +201,16 @@ class StageHandler:
         if request is None or request.status != "PendingApproval":
             raise Conflict("The request is no longer waiting for approval.", code="ApprovalStageCompleted")
         if result == "Approve":
+            audit.record(
+                ctx.conn,
+                ctx.tenant_id,
+                "Add member to role request approved (PIM activation)",
+                initiated_by=audit.caller_initiator(ctx.caller.app_id, ctx.caller.object_id),
+                principal_id=request.principal_id,
+                role_guid=request.role_guid,
+                scope=request.scope,
+                details={"RequestId": request.id, "Justification": justification},
+            )
             provision_approved(ctx, request)
         else:
             set_request_status(ctx, request, "Denied")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, delete, or_, select, update
 
+from warden.authz.pim import audit
 from warden.authz.pim.common import NAMESPACE, role_definition_id
 from warden.authz.pim.schema import ASSIGNMENT, pim_schedules
 from warden.kernel.activity import EventInput
@@ -129,6 +130,16 @@ def sweep_expired(platform: Platform, now: datetime | None = None) -> int:
             ended += 1
             if removed:
                 _log_removal(platform, conn, row)
+                audit.record(
+                    conn,
+                    row.tenant_id,
+                    "Remove member from role (PIM activation expired)",
+                    initiated_by=audit.SYSTEM,
+                    principal_id=row.principal_id,
+                    role_guid=row.role_guid,
+                    scope=row.scope,
+                    details={"RoleAssignmentId": row.role_assignment_id},
+                )
     return ended
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from warden.authz.engine import scope_ancestors
+from warden.authz.pim import audit
 from warden.authz.pim.common import (
     ROLE_ASSIGNMENT_WRITE,
     optional_text,
@@ -162,6 +163,17 @@ def store_request(
             created_at=now,
         )
     )
+    audit_request(
+        ctx,
+        kind,
+        parsed.request_type,
+        status,
+        parsed.principal_id,
+        parsed.role_guid,
+        parsed.scope,
+        str(rid),
+        parsed.justification,
+    )
     return find_request(ctx.conn, ctx.tenant_id, str(rid))
 
 
@@ -172,6 +184,39 @@ def set_request_status(ctx: RequestContext, row: Any, status: str, **changes: An
         update(pim_requests)
         .where(pim_requests.c.tenant_id == ctx.tenant_id, pim_requests.c.key == row.key)
         .values(status=status, body=body)
+    )
+    request_type = row.body.get("requestType", "")
+    justification = row.body.get("justification")
+    audit_request(
+        ctx, row.kind, request_type, status, row.principal_id, row.role_guid, row.scope, row.id, justification
+    )
+
+
+def audit_request(
+    ctx: RequestContext,
+    kind: str,
+    request_type: str,
+    status: str,
+    principal_id: str,
+    role_guid: str,
+    scope: str,
+    request_id: str,
+    justification: str | None,
+) -> None:
+    """Write the AuditLogs record for a request reaching ``status`` (when Entra's PIM writes one)."""
+    assert ctx.conn is not None
+    activity = audit.activity_for(kind, request_type, status)
+    if activity is None:
+        return
+    audit.record(
+        ctx.conn,
+        ctx.tenant_id,
+        activity,
+        initiated_by=audit.caller_initiator(ctx.caller.app_id, ctx.caller.object_id),
+        principal_id=principal_id,
+        role_guid=role_guid,
+        scope=scope,
+        details={"RequestId": request_id, "Justification": justification},
     )
 
 
