@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -327,3 +329,43 @@ def test_immutable_vaults_refuse_deletes_and_replacements(warden_server: WardenS
                 backend.delete(name)
             assert (err.value.status, err.value.code) == (409, "UserErrorImmutableVaultDataCannotBeDeleted")
         assert backend.get("data/cd/cdef") == b"new pack" and backend.exists("marks/m1")
+
+
+def test_uploads_beyond_the_concurrency_cap_are_told_to_retry(warden_server: WardenServer, setup: dict) -> None:
+    from warden.backup.data_endpoint import MAX_CONCURRENT_UPLOADS
+
+    vault_id = _vault(setup["arm"], setup["group"])
+    release = threading.Event()
+    started = threading.Semaphore(0)
+
+    def slow_body() -> Iterator[bytes]:
+        yield b"first half "
+        started.release()
+        release.wait(30)
+        yield b"second half"
+
+    def upload(i: int, results: list[int]) -> None:
+        with warden_server.client(setup["writer"]) as http:
+            headers = {"Content-Length": str(len(b"first half second half"))}
+            results.append(
+                http.put(f"{vault_id}/backupData/index/slow{i}", content=slow_body(), headers=headers).status_code
+            )
+
+    results: list[int] = []
+    threads = [threading.Thread(target=upload, args=(i, results)) for i in range(MAX_CONCURRENT_UPLOADS)]
+    for t in threads:
+        t.start()
+    for _ in threads:
+        assert started.acquire(timeout=30)
+    time.sleep(0.5)  # the server has read the first halves: every slot is taken
+    with warden_server.client(setup["writer"]) as http:
+        busy = http.put(f"{vault_id}/backupData/index/one-too-many", content=b"x")
+    release.set()
+    for t in threads:
+        t.join()
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+    assert busy.json()["error"]["code"] == "ServerBusy"
+    assert sorted(results) == [201] * MAX_CONCURRENT_UPLOADS
+    with _backend(warden_server, vault_id, setup["writer"]) as backend:
+        assert backend.get("index/slow0") == b"first half second half"
+        backend.put("index/one-too-many", b"x")  # once the slots are free the same upload succeeds

@@ -65,6 +65,7 @@ MANAGEMENT_EQUIVALENT = {
 }
 MAX_OBJECT_BYTES = 64 * 1024 * 1024  # the largest object a repository writes is a pack (16 MiB by default)
 LIST_PAGE = 5000
+MAX_CONCURRENT_UPLOADS = 8  # bodies are buffered whole: at most 8 x 64 MiB in memory per server process
 VAULT_PATH = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.RecoveryServices/vaults/{vault}"
 LIST_ROUTE = VAULT_PATH + "/backupData"
 OBJECT_ROUTE = VAULT_PATH + "/backupData/{name:path}"
@@ -88,6 +89,7 @@ class _Vault:
 
 def install(app: FastAPI, platform: Platform, authenticate: Authenticate) -> None:
     """Add the data endpoint's routes to ``app`` (before the ARM catch-all route)."""
+    uploads = [0]  # bodies being received now; the event loop is single-threaded, so no lock is needed
 
     async def list_route(request: Request, subscription: str, group: str, vault: str) -> Response:
         async def run(target: _Vault) -> Response:
@@ -108,7 +110,18 @@ def install(app: FastAPI, platform: Platform, authenticate: Authenticate) -> Non
         async def run(target: _Vault) -> Response:
             checked = _name(name)
             if request.method == "PUT":
-                data = await _read_body(request)
+                if uploads[0] >= MAX_CONCURRENT_UPLOADS:
+                    raise WardenError(
+                        "Too many uploads in progress; retry shortly.",
+                        code="ServerBusy",
+                        status=503,
+                        headers={"Retry-After": "1"},
+                    )
+                uploads[0] += 1
+                try:
+                    data = await _read_body(request)
+                finally:
+                    uploads[0] -= 1
                 created = await run_in_threadpool(_put, target, checked, data)
                 return Response(status_code=201 if created else 200)
             if request.method == "DELETE":
