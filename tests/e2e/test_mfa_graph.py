@@ -14,15 +14,28 @@ import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 
 from support.signin import Directory, query_of, submit
+from support.webauthn_authenticator import SoftwareAuthenticator
+from warden.kernel.db import Database
+from warden.kernel.settings import load_settings
 
 pytestmark = pytest.mark.e2e
 SPA = "https://spa.contoso.test/cb"
 SETTINGS = "/v1.0/policies/warden/directorySettings"
 
 
+class ServerDirectory(Directory):
+    """``Directory`` on the server's configured database (its warden.json names PostgreSQL when the
+    server runs on it; ``Directory`` alone always opens the data dir's SQLite file)."""
+
+    def __init__(self, data_dir, tenant_id: str) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(data_dir, tenant_id)
+        self.db.dispose()
+        self.db = Database(load_settings(data_dir).resolved_database_url)
+
+
 @pytest.fixture(scope="module")
 def directory(warden_server):  # type: ignore[no-untyped-def]
-    d = Directory(warden_server.data_dir, warden_server.tenant)
+    d = ServerDirectory(warden_server.data_dir, warden_server.tenant)
     yield d
     d.close()
 
@@ -166,3 +179,47 @@ def test_settings_lockout_and_unlock_by_an_administrator(warden_server, director
             assert missing.status_code == 404
         finally:
             admin.patch(SETTINGS, json={"lockoutThreshold": 10})
+
+
+def test_user_registers_a_passkey_with_a_software_authenticator(warden_server, directory, browser) -> None:  # type: ignore[no-untyped-def]
+    user = directory.user()
+    app = directory.app(spa=SPA)
+    client, verifier, page = _authorize_page(warden_server, browser, app.client_id)
+    token = _token(warden_server, client, verifier, submit(browser, page, login=user.upn, passwd=user.password))
+    authenticator = SoftwareAuthenticator(warden_server.endpoint)
+    with _graph(warden_server, token) as me:
+        options = me.post("/me/authentication/fido2Methods/creationOptions")
+        assert options.status_code == 200, options.text
+        public_key = options.json()["publicKey"]
+        assert public_key["rp"]["id"] == "127.0.0.1" and public_key["user"]["name"] == user.upn
+        # A response made for another origin is refused and stores nothing.
+        phished = authenticator.create(public_key, origin="https://login.evil.test")
+        refused = me.post(
+            "/me/authentication/fido2Methods",
+            json={"challengeId": options.json()["challengeId"], "publicKeyCredential": phished},
+        )
+        assert refused.status_code == 400 and "did not verify" in refused.json()["error"]["message"]
+        created = me.post(
+            "/me/authentication/fido2Methods",
+            json={
+                "displayName": "Laptop",
+                "challengeId": options.json()["challengeId"],
+                "publicKeyCredential": authenticator.create(public_key),
+            },
+        )
+        assert created.status_code == 201, created.text
+        passkey = created.json()
+        assert passkey["@odata.type"] == "#microsoft.graph.fido2AuthenticationMethod"
+        assert passkey["displayName"] == "Laptop" and passkey["aaGuid"] == "01234567-89ab-cdef-0123-456789abcdef"
+        assert [m["id"] for m in me.get("/me/authentication/fido2Methods").json()["value"]] == [passkey["id"]]
+        # The challenge answered one registration.
+        again = me.post(
+            "/me/authentication/fido2Methods",
+            json={
+                "challengeId": options.json()["challengeId"],
+                "publicKeyCredential": authenticator.create(public_key),
+            },
+        )
+        assert again.status_code == 400
+        assert me.delete(f"/me/authentication/fido2Methods/{passkey['id']}").status_code == 204
+        assert me.get("/me/authentication/fido2Methods").json()["value"] == []

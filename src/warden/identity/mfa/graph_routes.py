@@ -26,7 +26,7 @@ from sqlalchemy import Connection, select
 from warden.identity import lockout_store, tenant_settings
 from warden.identity.events import record_directory_audit
 from warden.identity.graph.errors import GraphError, forbidden
-from warden.identity.mfa import methods
+from warden.identity.mfa import methods, passkey_routes
 from warden.identity.schema import directory_role_assignments
 from warden.identity.users import User, get_user
 from warden.kernel.context import RequestContext
@@ -87,6 +87,8 @@ def _me(method: str, rest: list[str]) -> Endpoint:
                 return _user_endpoint("delete", lambda ctx, me: _delete(ctx, me, method_id), write=True)
             if len(rest) == 3 and rest[2].lower() == "verify" and method == "POST":
                 return _user_endpoint("basic/update", lambda ctx, me: _verify_totp(ctx, me, method_id), write=True)
+    if kind == "fido2methods" and (found := passkey_routes.resolve_me(method, rest[1:], _user_endpoint)):
+        return found
     if kind == "recoverycodes" and len(rest) == 1 and method == "POST":
         return _user_endpoint("basic/update", _new_recovery_codes, write=True)
     if kind == "methods" and len(rest) == 2 and method == "DELETE":
