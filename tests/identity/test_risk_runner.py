@@ -107,3 +107,21 @@ def test_leaked_credentials_flag_makes_the_user_high_risk(db: Database, tmp_path
         stored = get_user(conn, TENANT, user.object_id)
         level = conn.execute(select(users.c.risk_level).where(users.c.object_id == user.object_id)).scalar()
     assert (stored.risk_state, level) == ("atRisk", "high")
+
+
+def test_password_change_remediates_user_risk(db: Database, tmp_path: Path) -> None:
+    from warden.identity.risk_store import remediate_user_risk
+
+    ids = _spray(db, TENANT, "192.0.2.99", 10)
+    run_detections(db, Settings(data_dir=tmp_path))
+    with db.write() as conn:
+        assert remediate_user_risk(conn, TENANT, ids[0])
+        assert not remediate_user_risk(conn, TENANT, ids[0])  # nothing left to remediate
+        assert not remediate_user_risk(conn, OTHER, ids[1])  # another tenant's user is not found
+    with db.read() as conn:
+        user = get_user(conn, TENANT, ids[0])
+        states = set(
+            conn.execute(select(risk_detections.c.risk_state).where(risk_detections.c.user_id == ids[0])).scalars()
+        )
+    assert (user.risk_level, user.risk_state) == ("none", "remediated") and states == {"remediated"}
+    assert _count(db, risk_state="atRisk") == 9  # the other users' detections stay open

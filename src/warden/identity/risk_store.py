@@ -139,6 +139,42 @@ def refresh_user_risk(conn: Connection, tenant_id: str, user_id: str) -> None:
     )
 
 
+def remediate_user_risk(conn: Connection, tenant_id: str, user_id: str) -> bool:
+    """Mark the user's risk remediated after a secure password change (self-service reset or an
+    admin reset): level none, state ``remediated``, open detections closed with Azure's riskDetail
+    ``userPerformedSecuredPasswordChange``. Returns whether the user had risk to remediate."""
+    row = conn.execute(
+        select(users.c.risk_state).where(users.c.tenant_id == tenant_id, users.c.object_id == user_id)
+    ).first()
+    if row is None or row.risk_state not in (OPEN, "confirmedCompromised"):
+        return False
+    now = isoformat(utcnow())
+    conn.execute(
+        update(users)
+        .where(users.c.tenant_id == tenant_id, users.c.object_id == user_id)
+        .values(risk_level="none", risk_state="remediated")
+    )
+    for detection in conn.execute(
+        select(risk_detections.c.id, risk_detections.c.record).where(
+            risk_detections.c.tenant_id == tenant_id,
+            risk_detections.c.user_id == user_id,
+            risk_detections.c.risk_state.in_([OPEN, "confirmedCompromised"]),
+        )
+    ).all():
+        record = {
+            **detection.record,
+            "riskState": "remediated",
+            "riskDetail": "userPerformedSecuredPasswordChange",
+            "lastUpdatedDateTime": now,
+        }
+        conn.execute(
+            update(risk_detections)
+            .where(risk_detections.c.id == detection.id)
+            .values(risk_state="remediated", record=record)
+        )
+    return True
+
+
 def assess_signin(conn: Connection, settings: Settings, tenant_id: str, record: dict[str, Any]) -> list[dict]:
     """Run the detectors for one just-recorded sign-in (same transaction); return new detections."""
     new = conn.execute(
