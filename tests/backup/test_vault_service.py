@@ -328,3 +328,50 @@ def test_soft_deleted_points_restore_until_the_period_ends_and_are_purged_after(
         repo.close()
     assert env.call("DELETE", vault).status_code == 204  # nothing left: the vault may go
     assert not any((env.platform.settings.data_dir / "backup" / "vaults").iterdir())
+
+
+def test_a_job_cancelled_before_it_runs_ends_cancelled_and_a_finished_one_cannot_be_cancelled(env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    vault = env.vault()
+    env.call("PUT", f"{vault}/backupPolicies/p", policy(30))
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "f").write_text("x")
+    item = item_id(vault, str(source))
+    env.call("PUT", item, {"properties": {"policyId": f"{vault}/backupPolicies/p"}})
+    job_id = env.call("POST", f"{item}/backup", {"properties": {}}).json()["id"]
+    second = env.call("POST", f"{item}/backup", {"properties": {}})
+    assert second.status_code == 409 and second.json()["error"]["code"] == "UserErrorOperationInProgress"
+    assert env.call("POST", f"{job_id}/cancel").status_code == 202
+    assert env.call("GET", job_id).json()["properties"]["status"] == "Cancelling"
+    env.platform.jobs.run_pending()
+    job = env.call("GET", job_id).json()["properties"]
+    assert job["status"] == "Cancelled" and job["endTime"]
+    assert env.call("GET", f"{item}/recoveryPoints").json()["value"] == []
+    refused = env.call("POST", f"{job_id}/cancel")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "BMSUserErrorJobNotCancellable"
+    only_cancelled = env.client.get(
+        f"{vault}/backupJobs", params={**API, "$filter": "status eq 'Cancelled'"}, headers=env.headers
+    )
+    assert [j["name"] for j in only_cancelled.json()["value"]] == [job_id.rsplit("/", 1)[1]]
+
+
+def test_deleting_the_resource_group_frees_the_vaults_records_and_storage(env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    from warden.backup.schema import backup_records
+
+    vault = env.vault()
+    env.call("PUT", f"{vault}/backupPolicies/p", policy(30))
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "f").write_text("x")
+    item = item_id(vault, str(source))
+    env.call("PUT", item, {"properties": {"policyId": f"{vault}/backupPolicies/p"}})
+    job_of(env, env.call("POST", f"{item}/backup", {"properties": {}}))
+    vaults_dir = env.platform.settings.data_dir / "backup" / "vaults"
+    assert len(list(vaults_dir.iterdir())) == 1
+    assert env.call("DELETE", env.group).status_code == 202
+    env.platform.jobs.run_pending()
+    assert list(vaults_dir.iterdir()) == []
+    with env.platform.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(backup_records)).scalar_one() == 0

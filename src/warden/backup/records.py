@@ -117,3 +117,12 @@ def all_records(conn: Connection, *, kind: str, status: str | None = None) -> li
     if status is not None:
         query = query.where(backup_records.c.status == status)
     return list(conn.execute(query))
+
+
+def delete_vault_records(conn: Connection, tenant_id: str, vault_id: str) -> int:
+    """Delete every job and recovery-point record of a vault; return how many."""
+    return conn.execute(
+        backup_records.delete().where(
+            backup_records.c.tenant_id == tenant_id, backup_records.c.vault_key == key(vault_id)
+        )
+    ).rowcount

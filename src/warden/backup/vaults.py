@@ -186,6 +186,15 @@ class VaultHandler(GenericResourceHandler):
         # The SDK accepts 202 or 204 (not 200): the delete finished within the request.
         return Reply(204) if reply.status == 200 else reply
 
+    def release(self, conn: Connection, tenant_id: str, row: Any) -> None:
+        """Free what a vault holds when it goes with its resource group: job and recovery-point records and
+        its repository directory (a vault deleted on its own was checked to be empty first)."""
+        from .records import delete_vault_records
+        from .storage import remove_vault_storage
+
+        delete_vault_records(conn, tenant_id, row.id)
+        remove_vault_storage(self.platform, row.body.get(VAULT_GUID_FIELD, "missing"))
+
 
 def on_write(ctx: RequestContext, rid: ResourceId, properties: dict[str, Any], existing: Any) -> dict[str, Any]:
     """Fill Azure's read-only vault properties and apply the security rules; return the properties to store."""
