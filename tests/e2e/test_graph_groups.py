@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from support.graph import (
     GRAPH,
@@ -15,6 +16,7 @@ from support.graph import (
     user_client,
 )
 from support.server import READER
+from warden.identity.schema import directory_audit_events
 
 RG_API = {"api-version": "2021-04-01"}
 
@@ -65,6 +67,11 @@ def test_nested_group_role_assignment_grants_its_transitive_members(warden_serve
         )
         assert created.status_code == 201, created.text
         assert created.json()["properties"]["principalType"] == "Group"
+        inherited = arm.get(
+            f"{resource_group}/providers/Microsoft.Authorization/roleAssignments",
+            params={"api-version": "2022-04-01", "$filter": f"assignedTo('{member.object_id}')"},
+        ).json()["value"]
+        assert [a["id"] for a in inherited] == [created.json()["id"]]  # inherited through the nested groups
     with warden_server.client(member) as http:
         assert http.get(resource_group, params=RG_API).status_code == 200
         # Reader, not Contributor: the group's role is exactly what the member gets.
@@ -178,6 +185,19 @@ def test_group_self_service_owners_decide_join_requests(warden_server, platform)
     with graph(warden_server) as admin:
         members = admin.get(f"/v1.0/groups/{group}/members").json()["value"]
         assert {m["id"] for m in members} == {joiner.object_id, other.object_id}
+    with platform.db.read() as conn:
+        rows = conn.execute(select(directory_audit_events).order_by(directory_audit_events.c.seq)).all()
+    about_group = [r.record for r in rows if any(t["id"] == group for t in r.record["targetResources"])]
+    assert [r["activityDisplayName"] for r in about_group] == [
+        "Add group",
+        "Add owner to group",
+        "Request to join group",
+        "Add member to group",
+        "Approve request to join group",
+        "Add member to group",
+    ]
+    assert {r["category"] for r in about_group} == {"GroupManagement"}
+    assert about_group[0]["initiatedBy"]["user"]["id"] == owner.object_id
 
 
 def test_tenant_setting_can_forbid_user_group_creation(warden_server, platform) -> None:  # type: ignore[no-untyped-def]

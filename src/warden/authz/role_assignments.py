@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, or_, select
 from warden.authz.engine import scope_ancestors
 from warden.authz.role_definitions import assignable_at
 from warden.authz.store import find_role
-from warden.identity.membership import directory_object_kind
+from warden.identity.membership import directory_object_kind, transitive_group_ids
 from warden.kernel.clock import aware, isoformat, utcnow
 from warden.kernel.context import RequestContext
 from warden.kernel.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -181,22 +181,24 @@ class RoleAssignmentHandler:
         assert ctx.conn is not None
         scope_key = key(scope or "/")
         at_scope = False
-        principal = None
+        principals: list[str] | None = None
         for clause in parse_filter(ctx.query.get("$filter")):
             if clause.op == "call" and clause.name == "atscope":
                 at_scope = True
             elif clause.op == "call" and clause.name == "assignedto" and len(clause.args) == 1:
+                # As in Azure, assignedTo includes what the principal inherits from its (nested) groups.
                 principal = clause.args[0].lower()
+                principals = [principal, *transitive_group_ids(ctx.conn, ctx.tenant_id, principal)]
             elif clause.op == "eq" and clause.name.lower() == "principalid":
-                principal = (clause.value or "").lower()
+                principals = [(clause.value or "").lower()]
             else:
                 raise InvalidFilter(f"The $filter clause '{clause.name}' is not supported for role assignments.")
         where = role_assignments.c.scope_key.in_(scope_ancestors(scope_key))
         if not at_scope:
             where = or_(where, below(role_assignments.c.scope_key, scope_key))
         query = select(role_assignments).where(role_assignments.c.tenant_id == ctx.tenant_id, where)
-        if principal is not None:
-            query = query.where(role_assignments.c.principal_id.in_([principal]))
+        if principals is not None:
+            query = query.where(role_assignments.c.principal_id.in_(principals))
         return [assignment_json(r) for r in ctx.conn.execute(query.order_by(role_assignments.c.key))]
 
     def _row(self, ctx: RequestContext, rid: ResourceId) -> Any:
