@@ -163,6 +163,10 @@ EXPECTED_BUILTINS = {
     "73c42c96-874c-492b-b04d-ab87d138a893": "Log Analytics Reader",
     "92aaf0da-9dab-42b6-94a3-d43ce8d16293": "Log Analytics Contributor",
     "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
+    "5e467623-bb1f-42f4-a55d-6e525e11384b": "Backup Contributor",
+    "00c29273-979b-4161-815c-10b084fb9324": "Backup Operator",
+    "a795c7a0-d4a2-40c1-ae25-d81f01202912": "Backup Reader",
+    "f54b6d04-23c6-443e-b462-9c16ab7b4a52": "Backup MUA Operator",
 }
 
 
