@@ -60,6 +60,11 @@ def test_user_lifecycle_with_password_policy_and_audit(warden_server, platform) 
         assert (shown["displayName"], shown["jobTitle"]) == ("Ann B", "SRE") and "userPrincipalName" not in shown
         unknown = admin.patch(f"/v1.0/users/{user['id']}", json={"favouriteColour": "blue"})
         assert unknown.status_code == 400
+        for bad in ({"accountEnabled": None}, {"displayName": ""}, {"userPrincipalName": "no-at-sign"}, [1]):
+            refused = admin.patch(f"/v1.0/users/{user['id']}", json=bad)
+            assert refused.status_code == 400 and refused.json()["error"]["code"] == "Request_BadRequest", bad
+        assert admin.get(f"/v1.0/users/{user['id']}").json()["displayName"] == "Ann B"  # nothing changed
+        assert admin.patch("/v1.0/users", json={}).status_code == 405
         assert admin.delete(f"/v1.0/users/{user['id']}").status_code == 204
         gone = admin.get(f"/v1.0/users/{user['id']}")
         assert gone.status_code == 404 and gone.json()["error"]["code"] == "Request_ResourceNotFound"

@@ -106,6 +106,7 @@ def resolve(method: str, parts: list[str]) -> Endpoint:
                 write=True,
                 authorize=require("microsoft.directory/users/create"),
             )
+        raise GraphError(f"The method '{method}' is not allowed on users.", code="Request_BadRequest", status=405)
     key = parts[0]
     scope = f"/providers/microsoft.directory/users/{key.lower()}"
     if len(parts) == 1:
@@ -272,7 +273,9 @@ def _update(ctx: RequestContext, key: str) -> Reply:
             raise bad_request("Another object with the same value for property userPrincipalName already exists.")
         values["user_principal_name"] = upn
     if "accountEnabled" in body:
-        values["account_enabled"] = bool_field(body, "accountEnabled")
+        if not isinstance(body["accountEnabled"], bool):
+            raise bad_request("Invalid value specified for property 'accountEnabled': expected true or false.")
+        values["account_enabled"] = body["accountEnabled"]
     if "mail" in body:
         values["mail"] = text_field(body, "mail", required=False)
     properties = _extra(body, user.properties)
