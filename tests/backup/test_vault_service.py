@@ -375,3 +375,55 @@ def test_deleting_the_resource_group_frees_the_vaults_records_and_storage(env, t
     assert list(vaults_dir.iterdir()) == []
     with env.platform.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(backup_records)).scalar_one() == 0
+
+
+def test_customer_managed_key_rewraps_the_repository_key_and_rotation_drops_the_old_one(env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import base64
+    import os as _os
+
+    from warden.backup.chunkstore import Kek, LocalBackend, Repository, WrongKey
+    from warden.backup.storage import platform_kek, vault_row
+
+    vault = env.vault()
+    env.call("PUT", f"{vault}/backupPolicies/p", policy(30))
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "f").write_text("secret data")
+    item = item_id(vault, str(source))
+    env.call("PUT", item, {"properties": {"policyId": f"{vault}/backupPolicies/p"}})
+    job_of(env, env.call("POST", f"{item}/backup", {"properties": {}}))
+    guid = vault_row(env.platform, env.tenant, vault).body["_vaultGuid"]
+    directory = env.platform.settings.data_dir / "backup" / "vaults" / guid
+    assert oct(directory.stat().st_mode & 0o777) == "0o700"
+
+    for bad, target in (({"keyId": "k1", "key": "c2hvcnQ="}, "key"), ({"keyId": "../k", "key": ""}, "keyId")):
+        refused = env.call("POST", f"{vault}/customerManagedKey", bad)
+        assert refused.status_code == 400 and refused.json()["error"]["target"] == target
+    first, second = _os.urandom(32), _os.urandom(32)
+    answer = env.call("POST", f"{vault}/customerManagedKey", {"keyId": "k1", "key": base64.b64encode(first).decode()})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["properties"]["encryption"]["keyVaultProperties"]["keyUri"] == "warden:customer-key/k1"
+    assert base64.b64encode(first).decode() not in answer.text
+
+    def opens(kek: Kek) -> bool:
+        try:
+            Repository.open(LocalBackend(directory), kek).close()
+        except WrongKey:
+            return False
+        return True
+
+    assert opens(Kek.from_bytes("customer", "k1", first))  # the customer reads its data with its key alone
+    assert not opens(platform_kek(env.platform, guid))
+    env.call("PUT", vault, {"location": "westeurope"})  # an update of the vault keeps the key
+    job_of(env, env.call("POST", f"{item}/backup", {"properties": {}}))
+    assert (
+        env.call(
+            "POST", f"{vault}/customerManagedKey", {"keyId": "k2", "key": base64.b64encode(second).decode()}
+        ).status_code
+        == 200
+    )
+    assert opens(Kek.from_bytes("customer", "k2", second)) and not opens(Kek.from_bytes("customer", "k1", first))
+    point = env.call("GET", f"{item}/recoveryPoints").json()["value"][-1]["id"]
+    out = tmp_path / "out"
+    restored = job_of(env, env.call("POST", f"{point}/restore", {"properties": {"targetDirectory": str(out)}}))
+    assert restored["properties"]["status"] == "Completed" and (out / "src" / "f").read_text() == "secret data"

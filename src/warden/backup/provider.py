@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from warden.kernel.providers import Action, ResourceType
 
-from . import guards, items, jobs, policies, recovery_points, vaults
+from . import encryption, guards, items, jobs, policies, recovery_points, vaults
 
 if TYPE_CHECKING:
     from warden.platform import Platform
@@ -28,6 +28,13 @@ def register(platform: Platform) -> None:
     vault = add(("vaults",), vaults.make_handler(platform), "vault")
     vault.add_action(
         Action("checkIntegrity", jobs.trigger_check, description="Check the vault's repository (optionally every blob)")
+    )
+    vault.add_action(
+        Action(
+            "customerManagedKey",
+            encryption.set_customer_key,
+            description="Wrap the vault's repository key under a customer-supplied key (rotates the previous one)",
+        )
     )
     add(("resourceGuards",), guards.make_guard_handler(), "resource guard", "Microsoft.DataProtection")
     add(("vaults", "backupResourceGuardProxies"), guards.ProxyHandler(), "resource guard proxy")

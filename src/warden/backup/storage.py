@@ -72,11 +72,13 @@ def cache_dir(platform: Platform) -> Path:
 
 
 def open_repository(platform: Platform, tenant_id: str, vault_resource_id: str) -> Repository:
-    """Open (creating on first use) the vault's repository with its platform-managed key; return it open."""
+    """Open (creating on first use) the vault's repository with its current key (platform or customer); return it."""
+    from .encryption import vault_kek
+
     row = vault_row(platform, tenant_id, vault_resource_id)
     guid = row.body[VAULT_GUID_FIELD]
     backend = vault_storage(platform, tenant_id, vault_resource_id)
-    kek = platform_kek(platform, guid)
+    kek = vault_kek(platform, row.body, guid)
     try:
         return Repository.open(backend, kek, cache_dir=cache_dir(platform))
     except RepositoryNotFound:

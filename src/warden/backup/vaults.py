@@ -209,8 +209,8 @@ def on_write(ctx: RequestContext, rid: ResourceId, properties: dict[str, Any], e
         "crossRegionRestore": "Disabled",
     }
     properties["secureScore"] = "None"
-    # Platform-managed keys wrap the repository key; customer-managed keys are not offered yet.
-    properties["encryption"] = {"infrastructureEncryption": "Disabled"}
+    # Platform-managed by default; POST customerManagedKey switches (encryption.py), and a PUT keeps it.
+    properties["encryption"] = old.get("encryption", {"infrastructureEncryption": "Disabled"})
     return properties
 
 
