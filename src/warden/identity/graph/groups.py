@@ -1,5 +1,5 @@
-"""``/v1.0/groups``: security groups, their members and owners (``$ref``), transitive members, and
-join requests (a Warden extension: ``/groups/{id}/joinRequests``, decided by the group's owners).
+"""``/v1.0/groups``: security groups, their members and owners (``$ref``) and transitive members;
+join requests are ``warden.identity.graph.join_requests``.
 
 User, Groups and Global Administrators manage every group; a group's owners manage its members
 and owners; member users may create security groups when the tenant allows it (they become the
@@ -16,6 +16,7 @@ from warden.identity import groups as store
 from warden.identity import membership
 from warden.identity import users as user_store
 from warden.identity.directory_roles import remove_principal
+from warden.identity.graph import join_requests
 from warden.identity.graph.common import (
     allowed,
     audit,
@@ -90,7 +91,7 @@ def resolve(method: str, parts: list[str]) -> Endpoint:
     if rest[0] in ("members", "owners", "transitivemembers"):
         return _references(method, gid, scope, rest, parts)
     if rest[0] == "joinrequests":
-        return _join_requests(method, gid, scope, rest[1:])
+        return join_requests.resolve(method, gid, scope, rest[1:])
     raise _no_such(parts)
 
 
@@ -125,34 +126,6 @@ def _references(method: str, gid: str, scope: str, rest: list[str], parts: list[
     raise _no_such(parts)
 
 
-def _join_requests(method: str, gid: str, scope: str, rest: list[str]) -> Endpoint:
-    action = "microsoft.directory/groups/joinRequests"
-    if not rest and method == "POST":
-        return Endpoint(
-            f"{action}/create", scope, lambda ctx: _request_join(ctx, gid), write=True, authorize=_member_user_only
-        )
-    if not rest and method == "GET":
-        return Endpoint(
-            f"{action}/read",
-            "/",
-            lambda ctx: _list_requests(ctx, gid),
-            authorize=_admin_or_owner(f"{action}/read", gid),
-        )
-    if len(rest) == 2 and rest[1] in ("approve", "deny") and method == "POST":
-        rid = object_id(rest[0])
-        decision = "Approved" if rest[1] == "approve" else "Denied"
-        return Endpoint(
-            f"{action}/{rest[1]}",
-            scope,
-            lambda ctx: _decide(ctx, gid, rid, decision),
-            write=True,
-            authorize=_owner_only(gid),
-        )
-    raise GraphError(
-        "Resource 'joinRequests' does not support this request.", code="Request_ResourceNotFound", status=404
-    )
-
-
 # -- authorization ---------------------------------------------------------------------------
 
 
@@ -167,20 +140,6 @@ def _admin_or_owner(action: str, gid: str):  # type: ignore[no-untyped-def]
             raise forbidden()
 
     return check
-
-
-def _owner_only(gid: str):  # type: ignore[no-untyped-def]
-    def check(ctx: RequestContext) -> None:
-        # Owners decide who joins; administrators add members directly instead.
-        if not _is_owner(ctx, gid):
-            raise forbidden()
-
-    return check
-
-
-def _member_user_only(ctx: RequestContext) -> None:
-    if not is_member_user(ctx):
-        raise forbidden()
 
 
 def _may_create(ctx: RequestContext) -> None:
@@ -405,51 +364,3 @@ def _remove_ref(ctx: RequestContext, gid: str, relation: str, ref: str) -> Reply
         [target("Group", group.object_id, group.display_name), target(label, ref, None)],
     )
     return Reply(204)
-
-
-def _request_join(ctx: RequestContext, gid: str) -> Reply:
-    assert ctx.conn is not None
-    group = find(ctx, gid)
-    body = body_object(ctx) if ctx.raw_body.strip() else {}
-    justification = text_field(body, "justification", required=False, max_length=1024)
-    if store.is_member(ctx.conn, ctx.tenant_id, gid, ctx.caller.object_id):
-        raise bad_request("The user is already a member of the group.")
-    request = store.create_join_request(ctx.conn, ctx.tenant_id, gid, ctx.caller.object_id, justification)
-    audit(
-        ctx,
-        "GroupManagement",
-        "Request to join group",
-        "Add",
-        [target("Group", group.object_id, group.display_name), target("User", ctx.caller.object_id, None)],
-    )
-    return Reply(201, request)
-
-
-def _list_requests(ctx: RequestContext, gid: str) -> Reply:
-    assert ctx.conn is not None
-    find(ctx, gid)
-    items = store.list_join_requests(ctx.conn, ctx.tenant_id, gid)
-    return collection(ctx, items, f"groups('{gid}')/joinRequests", "JoinRequest", {"id", "userId", "status"})
-
-
-def _decide(ctx: RequestContext, gid: str, rid: str, decision: str) -> Reply:
-    assert ctx.conn is not None
-    group = find(ctx, gid)
-    request = store.get_join_request(ctx.conn, ctx.tenant_id, gid, rid)
-    if request is None:
-        raise not_found(rid)
-    if request["status"] != "Pending":
-        raise bad_request(f"The join request was already {request['status'].lower()}.")
-    store.decide_join_request(ctx.conn, ctx.tenant_id, rid, decision, ctx.caller.object_id)
-    targets = [target("Group", group.object_id, group.display_name), target("User", request["userId"], None)]
-    if decision == "Approved" and user_store.get_user(ctx.conn, ctx.tenant_id, request["userId"]) is not None:
-        store.add_member(ctx.conn, ctx.tenant_id, gid, request["userId"], "user")
-        audit(ctx, "GroupManagement", "Add member to group", "Assign", targets)
-    audit(
-        ctx,
-        "GroupManagement",
-        f"{'Approve' if decision == 'Approved' else 'Deny'} request to join group",
-        "Update",
-        targets,
-    )
-    return Reply(200, store.get_join_request(ctx.conn, ctx.tenant_id, gid, rid))
