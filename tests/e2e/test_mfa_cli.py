@@ -83,6 +83,14 @@ class ServerDirectory(Directory):
         self.db = Database(load_settings(data_dir).resolved_database_url)
 
 
+@pytest.fixture(autouse=True)
+def _sqlite_only(request: pytest.FixtureRequest) -> None:
+    # The CLI only talks HTTPS; the same routes run on PostgreSQL in test_mfa_graph.py. Running these
+    # again there would add a device-code sign-in (~20 s) and prove nothing new.
+    if request.node.callspec.params.get("warden_server") == "postgresql":
+        pytest.skip("backend-independent CLI test; the routes are covered on PostgreSQL by test_mfa_graph.py")
+
+
 @pytest.fixture(scope="module")
 def directory(warden_server):  # type: ignore[no-untyped-def]
     d = ServerDirectory(warden_server.data_dir, warden_server.tenant)

@@ -18,7 +18,7 @@ from warden.identity.users import check_password, get_user
 from warden.kernel.clock import utcnow
 from warden.kernel.errors import BadRequest, Forbidden, NotFound
 
-from .mfa_support import TENANT, add_user, master_key_fixture, mfa_db_fixture  # noqa: F401
+from .mfa_support import TENANT, add_user, any_db_fixture, master_key_fixture  # noqa: F401
 
 KEY = b"s" * 32
 NEW_PASSWORD = "correct horse battery staple"
@@ -44,10 +44,10 @@ def _complete(db, challenge: str, password: str = NEW_PASSWORD):  # type: ignore
         return self_service.complete_reset(conn, TENANT, challenge, password, now=utcnow(), ip_address="192.0.2.7")
 
 
-def test_user_resets_with_an_email_code_and_everything_is_revoked(mfa_db, master_key) -> None:  # type: ignore[no-untyped-def]
-    user = add_user(mfa_db, mail="alice@mail.test", password="an old password of some length")
+def test_user_resets_with_an_email_code_and_everything_is_revoked(any_db, master_key) -> None:  # type: ignore[no-untyped-def]
+    user = add_user(any_db, mail="alice@mail.test", password="an old password of some length")
     now = utcnow()
-    with mfa_db.write() as conn:
+    with any_db.write() as conn:
         conn.execute(
             insert(refresh_tokens).values(
                 token_hash="h" * 64,
@@ -64,20 +64,20 @@ def test_user_resets_with_an_email_code_and_everything_is_revoked(mfa_db, master
         )
         for _ in range(10):
             lockout_store.record_password_result(conn, TENANT, user.object_id, "unfamiliar", "x", False, time.time())
-    started = _start(mfa_db, "ALICE@contoso.test")
+    started = _start(any_db, "ALICE@contoso.test")
     assert [m["methodType"] for m in started["methods"]] == ["email", "softwareOath", "recoveryCode"]
     assert started["methods"][0]["hint"] == "a*****@m*****.test"
-    code = _email_code(mfa_db, started["challengeId"])
+    code = _email_code(any_db, started["challengeId"])
     assert code.address == "alice@mail.test" and len(code.code) == 8 and code.code.isdigit()
     with pytest.raises(Forbidden):  # nothing proven yet
-        _complete(mfa_db, started["challengeId"])
-    outcome = _verify(mfa_db, master_key, started["challengeId"], "email", code.code)
+        _complete(any_db, started["challengeId"])
+    outcome = _verify(any_db, master_key, started["challengeId"], "email", code.code)
     assert outcome.ok and outcome.remaining == 0 and outcome.proven == ("email",)
     with pytest.raises(BadRequest) as weak:
-        _complete(mfa_db, started["challengeId"], "alice-contoso-2024-long")
+        _complete(any_db, started["challengeId"], "alice-contoso-2024-long")
     assert weak.value.code == "PasswordPolicyViolation" and "user name" in weak.value.message
-    _complete(mfa_db, started["challengeId"])
-    with mfa_db.write() as conn:
+    _complete(any_db, started["challengeId"])
+    with any_db.write() as conn:
         assert check_password(conn, get_user(conn, TENANT, user.object_id), NEW_PASSWORD)
         assert conn.execute(select(refresh_tokens.c.revoked_at)).scalar() is not None
         assert lockout_store.check_locked(conn, TENANT, user.object_id, "unfamiliar", time.time()) is None
@@ -85,13 +85,13 @@ def test_user_resets_with_an_email_code_and_everything_is_revoked(mfa_db, master
         assert audit.activity == "Reset password (self-service)"
         assert audit.record["targetResources"][0]["id"] == user.object_id
     with pytest.raises(NotFound):  # a challenge serves one reset
-        _complete(mfa_db, started["challengeId"])
+        _complete(any_db, started["challengeId"])
 
 
-def test_administrators_need_two_different_methods(mfa_db, master_key) -> None:  # type: ignore[no-untyped-def]
-    admin = add_user(mfa_db, "admin@contoso.test", mail="admin@mail.test")
+def test_administrators_need_two_different_methods(any_db, master_key) -> None:  # type: ignore[no-untyped-def]
+    admin = add_user(any_db, "admin@contoso.test", mail="admin@mail.test")
     now = time.time()
-    with mfa_db.write() as conn:
+    with any_db.write() as conn:
         conn.execute(
             insert(directory_role_assignments).values(
                 id="00000000-0000-0000-0000-00000000a001",
@@ -106,67 +106,67 @@ def test_administrators_need_two_different_methods(mfa_db, master_key) -> None: 
         enrolment = methods.start_totp_enrolment(conn, master_key, TENANT, admin.object_id, "admin")
         seed = base64.b32decode(enrolment.secret_key + "=" * (-len(enrolment.secret_key) % 8))
         methods.confirm_totp_enrolment(conn, master_key, admin.object_id, enrolment.id, totp(seed, now - 30), now)
-    challenge = _start(mfa_db, "admin@contoso.test")["challengeId"]
-    first = _verify(mfa_db, master_key, challenge, "recoveryCode", codes[0])
+    challenge = _start(any_db, "admin@contoso.test")["challengeId"]
+    first = _verify(any_db, master_key, challenge, "recoveryCode", codes[0])
     assert first.ok and first.remaining == 1
     # The same kind twice does not make two methods.
-    assert not _verify(mfa_db, master_key, challenge, "recoveryCode", codes[1]).ok
+    assert not _verify(any_db, master_key, challenge, "recoveryCode", codes[1]).ok
     with pytest.raises(Forbidden):
-        _complete(mfa_db, challenge)
-    second = _verify(mfa_db, master_key, challenge, "softwareOath", totp(seed, time.time()))
+        _complete(any_db, challenge)
+    second = _verify(any_db, master_key, challenge, "softwareOath", totp(seed, time.time()))
     assert second.ok and second.remaining == 0
-    _complete(mfa_db, challenge)
+    _complete(any_db, challenge)
 
 
-def test_unknown_and_disabled_users_get_the_same_answers_and_never_verify(mfa_db, master_key) -> None:  # type: ignore[no-untyped-def]
-    add_user(mfa_db, "real@contoso.test")
-    add_user(mfa_db, "off@contoso.test", account_enabled=False)
-    answers = {upn: _start(mfa_db, upn) for upn in ("real@contoso.test", "ghost@contoso.test", "off@contoso.test")}
+def test_unknown_and_disabled_users_get_the_same_answers_and_never_verify(any_db, master_key) -> None:  # type: ignore[no-untyped-def]
+    add_user(any_db, "real@contoso.test")
+    add_user(any_db, "off@contoso.test", account_enabled=False)
+    answers = {upn: _start(any_db, upn) for upn in ("real@contoso.test", "ghost@contoso.test", "off@contoso.test")}
     shapes = {upn: [(m["methodType"], m.get("hint", "")[:2]) for m in a["methods"]] for upn, a in answers.items()}
     assert shapes["real@contoso.test"] == [("email", "r*"), ("softwareOath", ""), ("recoveryCode", "")]
     assert shapes["ghost@contoso.test"] == [("email", "g*"), ("softwareOath", ""), ("recoveryCode", "")]
     assert answers["ghost@contoso.test"].keys() == answers["real@contoso.test"].keys()
     for upn in ("ghost@contoso.test", "off@contoso.test"):
         challenge = answers[upn]["challengeId"]
-        code = _email_code(mfa_db, challenge)
+        code = _email_code(any_db, challenge)
         assert code.address is None  # nothing is sent
-        assert not _verify(mfa_db, master_key, challenge, "email", code.code).ok
+        assert not _verify(any_db, master_key, challenge, "email", code.code).ok
         with pytest.raises(Forbidden):
-            _complete(mfa_db, challenge)
+            _complete(any_db, challenge)
     # Rate limits hold for unknown names exactly as for real ones: five an hour.
     for upn in ("real@contoso.test", "ghost@contoso.test"):
         for _ in range(4):
-            _start(mfa_db, upn)
+            _start(any_db, upn)
         with pytest.raises(self_service.TooManyRequests):
-            _start(mfa_db, upn)
+            _start(any_db, upn)
 
 
-def test_email_code_allows_three_guesses_and_a_challenge_five_wrong_answers(mfa_db, master_key) -> None:  # type: ignore[no-untyped-def]
-    add_user(mfa_db, mail="alice@mail.test")
-    challenge = _start(mfa_db, "alice@contoso.test")["challengeId"]
-    code = _email_code(mfa_db, challenge)
+def test_email_code_allows_three_guesses_and_a_challenge_five_wrong_answers(any_db, master_key) -> None:  # type: ignore[no-untyped-def]
+    add_user(any_db, mail="alice@mail.test")
+    challenge = _start(any_db, "alice@contoso.test")["challengeId"]
+    code = _email_code(any_db, challenge)
     wrong = str((int(code.code) + 1) % 10**8).zfill(8)
     for _ in range(3):
-        assert not _verify(mfa_db, master_key, challenge, "email", wrong).ok
-    assert not _verify(mfa_db, master_key, challenge, "email", code.code).ok, "a code dies after three wrong guesses"
-    outcome = _verify(mfa_db, master_key, challenge, "recoveryCode", "AAAA-BBBB-CCCC-DDDD")
+        assert not _verify(any_db, master_key, challenge, "email", wrong).ok
+    assert not _verify(any_db, master_key, challenge, "email", code.code).ok, "a code dies after three wrong guesses"
+    outcome = _verify(any_db, master_key, challenge, "recoveryCode", "AAAA-BBBB-CCCC-DDDD")
     assert outcome.void
     with pytest.raises(NotFound):
-        _verify(mfa_db, master_key, challenge, "email", code.code)
+        _verify(any_db, master_key, challenge, "email", code.code)
 
 
-def test_bad_input_and_tenant_switches(mfa_db, master_key) -> None:  # type: ignore[no-untyped-def]
-    add_user(mfa_db)
+def test_bad_input_and_tenant_switches(any_db, master_key) -> None:  # type: ignore[no-untyped-def]
+    add_user(any_db)
     with pytest.raises(BadRequest):
-        _start(mfa_db, "no-at-sign")
-    challenge = _start(mfa_db, "alice@contoso.test")["challengeId"]
+        _start(any_db, "no-at-sign")
+    challenge = _start(any_db, "alice@contoso.test")["challengeId"]
     with pytest.raises(BadRequest):
-        _verify(mfa_db, master_key, challenge, "sms", "123456")
+        _verify(any_db, master_key, challenge, "sms", "123456")
     with pytest.raises(NotFound):
-        _verify(mfa_db, master_key, "00000000-0000-0000-0000-000000000000", "email", "12345678")
-    with mfa_db.write() as conn:
+        _verify(any_db, master_key, "00000000-0000-0000-0000-000000000000", "email", "12345678")
+    with any_db.write() as conn:
         update_settings(conn, TENANT, {"ssprEnabled": False})
     with pytest.raises(Forbidden):
-        _start(mfa_db, "alice@contoso.test")
-    with mfa_db.read() as conn:  # the user row never changed
+        _start(any_db, "alice@contoso.test")
+    with any_db.read() as conn:  # the user row never changed
         assert conn.execute(select(users.c.password_hash)).scalar() is None
