@@ -427,3 +427,55 @@ def test_customer_managed_key_rewraps_the_repository_key_and_rotation_drops_the_
     out = tmp_path / "out"
     restored = job_of(env, env.call("POST", f"{point}/restore", {"properties": {"targetDirectory": str(out)}}))
     assert restored["properties"]["status"] == "Completed" and (out / "src" / "f").read_text() == "secret data"
+
+
+def test_check_read_data_names_the_damaged_file_and_the_other_files_still_restore(env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os as _os
+
+    from warden.backup.chunkstore.packs import pack_name
+    from warden.backup.chunkstore.snapshots import decode_tree
+    from warden.backup.storage import open_repository, vault_row
+
+    vault = env.vault()
+    env.call("PUT", f"{vault}/backupPolicies/p", policy(30))
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "victim.bin").write_bytes(_os.urandom(200_000))
+    (source / "intact.txt").write_text("still here")
+    item = item_id(vault, str(source))
+    env.call("PUT", item, {"properties": {"policyId": f"{vault}/backupPolicies/p"}})
+    job_of(env, env.call("POST", f"{item}/backup", {"properties": {}}))
+    assert (
+        job_of(env, env.call("POST", f"{vault}/checkIntegrity", {"readData": True}))["properties"]["status"]
+        == "Completed"
+    )
+
+    guid = vault_row(env.platform, env.tenant, vault).body["_vaultGuid"]
+    repo = open_repository(env.platform, env.tenant, vault)
+    try:
+        snapshot = repo.load_snapshot(repo.snapshot_ids()[0])
+        (top,) = decode_tree(repo.load_blob(bytes.fromhex(snapshot.tree)))
+        victim = next(n for n in decode_tree(repo.load_blob(bytes.fromhex(top.subtree))) if n.name == "victim.bin")
+        location = repo.index.locations(bytes.fromhex(victim.content[0]))[0]
+    finally:
+        repo.close()
+    pack = env.platform.settings.data_dir / "backup" / "vaults" / guid / pack_name(location.pack)
+    data = bytearray(pack.read_bytes())
+    data[location.entry.offset + 40] ^= 0xFF
+    pack.write_bytes(bytes(data))
+
+    structure = job_of(env, env.call("POST", f"{vault}/checkIntegrity", {}))
+    assert structure["properties"]["status"] == "Completed"  # structure alone does not read blob contents
+    checked = job_of(env, env.call("POST", f"{vault}/checkIntegrity", {"readData": True}))["properties"]
+    assert checked["status"] == "Failed"
+    message = " ".join(checked["errorDetails"][0]["errorString"])
+    assert checked["errorDetails"][0]["errorCode"] == "UserErrorRepositoryCheckFailed"
+    assert victim.content[0] in message and "victim.bin" in message and "intact.txt" not in message
+    point = env.call("GET", f"{item}/recoveryPoints").json()["value"][0]["id"]
+    out = tmp_path / "out"
+    restored = job_of(env, env.call("POST", f"{point}/restore", {"properties": {"targetDirectory": str(out)}}))
+    assert (
+        restored["properties"]["status"] == "Failed"
+        and "victim.bin" in restored["properties"]["errorDetails"][0]["errorString"][0]
+    )
+    assert (out / "src" / "intact.txt").read_text() == "still here" and not (out / "src" / "victim.bin").exists()
