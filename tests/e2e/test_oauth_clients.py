@@ -272,6 +272,25 @@ def test_device_code_pending_slow_down_denied_and_expired(warden_server, directo
     with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ssl_context()) as browser:
         page = browser.get("/devicelogin")
         assert "didn&#x27;t work" in submit(browser, page, otc=start["user_code"]).text
+    # The user can decline at /devicelogin: the device gets access_denied.
+    declined = httpx.post(
+        f"{base}/oauth2/v2.0/devicecode",
+        verify=warden_server.ssl_context(),
+        data={"client_id": CLI_CLIENT_ID, "scope": ARM_SCOPE},
+    ).json()
+    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ssl_context()) as browser:
+        signin = submit(browser, browser.get("/devicelogin"), otc=declined["user_code"])
+        assert "Sign-in cancelled" in submit(browser, signin, step="deny").text
+    denied = httpx.post(
+        f"{base}/oauth2/v2.0/token",
+        verify=warden_server.ssl_context(),
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+            "client_id": CLI_CLIENT_ID,
+            "device_code": declined["device_code"],
+        },
+    )
+    assert denied.status_code == 400 and denied.json()["error"] == "access_denied"
     # A confidential-only application cannot start a device flow.
     web_only = directory.app(web="https://web.contoso.test/cb", secret=True)
     refused = httpx.post(

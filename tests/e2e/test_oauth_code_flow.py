@@ -379,3 +379,32 @@ def test_parallel_wrong_passwords_count_at_most_the_threshold(warden_server, dir
             .all()
         )
     assert len(codes) == 51 and set(codes) == {50126, 50053}  # every attempt is in the sign-in log
+
+
+def test_form_post_prompt_consent_and_userinfo_without_a_user_token(warden_server, directory, browser) -> None:  # type: ignore[no-untyped-def]
+    tenant = warden_server.tenant
+    user = directory.user()
+    app = directory.app(web=REDIRECT)
+    params = {
+        "client_id": app.client_id,
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "scope": "openid",
+        "state": "st",
+    }
+    posted = sign_in(
+        browser, browser.get(f"/{tenant}/oauth2/v2.0/authorize", params={**params, "response_mode": "form_post"}), user
+    )
+    action, fields = form_of(posted)
+    assert action == REDIRECT and fields["code"] and fields["state"] == "st"
+    csp = posted.headers["content-security-policy"]
+    assert "https://app.contoso.test" in csp and "script-src 'nonce-" in csp
+    # prompt=consent shows the consent page even for a same-tenant app; accepting gives a code.
+    consent = browser.get(f"/{tenant}/oauth2/v2.0/authorize", params={**params, "prompt": "consent"})
+    assert "Permissions requested" in consent.text
+    assert "code" in query_of(submit(browser, consent, decision="accept"))
+    userinfo = browser.get(f"/{tenant}/v2.0/.well-known/openid-configuration").json()["userinfo_endpoint"]
+    assert httpx.get(userinfo, verify=warden_server.ssl_context()).status_code == 401
+    app_token = warden_server.token(scope="https://graph.microsoft.com/.default")
+    answer = httpx.get(userinfo, verify=warden_server.ssl_context(), headers={"Authorization": f"Bearer {app_token}"})
+    assert answer.status_code == 401 and "WWW-Authenticate" in answer.headers  # an app token names no user

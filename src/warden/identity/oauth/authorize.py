@@ -210,6 +210,7 @@ def _login_step(
                 client.display_name,
                 username=web.get("login")[:256],
                 error=f"AADSTS{outcome.error}: {text}",
+                cancel=pending is not None,
             )
         assert outcome.user is not None
         if outcome.mfa == "required":
@@ -220,7 +221,13 @@ def _login_step(
     if step == "mfa":
         error, user, _method = mfa_step(platform, attempt, web.get("challenge"), web.get("otc"))
         if error == e.LOGIN_REQUIRED or user is None:
-            return pages.signin_page(action, hidden, client.display_name, error="The sign-in timed out. Sign in again.")
+            return pages.signin_page(
+                action,
+                hidden,
+                client.display_name,
+                error="The sign-in timed out. Sign in again.",
+                cancel=pending is not None,
+            )
         if error:
             return pages.mfa_page(
                 action, hidden, web.get("challenge"), error=f"AADSTS{error}: That code didn't work. Try again."
@@ -228,6 +235,10 @@ def _login_step(
         return _signed_in(platform, web, request, pending, user, ["pwd", "mfa"])
     if step == "consent" and request is not None:
         return _consent(platform, web, request)
+    if step == "deny" and pending is not None:
+        with platform.db.write() as conn:
+            device.decide(conn, pending.user_code, None, [], approve=False)
+        return pages.message_page("Sign-in cancelled", "The application on your device will not be signed in.")
     return _error_page(e.INVALID_REQUEST, "Unknown sign-in step.")
 
 
@@ -287,6 +298,7 @@ def devicelogin(platform: Platform, web: WebRequest) -> Response:
             ),
         )
     ctx = {"kind": "device", "user_code": pending.user_code}
-    return finish(
-        web, pages.signin_page(f"/{pending.tenant_id}/login", _ctx_fields(platform, web, ctx), client.display_name)
+    page = pages.signin_page(
+        f"/{pending.tenant_id}/login", _ctx_fields(platform, web, ctx), client.display_name, cancel=True
     )
+    return finish(web, page)

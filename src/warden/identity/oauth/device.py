@@ -95,7 +95,7 @@ def find_pending(conn: Connection, user_code: str) -> DeviceRequest | None:
     return DeviceRequest(row.tenant_id, row.client_id, row.scope, row.status, row.user_code)
 
 
-def decide(conn: Connection, user_code: str, user_id: str, amr: list[str], *, approve: bool) -> bool:
+def decide(conn: Connection, user_code: str, user_id: str | None, amr: list[str], *, approve: bool) -> bool:
     """Approve (or deny) a pending request for ``user_id``; False if it is no longer pending."""
     return (
         conn.execute(

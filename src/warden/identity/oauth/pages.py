@@ -49,8 +49,19 @@ def _error(message: str | None) -> str:
     return f'<p class="error" role="alert">{escape(message)}</p>' if message else ""
 
 
-def signin_page(action: str, hidden: dict[str, str], app_name: str, *, username: str = "", error: str | None = None):
-    """The password step (status 200; errors are shown on the page, never as a redirect)."""
+def signin_page(
+    action: str,
+    hidden: dict[str, str],
+    app_name: str,
+    *,
+    username: str = "",
+    error: str | None = None,
+    cancel: bool = False,
+):
+    """The password step (status 200; errors are shown on the page, never as a redirect).
+
+    ``cancel`` adds a second form that declines the request (device code: access_denied).
+    """
     body = (
         f'<p class="muted">to continue to {escape(app_name)}</p>{_error(error)}'
         f'<form method="post" action="{escape(action)}">{_hidden({**hidden, "step": "password"})}'
@@ -59,6 +70,11 @@ def signin_page(action: str, hidden: dict[str, str], app_name: str, *, username:
         '<label for="passwd">Password</label><input type="password" id="passwd" name="passwd" '
         'autocomplete="current-password" required><button type="submit">Sign in</button></form>'
     )
+    if cancel:
+        body += (
+            f'<form method="post" action="{escape(action)}">{_hidden({**hidden, "step": "deny"})}'
+            '<button type="submit">Cancel: I did not start this sign-in</button></form>'
+        )
     return render("Sign in", body)
 
 
