@@ -45,7 +45,12 @@ def _complete(db, challenge: str, password: str = NEW_PASSWORD):  # type: ignore
 
 
 def test_user_resets_with_an_email_code_and_everything_is_revoked(any_db, master_key) -> None:  # type: ignore[no-untyped-def]
-    user = add_user(any_db, mail="alice@mail.test", password="an old password of some length")
+    user = add_user(
+        any_db,
+        mail="alice@mail.test",
+        password="an old password of some length",
+        properties={"forceChangePasswordNextSignIn": True, "jobTitle": "Engineer"},
+    )
     now = utcnow()
     with any_db.write() as conn:
         conn.execute(
@@ -78,7 +83,9 @@ def test_user_resets_with_an_email_code_and_everything_is_revoked(any_db, master
     assert weak.value.code == "PasswordPolicyViolation" and "user name" in weak.value.message
     _complete(any_db, started["challengeId"])
     with any_db.write() as conn:
-        assert check_password(conn, get_user(conn, TENANT, user.object_id), NEW_PASSWORD)
+        after = get_user(conn, TENANT, user.object_id)
+        assert check_password(conn, after, NEW_PASSWORD)
+        assert after.properties == {"forceChangePasswordNextSignIn": False, "jobTitle": "Engineer"}
         assert conn.execute(select(refresh_tokens.c.revoked_at)).scalar() is not None
         assert lockout_store.check_locked(conn, TENANT, user.object_id, "unfamiliar", time.time()) is None
         audit = conn.execute(select(directory_audit_events.c.activity, directory_audit_events.c.record)).one()

@@ -30,7 +30,7 @@ from warden.identity.mfa import methods
 from warden.identity.passwords import check_password
 from warden.identity.schema import directory_role_assignments, otp_challenges, refresh_tokens, signin_sessions
 from warden.identity.tenant_settings import get_settings
-from warden.identity.users import User, find_user, get_user, set_password
+from warden.identity.users import User, find_user, get_user, set_password, update_user
 from warden.kernel.clock import aware
 from warden.kernel.errors import BadRequest, Forbidden, NotFound, WardenError
 from warden.kernel.secrets import MasterKey
@@ -314,6 +314,9 @@ def complete_reset(
             details=[{"code": "PasswordPolicyViolation", "message": p} for p in problems],
         )
     set_password(conn, tenant_id, user.object_id, new_password)
+    if user.properties.get("forceChangePasswordNextSignIn"):
+        # The user chose this password: an administrator's "change at next sign-in" is satisfied.
+        update_user(conn, user, properties={**user.properties, "forceChangePasswordNextSignIn": False})
     conn.execute(
         update(refresh_tokens)
         .where(refresh_tokens.c.user_id == user.object_id, refresh_tokens.c.revoked_at.is_(None))
