@@ -196,6 +196,12 @@ def test_unknown_time_zone_and_bad_restore_requests_change_nothing(env, tmp_path
     ):
         refused = env.call("POST", f"{point}/restore", body)
         assert refused.status_code == 400 and refused.json()["error"]["target"] == target
+    data_dir = str(env.platform.settings.data_dir)
+    into_data = env.call("POST", f"{point}/restore", {"properties": {"targetDirectory": data_dir}})
+    assert into_data.status_code == 400 and into_data.json()["error"]["code"] == "BMSUserErrorPathNotAllowed"
+    for protected in (data_dir, str(tmp_path)):  # the data dir itself, or a directory holding it
+        refused = env.call("PUT", item_id(vault, protected), {"properties": {"policyId": f"{vault}/backupPolicies/p"}})
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "BMSUserErrorPathNotAllowed"
     jobs = env.call("GET", f"{vault}/backupJobs").json()["value"]
     assert [j["properties"]["operation"] for j in jobs] == ["Backup"]
     missing = env.call(

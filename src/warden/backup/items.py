@@ -117,6 +117,14 @@ class ItemsHandler:
                 code="BMSUserErrorPathNotFound",
                 target="properties.friendlyName",
             )
+        if naming.overlaps(path, str(ctx.platform.settings.data_dir)):
+            # The data dir holds the master key and database: backing it up would hand them to whoever
+            # may restore or (with a customer key) read the vault.
+            raise BadRequest(
+                f"The path '{path}' is or contains Warden's data directory and cannot be protected.",
+                code="BMSUserErrorPathNotAllowed",
+                target="properties.friendlyName",
+            )
         state = properties.get("protectionState", PROTECTED)
         policy_id = properties.get("policyId") or ""
         if state == STOPPED:

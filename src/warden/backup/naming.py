@@ -57,3 +57,11 @@ def vault_of_policy(policy_resource_id: str) -> str:
     """Return the vault ID above a backup policy ID."""
     lowered = policy_resource_id.lower()
     return policy_resource_id[: lowered.index("/backuppolicies/")]
+
+
+def overlaps(path: str, other: str) -> bool:
+    """Whether two absolute paths are the same, or one lies inside the other (after resolving symlinks)."""
+    import os
+
+    a, b = os.path.realpath(path), os.path.realpath(other)
+    return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")

@@ -169,6 +169,12 @@ def trigger_restore(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
             target="properties.restoreFileSpecs",
         )
     base = os.path.basename(path.rstrip("/")) or "root"
+    if naming.overlaps(os.path.join(target, base), str(ctx.platform.settings.data_dir)):
+        raise BadRequest(
+            "A restore may not write into or over Warden's data directory.",
+            code="BMSUserErrorPathNotAllowed",
+            target="properties.targetDirectory",
+        )
     include = [f"{base}/{_relative(s)}" for s in specs] if kind == "ItemLevelRestore" else None
     if active_job(ctx.conn, ctx.tenant_id, item.id) is not None:
         raise Conflict("A backup or restore of this item is already in progress.", code="UserErrorOperationInProgress")
