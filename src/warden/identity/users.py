@@ -31,6 +31,7 @@ class User:
     risk_level: str = "none"
     risk_state: str = "none"
     properties: dict[str, Any] = field(default_factory=dict, compare=False)
+    created_at: str = field(default="", compare=False)  # Graph's createdDateTime spelling
 
 
 def _user(row: Any) -> User:
@@ -46,6 +47,7 @@ def _user(row: Any) -> User:
         risk_level=row.risk_level,
         risk_state=row.risk_state,
         properties=dict(row.properties or {}),
+        created_at=isoformat(row.created_at) if getattr(row, "created_at", None) is not None else "",
     )
 
 
@@ -151,9 +153,3 @@ def update_user(conn: Connection, user: User, **values: Any) -> User:
 def delete_user(conn: Connection, user: User) -> None:
     """Delete the user row; the caller removes memberships and role assignments first."""
     conn.execute(delete(users).where(users.c.object_id == user.object_id))
-
-
-def user_created_at(conn: Connection, object_id: str) -> str | None:
-    """The user's creation time in Graph's spelling, or ``None``."""
-    created = conn.execute(select(users.c.created_at).where(users.c.object_id == object_id)).scalar()
-    return isoformat(created) if created is not None else None

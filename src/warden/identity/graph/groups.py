@@ -271,7 +271,7 @@ def directory_object_json(ctx: RequestContext, oid: str, kind: str) -> dict[str,
     assert ctx.conn is not None
     if kind == "user":
         user = user_store.get_user(ctx.conn, ctx.tenant_id, oid)
-        return {"@odata.type": "#microsoft.graph.user", **user_json(ctx.conn, user)} if user else None
+        return {"@odata.type": "#microsoft.graph.user", **user_json(user)} if user else None
     if kind == "group":
         group = store.get_group(ctx.conn, ctx.tenant_id, oid)
         return group_reference(group) if group else None

@@ -70,7 +70,7 @@ PASSWORD_POLICY = (
 )
 
 
-def user_json(conn: Any, user: store.User) -> dict[str, Any]:
+def user_json(user: store.User) -> dict[str, Any]:
     extra = user.properties
     return {
         "id": user.object_id,
@@ -89,7 +89,7 @@ def user_json(conn: Any, user: store.User) -> dict[str, Any]:
         "mailNickname": extra.get("mailNickname"),
         "department": extra.get("department"),
         "usageLocation": extra.get("usageLocation"),
-        "createdDateTime": store.user_created_at(conn, user.object_id),
+        "createdDateTime": user.created_at or None,
     }
 
 
@@ -156,13 +156,13 @@ def find(ctx: RequestContext, key: str) -> store.User:
 
 def _list(ctx: RequestContext) -> Reply:
     assert ctx.conn is not None
-    items = [user_json(ctx.conn, user) for user in store.list_users(ctx.conn, ctx.tenant_id)]
+    items = [user_json(user) for user in store.list_users(ctx.conn, ctx.tenant_id)]
     return collection(ctx, items, "users", "User", FILTERABLE)
 
 
 def _show(ctx: RequestContext, key: str) -> Reply:
     assert ctx.conn is not None
-    return single(ctx, user_json(ctx.conn, find(ctx, key)), "users/$entity", "user")
+    return single(ctx, user_json(find(ctx, key)), "users/$entity", "user")
 
 
 def _check_unknown(body: dict[str, Any]) -> None:
@@ -240,7 +240,7 @@ def _create(ctx: RequestContext) -> Reply:
     audit(
         ctx, "UserManagement", "Add user", "Add", [target("User", user.object_id, display_name, userPrincipalName=upn)]
     )
-    return single(ctx, user_json(ctx.conn, user), "users/$entity", "user", status=201)
+    return single(ctx, user_json(user), "users/$entity", "user", status=201)
 
 
 def _is_privileged(ctx: RequestContext, user: store.User) -> bool:
