@@ -28,22 +28,20 @@ def direct_group_ids(conn: Connection, tenant_id: str, object_id: str) -> tuple[
 def transitive_group_ids(conn: Connection, tenant_id: str, object_id: str) -> tuple[str, ...]:
     """IDs of every group ``object_id`` belongs to, directly or through nested groups (sorted, no repeats).
 
-    A group is not reported as a member of itself even if a cycle leads back to it.
+    One recursive query (this runs on every authenticated request). ``UNION`` (not ``UNION ALL``)
+    drops rows already found, so a cycle of groups ends the recursion instead of looping. A group
+    is not reported as a member of itself even if a cycle leads back to it.
     """
-    seen: set[str] = set()
-    frontier = {object_id}
-    for _ in range(MAX_DEPTH):
-        if not frontier:
-            break
-        rows = conn.execute(
-            select(group_members.c.group_id).where(
-                group_members.c.tenant_id == tenant_id, group_members.c.member_id.in_(sorted(frontier))
-            )
-        ).scalars()
-        frontier = set(rows) - seen
-        seen |= frontier
-    seen.discard(object_id)
-    return tuple(sorted(seen))
+    found = (
+        select(group_members.c.group_id.label("group_id"))
+        .where(group_members.c.tenant_id == tenant_id, group_members.c.member_id == object_id)
+        .cte("found", recursive=True)
+    )
+    parents = select(group_members.c.group_id).join(found, group_members.c.member_id == found.c.group_id)
+    found = found.union(parents.where(group_members.c.tenant_id == tenant_id))
+    ids = set(conn.execute(select(found.c.group_id)).scalars())
+    ids.discard(object_id)
+    return tuple(sorted(ids))
 
 
 def direct_members(conn: Connection, tenant_id: str, group_id: str) -> list[tuple[str, str]]:
