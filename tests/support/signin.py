@@ -26,7 +26,7 @@ from warden.identity.principals import add_client_secret, get_principal
 from warden.identity.users import create_user
 from warden.kernel.db import Database
 from warden.kernel.secrets import MasterKey
-from warden.kernel.settings import Settings
+from warden.kernel.settings import load_settings
 
 PASSWORD = "correct horse battery staple 42"
 
@@ -56,7 +56,7 @@ class Directory:
     """Creates directory objects in one tenant of a running server."""
 
     def __init__(self, data_dir, tenant_id: str) -> None:  # type: ignore[no-untyped-def]
-        settings = Settings(data_dir=data_dir)
+        settings = load_settings(data_dir)  # the server's own database (SQLite or PostgreSQL)
         self.db = Database(settings.resolved_database_url)
         self.master_key = MasterKey.load_or_create(data_dir)
         self.tenant_id = tenant_id
@@ -133,7 +133,8 @@ def form_of(page: httpx.Response) -> tuple[str, dict[str, str]]:
     """The (action, hidden fields) of the first form on an HTML page."""
     action = _ACTION.search(page.text)
     assert action is not None, page.text
-    return unescape(action.group(1)), {unescape(k): unescape(v) for k, v in _INPUT.findall(page.text)}
+    form = page.text[action.start() : page.text.index("</form>", action.start())]
+    return unescape(action.group(1)), {unescape(k): unescape(v) for k, v in _INPUT.findall(form)}
 
 
 def submit(browser: httpx.Client, page: httpx.Response, **fields: str) -> httpx.Response:
