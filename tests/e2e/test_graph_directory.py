@@ -50,6 +50,7 @@ def test_user_lifecycle_with_password_policy_and_audit(warden_server, platform) 
         user = created.json()
         assert user["userPrincipalName"] == f"{name}@contoso.example" and "passwordProfile" not in user
         assert user["@odata.context"].endswith("/v1.0/$metadata#users/$entity")
+        assert user["createdDateTime"].endswith("Z") and user["accountEnabled"] is True
         duplicate = admin.post("/v1.0/users", json={**body, "userPrincipalName": f"{name.upper()}@contoso.example"})
         assert duplicate.status_code == 400 and "already exists" in duplicate.json()["error"]["message"]
         by_upn = admin.get(f"/v1.0/users/{name.upper()}@CONTOSO.example")
