@@ -67,6 +67,11 @@ def test_eligible_contributor_activates_with_justification_and_gets_access(warde
     principal = warden_server.new_principal()
     schedule_id = make_eligible(warden_server, principal, CONTRIBUTOR, resource_group)
     assert can_read_group(warden_server, principal, resource_group) == 403  # eligible is not active
+    # A schedule is found under its own scope only, not by its GUID under another one.
+    with warden_server.client() as http:
+        assert http.get(schedule_id, params=API).status_code == 200
+        elsewhere = schedule_id.replace(resource_group, f"{warden_server.sub_scope()}/resourceGroups/elsewhere")
+        assert http.get(elsewhere, params=API).status_code == 404
 
     mine = auth_client(warden_server, principal)
     eligible = list(mine.role_eligibility_schedule_instances.list_for_scope(resource_group, filter="asTarget()"))

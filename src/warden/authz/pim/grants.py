@@ -125,7 +125,7 @@ def sweep_expired(platform: Platform, now: datetime | None = None) -> int:
             conn.execute(
                 update(pim_schedules)
                 .where(pim_schedules.c.tenant_id == row.tenant_id, pim_schedules.c.name == row.name)
-                .values(status="Expired", updated_at=now)
+                .values(status="Expired", role_assignment_key=None, updated_at=now)
             )
             ended += 1
             if removed:

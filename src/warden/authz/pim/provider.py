@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from warden.authz.pim import activation, alerts, approvals
-from warden.authz.pim.common import NAMESPACE, ROLE_ASSIGNMENT_WRITE
+from warden.authz.pim.common import NAMESPACE, ROLE_ASSIGNMENT_WRITE, scope_key
 from warden.authz.pim.policies import PolicyAssignmentHandler, PolicyHandler
 from warden.authz.pim.records import (
     current_schedules,
@@ -47,7 +47,8 @@ class ScheduleReadHandler:
     def get(self, ctx: RequestContext, rid: ResourceId) -> Reply:
         assert ctx.conn is not None
         row = find_schedule(ctx.conn, ctx.tenant_id, self.kind, rid.name)
-        if row is None:
+        # Found by GUID, so check the scope too: RBAC was checked at the scope in the path.
+        if row is None or row.scope_key != scope_key(rid.scope):
             raise NotFound(f"The schedule '{rid.name}' was not found.", code="ResourceNotFound")
         return Reply(200, self.render(row))
 
@@ -122,7 +123,11 @@ def authorize_schedules(ctx: RequestContext, operation: str, target: str) -> Non
         kind = ELIGIBILITY if "eligibility" in collection.lower() else ASSIGNMENT
         if _is_item(target, collection):
             row = find_schedule(ctx.conn, ctx.tenant_id, kind, target.rsplit("/", 1)[-1])
-            if row is not None and row.principal_id == ctx.caller.object_id.lower():
+            if (
+                row is not None
+                and row.principal_id == ctx.caller.object_id.lower()
+                and row.scope_key == scope_key(_scope_of(target))
+            ):
                 return
         elif _own_list(ctx, requests=False):
             return

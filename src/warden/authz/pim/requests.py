@@ -288,6 +288,7 @@ def end_schedules(ctx: RequestContext, rows: list[Any], status: str) -> None:
             .values(
                 status=status,
                 end_at=now if row.end_at is None or window_of(row).covers(now) else row.end_at,
+                role_assignment_key=None,  # its role assignment is gone (callers delete it first)
                 updated_at=now,
             )
         )
