@@ -215,3 +215,29 @@ def test_tenant_setting_can_forbid_user_group_creation(warden_server, platform) 
     finally:
         with platform.db.write() as conn:
             update_settings(conn, warden_server.tenant, {"usersCanCreateGroups": before})
+
+
+def test_a_group_carrying_a_directory_role_is_managed_only_by_global_administrators(warden_server, platform) -> None:  # type: ignore[no-untyped-def]
+    groups_admin = warden_server.new_principal()
+    with graph(warden_server) as admin:
+        owner, outsider = create_user(admin), create_user(admin)
+        assign_directory_role(admin, "Groups Administrator", groups_admin.object_id)
+    with user_client(warden_server, platform, owner) as as_owner:
+        privileged, nested = create_group(as_owner), create_group(as_owner)
+        assert add_member(as_owner, privileged, nested).status_code == 204
+    with graph(warden_server) as admin:
+        assign_directory_role(admin, "Security Administrator", privileged)
+    # Neither the owner nor a Groups Administrator may now hand the role out, not even through
+    # the group nested inside it.
+    with user_client(warden_server, platform, owner) as as_owner:
+        for group in (privileged, nested):
+            refused = add_member(as_owner, group, outsider.object_id)
+            assert refused.status_code == 403 and refused.json()["error"]["code"] == "Authorization_RequestDenied"
+    with graph(warden_server, groups_admin) as as_groups_admin:
+        assert add_member(as_groups_admin, nested, outsider.object_id).status_code == 403
+    with graph(warden_server) as admin:
+        assert add_member(admin, nested, outsider.object_id).status_code == 204
+        held = admin.get(
+            "/v1.0/roleManagement/directory/roleAssignments", params={"$filter": f"principalId eq '{privileged}'"}
+        ).json()["value"]
+        assert [a["roleDefinitionId"] for a in held] == ["194ae4cb-b126-40b2-bd5b-6091b380977d"]

@@ -14,6 +14,7 @@ from warden.identity.directory_roles import held_roles, roles_allow
 from warden.identity.events import record_directory_audit
 from warden.identity.graph.errors import GraphError, bad_request, forbidden
 from warden.identity.graph.query import parse_filter, parse_select, parse_top
+from warden.identity.membership import transitive_group_ids
 from warden.identity.schema import users
 from warden.kernel.context import RequestContext
 from warden.kernel.errors import WardenError
@@ -162,6 +163,19 @@ def require(action: str, *, members_may: bool = False, rbac: str | None = None) 
         raise forbidden()
 
     return check
+
+
+def guard_role_holding_group(ctx: RequestContext, group_id: str) -> None:
+    """Refuse membership changes of a group that carries a directory role (itself or through a group
+    it is nested in) unless the caller is a Global Administrator (or RBAC Owner at "/").
+
+    Otherwise a group's owner, or a Groups/User Administrator, could hand out the role by adding
+    members; Entra guards its role-assignable groups the same way.
+    """
+    assert ctx.conn is not None
+    ids = (group_id, *transitive_group_ids(ctx.conn, ctx.tenant_id, group_id))
+    if held_roles(ctx.conn, ctx.tenant_id, ids) and not allowed(ctx, "microsoft.directory/roleAssignableGroups/update"):
+        raise forbidden()
 
 
 # -- audit -----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from warden.identity.graph.common import (
     audit,
     body_object,
     collection,
+    guard_role_holding_group,
     is_member_user,
     object_id,
     require,
@@ -318,6 +319,7 @@ def _kind_label(ctx: RequestContext, oid: str) -> str:
 def _add_ref(ctx: RequestContext, gid: str, relation: str) -> Reply:
     assert ctx.conn is not None
     group = find(ctx, gid)
+    guard_role_holding_group(ctx, gid)
     ref = _reference_id(ctx, body_object(ctx).get("@odata.id"))
     kind = membership.directory_object_kind(ctx.conn, ctx.tenant_id, ref) or "user"
     if relation == "members":
@@ -347,6 +349,7 @@ def _add_ref(ctx: RequestContext, gid: str, relation: str) -> Reply:
 def _remove_ref(ctx: RequestContext, gid: str, relation: str, ref: str) -> Reply:
     assert ctx.conn is not None
     group = find(ctx, gid)
+    guard_role_holding_group(ctx, gid)
     label = _kind_label(ctx, ref)
     if relation == "members":
         removed = store.remove_member(ctx.conn, ctx.tenant_id, gid, ref)

@@ -13,6 +13,7 @@ from warden.identity.graph.common import (
     audit,
     body_object,
     collection,
+    guard_role_holding_group,
     is_member_user,
     object_id,
     target,
@@ -116,6 +117,7 @@ def _list_requests(ctx: RequestContext, gid: str) -> Reply:
 def _decide(ctx: RequestContext, gid: str, rid: str, decision: str) -> Reply:
     assert ctx.conn is not None
     group = find(ctx, gid)
+    guard_role_holding_group(ctx, gid)
     request = store.get_join_request(ctx.conn, ctx.tenant_id, gid, rid)
     if request is None:
         raise not_found(rid)
