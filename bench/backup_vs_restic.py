@@ -199,16 +199,18 @@ def one_run(run: int, pristine: Path, work: Path, tools: list[str]) -> dict[str,
                 flush=True,
             )
 
-    for tool in tools:
+    # Each run swaps which tool goes first, so neither always meets a cold page cache or the same load burst.
+    order = tools if run % 2 else tools[::-1]
+    for tool in order:
         step(tool, "init")
         step(tool, "backup-1", corpus)
         out[tool]["repo_bytes_1"] = dir_size(work / f"{tool}-repo")
     change = change_one_percent(corpus)
     expected = digest(corpus)
-    for tool in tools:
+    for tool in order:
         step(tool, "backup-2", corpus)
         out[tool]["repo_bytes_2"] = dir_size(work / f"{tool}-repo")
-    for tool in tools:
+    for tool in order:
         restored = work / f"{tool}-restore"
         step(tool, "restore", restored)
         # restic restores the absolute path below the target; Warden restores by base name.
