@@ -104,3 +104,32 @@ def test_policies_items_jobs_and_recovery_points_through_the_sdk(warden_server, 
     assert points[0].properties.recovery_point_time is not None
     one = backup.recovery_points.get(vault_name, group, "Azure", container, item_name, points[0].name)
     assert one.id == points[0].id
+
+
+def test_vault_config_is_a_window_onto_the_vaults_soft_delete_settings(warden_server, resource_group) -> None:  # type: ignore[no-untyped-def]
+    vaults, backup = clients(warden_server)
+    group = resource_group.rsplit("/", 1)[1]
+    name = f"cfg-{uuid.uuid4().hex[:6]}"
+    vault = rs.Vault(location="westeurope", sku=rs.Sku(name="RS0", tier="Standard"), properties=rs.VaultProperties())
+    vaults.vaults.begin_create_or_update(group, name, vault).result()
+    config = backup.backup_resource_vault_configs.get(name, group)
+    assert config.properties.soft_delete_feature_state == "Enabled"
+    assert config.properties.soft_delete_retention_period_in_days == 14
+    off = bk.BackupResourceVaultConfigResource(
+        properties=bk.BackupResourceVaultConfig(soft_delete_feature_state="Disabled")
+    )
+    assert (
+        backup.backup_resource_vault_configs.update(name, group, off).properties.soft_delete_feature_state == "Disabled"
+    )
+    soft = vaults.vaults.get(group, name).properties.security_settings.soft_delete_settings
+    assert soft.soft_delete_state == "Disabled"
+    always = bk.BackupResourceVaultConfigResource(
+        properties=bk.BackupResourceVaultConfig(soft_delete_feature_state="AlwaysON")
+    )
+    answer = backup.backup_resource_vault_configs.update(name, group, always)
+    assert answer.properties.is_soft_delete_feature_state_editable is False
+    with pytest.raises(HttpResponseError) as refused:
+        backup.backup_resource_vault_configs.update(name, group, off)
+    assert refused.value.error.code == "UserErrorSoftDeleteAlwaysOnCannotBeChanged"
+    storage = backup.backup_resource_storage_configs_non_crr.get(name, group)
+    assert storage.properties.storage_model_type == "LocallyRedundant"

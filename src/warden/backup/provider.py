@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from warden.kernel.providers import Action, ResourceType
 
-from . import encryption, guards, items, jobs, policies, recovery_points, vaults
+from . import encryption, guards, items, jobs, policies, recovery_points, vault_config, vaults
 
 if TYPE_CHECKING:
     from warden.platform import Platform
@@ -39,6 +39,8 @@ def register(platform: Platform) -> None:
     add(("resourceGuards",), guards.make_guard_handler(), "resource guard", "Microsoft.DataProtection")
     add(("vaults", "backupResourceGuardProxies"), guards.ProxyHandler(), "resource guard proxy")
     add(("vaults", "backupPolicies"), policies.PolicyHandler(), "backup policy")
+    add(("vaults", "backupconfig"), vault_config.VaultConfigHandler(), "vault backup config")
+    add(("vaults", "backupstorageconfig"), vault_config.StorageConfigHandler(), "vault storage config")
     item = add(ITEM, items.ItemsHandler(), "protected item")
     item.add_action(Action("backup", items.trigger_backup, description="Back up a protected item now"))
     add(("vaults", "backupProtectedItems"), items.VaultItemsHandler(), "protected items of a vault")
