@@ -145,6 +145,23 @@ def test_user_administrator_cannot_reset_an_administrators_password(warden_serve
         assert admin.patch(f"/v1.0/users/{privileged.object_id}", json=reset).status_code == 204
 
 
+def test_application_administrator_cannot_add_secrets_to_an_administrator_principal(warden_server) -> None:  # type: ignore[no-untyped-def]
+    app_admin, plain, privileged = (warden_server.new_principal() for _ in range(3))
+    with graph(warden_server) as admin:
+        assign_directory_role(admin, "Application Administrator", app_admin.object_id)
+        assign_directory_role(admin, "Security Reader", privileged.object_id)
+    with graph(warden_server, app_admin) as http:
+        assert http.post(f"/v1.0/servicePrincipals/{plain.object_id}/addPassword", json={}).status_code == 200
+        refused = http.post(f"/v1.0/servicePrincipals/{privileged.object_id}/addPassword", json={})
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "Authorization_RequestDenied"
+        assert http.delete(f"/v1.0/servicePrincipals/{privileged.object_id}").status_code == 403
+        # nor to the bootstrap administrator, which is a Global Administrator
+        bootstrap = http.get(
+            "/v1.0/servicePrincipals", params={"$filter": f"appId eq '{warden_server.bootstrap['clientId']}'"}
+        ).json()["value"][0]["id"]
+        assert http.post(f"/v1.0/servicePrincipals/{bootstrap}/addPassword", json={}).status_code == 403
+
+
 def test_group_self_service_owners_decide_join_requests(warden_server, platform) -> None:  # type: ignore[no-untyped-def]
     groups_admin = warden_server.new_principal()
     with graph(warden_server) as admin:

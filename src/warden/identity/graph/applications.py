@@ -18,6 +18,7 @@ from warden.identity.graph.common import (
     body_object,
     bool_field,
     collection,
+    guard_privileged,
     object_id,
     require,
     single,
@@ -252,6 +253,7 @@ def _update(ctx: RequestContext, oid: str) -> Reply:
 def _delete(ctx: RequestContext, oid: str) -> Reply:
     assert ctx.conn is not None
     app = find(ctx, oid)
+    _guard_principal(ctx, app)
     principal_id = store.service_principal_id(ctx.conn, app.app_id)
     if principal_id:
         if principal_id == ctx.caller.object_id:
@@ -274,9 +276,18 @@ def _delete(ctx: RequestContext, oid: str) -> Reply:
     return Reply(204)
 
 
+def _guard_principal(ctx: RequestContext, app: store.Application) -> None:
+    """An application whose service principal holds a directory role is managed by Global Administrators."""
+    assert ctx.conn is not None
+    principal_id = store.service_principal_id(ctx.conn, app.app_id)
+    if principal_id:
+        guard_privileged(ctx, principal_id)
+
+
 def _add_password(ctx: RequestContext, oid: str) -> Reply:
     assert ctx.conn is not None
     app = find(ctx, oid)
+    _guard_principal(ctx, app)
     body = body_object(ctx) if ctx.raw_body.strip() else {}
     credential = body.get("passwordCredential") or {}
     if not isinstance(credential, dict):
@@ -326,6 +337,7 @@ def _add_password(ctx: RequestContext, oid: str) -> Reply:
 def _remove_password(ctx: RequestContext, oid: str) -> Reply:
     assert ctx.conn is not None
     app = find(ctx, oid)
+    _guard_principal(ctx, app)
     key_id = body_object(ctx).get("keyId")
     if not isinstance(key_id, str):
         raise bad_request("'keyId' is required.", target="keyId")

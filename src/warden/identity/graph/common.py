@@ -165,6 +165,17 @@ def require(action: str, *, members_may: bool = False, rbac: str | None = None) 
     return check
 
 
+def guard_privileged(ctx: RequestContext, object_id: str) -> None:
+    """Refuse to manage a user or service principal that holds a directory role (directly or through
+    a group) unless the caller is a Global Administrator (or RBAC Owner at "/"), as Entra protects
+    its administrators: otherwise a User or Application Administrator could reset an administrator's
+    password, or add a secret to an administrator principal, and act as it."""
+    assert ctx.conn is not None
+    ids = (object_id, *transitive_group_ids(ctx.conn, ctx.tenant_id, object_id))
+    if held_roles(ctx.conn, ctx.tenant_id, ids) and not allowed(ctx, "microsoft.directory/privilegedUsers/update"):
+        raise forbidden()
+
+
 def guard_role_holding_group(ctx: RequestContext, group_id: str) -> None:
     """Refuse membership changes of a group that carries a directory role (itself or through a group
     it is nested in) unless the caller is a Global Administrator (or RBAC Owner at "/").

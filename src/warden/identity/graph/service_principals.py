@@ -16,7 +16,17 @@ from sqlalchemy import delete, select
 
 from warden.identity import directory_roles, groups
 from warden.identity.applications import get_application
-from warden.identity.graph.common import audit, body_object, collection, object_id, require, single, target, text_field
+from warden.identity.graph.common import (
+    audit,
+    body_object,
+    collection,
+    guard_privileged,
+    object_id,
+    require,
+    single,
+    target,
+    text_field,
+)
 from warden.identity.graph.errors import GraphError, bad_request, not_found
 from warden.identity.principals import add_client_secret, create_service_principal, get_principal
 from warden.kernel.context import RequestContext
@@ -134,6 +144,7 @@ def _create(ctx: RequestContext) -> Reply:
 def _add_password(ctx: RequestContext, object_id: str) -> Reply:
     assert ctx.conn is not None
     principal = _get(ctx, object_id)
+    guard_privileged(ctx, principal.object_id)
     body = body_object(ctx) if ctx.raw_body.strip() else {}
     credential = body.get("passwordCredential") or {}
     if not isinstance(credential, dict):
@@ -175,6 +186,7 @@ def _add_password(ctx: RequestContext, object_id: str) -> Reply:
 def _delete(ctx: RequestContext, object_id: str) -> Reply:
     assert ctx.conn is not None
     principal = _get(ctx, object_id)
+    guard_privileged(ctx, principal.object_id)
     if principal.object_id == ctx.caller.object_id:
         raise bad_request("A service principal cannot delete itself.")
     ctx.conn.execute(

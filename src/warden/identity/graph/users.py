@@ -20,6 +20,7 @@ from warden.identity.graph.common import (
     body_object,
     bool_field,
     collection,
+    guard_privileged,
     require,
     single,
     target,
@@ -243,25 +244,12 @@ def _create(ctx: RequestContext) -> Reply:
     return single(ctx, user_json(user), "users/$entity", "user", status=201)
 
 
-def _is_privileged(ctx: RequestContext, user: store.User) -> bool:
-    """True when the user holds a directory role (directly or through a group)."""
-    assert ctx.conn is not None
-    ids = (user.object_id, *membership.transitive_group_ids(ctx.conn, ctx.tenant_id, user.object_id))
-    return bool(directory_roles.held_roles(ctx.conn, ctx.tenant_id, ids))
-
-
-def _guard_privileged(ctx: RequestContext, user: store.User) -> None:
-    """Only Global Administrators (or RBAC Owners at "/") manage administrators, as in Entra."""
-    if _is_privileged(ctx, user) and not allowed(ctx, "microsoft.directory/privilegedUsers/update"):
-        raise forbidden()
-
-
 def _update(ctx: RequestContext, key: str) -> Reply:
     assert ctx.conn is not None
     user = find(ctx, key)
     body = body_object(ctx)
     _check_unknown(body)
-    _guard_privileged(ctx, user)
+    guard_privileged(ctx, user.object_id)
     values: dict[str, Any] = {}
     changed: list[dict[str, Any]] = []
     if "displayName" in body:
@@ -324,7 +312,7 @@ def _delete(ctx: RequestContext, key: str) -> Reply:
     user = find(ctx, key)
     if user.object_id == ctx.caller.object_id:
         raise bad_request("A user cannot delete itself.")
-    _guard_privileged(ctx, user)
+    guard_privileged(ctx, user.object_id)
     groups.remove_from_all_groups(ctx.conn, ctx.tenant_id, user.object_id)
     directory_roles.remove_principal(ctx.conn, ctx.tenant_id, user.object_id)
     ctx.conn.execute(
