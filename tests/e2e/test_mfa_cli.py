@@ -21,8 +21,6 @@ from typer.testing import CliRunner
 from support.signin import Directory, sign_in, submit
 from warden.cli.main import app
 from warden.identity.mfa.totp import totp
-from warden.kernel.db import Database
-from warden.kernel.settings import load_settings
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
@@ -73,27 +71,9 @@ def _login(server, user, config: Path) -> None:  # type: ignore[no-untyped-def]
     assert not errors and process.returncode == 0, (errors, err)
 
 
-class ServerDirectory(Directory):
-    """``Directory`` on the server's configured database (its warden.json names PostgreSQL when the
-    server runs on it; ``Directory`` alone always opens the data dir's SQLite file)."""
-
-    def __init__(self, data_dir, tenant_id: str) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(data_dir, tenant_id)
-        self.db.dispose()
-        self.db = Database(load_settings(data_dir).resolved_database_url)
-
-
-@pytest.fixture(autouse=True)
-def _sqlite_only(request: pytest.FixtureRequest) -> None:
-    # The CLI only talks HTTPS; the same routes run on PostgreSQL in test_mfa_graph.py. Running these
-    # again there would add a device-code sign-in (~20 s) and prove nothing new.
-    if request.node.callspec.params.get("warden_server") == "postgresql":
-        pytest.skip("backend-independent CLI test; the routes are covered on PostgreSQL by test_mfa_graph.py")
-
-
 @pytest.fixture(scope="module")
 def directory(warden_server):  # type: ignore[no-untyped-def]
-    d = ServerDirectory(warden_server.data_dir, warden_server.tenant)
+    d = Directory(warden_server.data_dir, warden_server.tenant)
     yield d
     d.close()
 

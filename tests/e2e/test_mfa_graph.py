@@ -15,27 +15,15 @@ from authlib.integrations.httpx_client import OAuth2Client
 
 from support.signin import Directory, query_of, submit
 from support.webauthn_authenticator import SoftwareAuthenticator
-from warden.kernel.db import Database
-from warden.kernel.settings import load_settings
 
 pytestmark = pytest.mark.e2e
 SPA = "https://spa.contoso.test/cb"
 SETTINGS = "/v1.0/policies/warden/directorySettings"
 
 
-class ServerDirectory(Directory):
-    """``Directory`` on the server's configured database (its warden.json names PostgreSQL when the
-    server runs on it; ``Directory`` alone always opens the data dir's SQLite file)."""
-
-    def __init__(self, data_dir, tenant_id: str) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(data_dir, tenant_id)
-        self.db.dispose()
-        self.db = Database(load_settings(data_dir).resolved_database_url)
-
-
 @pytest.fixture(scope="module")
 def directory(warden_server):  # type: ignore[no-untyped-def]
-    d = ServerDirectory(warden_server.data_dir, warden_server.tenant)
+    d = Directory(warden_server.data_dir, warden_server.tenant)
     yield d
     d.close()
 

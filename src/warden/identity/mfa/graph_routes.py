@@ -203,14 +203,16 @@ def _delete(ctx: RequestContext, user: User, method_id: str) -> Reply:
     return Reply(204)
 
 
+def _initiator(ctx: RequestContext) -> dict[str, Any]:
+    """Graph's ``initiatedBy``: the signed-in user, or the application when the caller is one."""
+    assert ctx.conn is not None
+    if get_user(ctx.conn, ctx.tenant_id, ctx.caller.object_id) is not None:
+        return {"user": {"id": ctx.caller.object_id}}
+    return {"app": {"servicePrincipalId": ctx.caller.object_id, "appId": ctx.caller.app_id}}
+
+
 def _audit(ctx: RequestContext, target: User, activity: str) -> None:
     assert ctx.conn is not None
-    is_user = get_user(ctx.conn, ctx.tenant_id, ctx.caller.object_id) is not None
-    initiator = (
-        {"user": {"id": ctx.caller.object_id}}
-        if is_user
-        else {"app": {"servicePrincipalId": ctx.caller.object_id, "appId": ctx.caller.app_id}}
-    )
     record_directory_audit(
         ctx.conn,
         ctx.tenant_id,
@@ -218,7 +220,7 @@ def _audit(ctx: RequestContext, target: User, activity: str) -> None:
             "category": "UserManagement",
             "activityDisplayName": activity,
             "loggedByService": "Authentication Methods",
-            "initiatedBy": initiator,
+            "initiatedBy": _initiator(ctx),
             "targetResources": [
                 {"id": target.object_id, "type": "User", "userPrincipalName": target.user_principal_name}
             ],
@@ -325,7 +327,7 @@ def _patch_settings(ctx: RequestContext) -> Reply:
         {
             "category": "Policy",
             "activityDisplayName": "Update directory settings",
-            "initiatedBy": {"app": {"servicePrincipalId": ctx.caller.object_id, "appId": ctx.caller.app_id}},
+            "initiatedBy": _initiator(ctx),
             "targetResources": [{"id": ctx.tenant_id, "type": "Directory", "modifiedProperties": sorted(changes)}],
         },
     )
