@@ -243,6 +243,20 @@ def test_retention_expires_old_points_after_a_backup_and_keeps_retain_until(env,
     finally:
         repo.close()
     assert env.call("GET", item).json()["properties"]["extendedInfo"]["recoveryPointCount"] == 3
+    in_use = env.call("DELETE", f"{vault}/backupPolicies/p")
+    assert in_use.status_code == 409 and in_use.json()["error"]["code"] == "BMSUserErrorPolicyInUse"
+
+    # Stop protection, keep data: points stay, no backups, retention no longer applies; then resume.
+    stopped = env.call("PUT", item, {"properties": {"protectionState": "ProtectionStopped"}})
+    assert stopped.status_code == 200 and stopped.json()["properties"]["protectionState"] == "ProtectionStopped"
+    refused = env.call("POST", f"{item}/backup", {"properties": {}})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "BMSUserErrorProtectionStopped"
+    assert apply_retention(env.platform, env.tenant, item, datetime.now(UTC) + timedelta(days=400)) == []
+    assert env.call("DELETE", f"{vault}/backupPolicies/p").status_code == 200  # no protected item uses it now
+    assert env.call("PUT", f"{vault}/backupPolicies/p", policy(7)).status_code == 200
+    resumed = env.call("PUT", item, {"properties": {"policyId": f"{vault}/backupPolicies/p"}})
+    assert resumed.json()["properties"]["protectionState"] == "Protected"
+    assert job_of(env, env.call("POST", f"{item}/backup", {"properties": {}}))["properties"]["status"] == "Completed"
 
 
 def test_scheduler_honours_time_zone_runs_missed_slots_once_and_never_overlaps(env, tmp_path) -> None:  # type: ignore[no-untyped-def]
