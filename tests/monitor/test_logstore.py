@@ -38,6 +38,10 @@ _NO_CHDB = importlib.util.find_spec("chdb") is None
 # Tests a backend cannot pass yet because of a gap outside the store, each with the exact error:
 # they must fail with it (strict), so fixing the gap makes them pass and forces removing the entry.
 _KNOWN_GAPS = {
+    ("clickhouse", "test_ingestion_time_is_kept_per_row_and_hidden"): (
+        KqlUnsupportedError,
+        "the ClickHouse store keeps no ingestion time yet",
+    ),
     ("clickhouse", "test_append_converts_and_queries_with_kusto_types"): (
         KqlUnsupportedError,
         "the KQL compiler has no ClickHouse translation of dynamic member access (Props.n): "
@@ -224,6 +228,23 @@ ALL_TYPES = {
 
 class TestLogStoreMore:
     """Behaviour every store shares beyond the first class: types, unions, limits, concurrency, purges."""
+
+    def test_ingestion_time_is_kept_per_row_and_hidden(self, store, workspace):
+        before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        store.append(workspace, "Events", _batch(3))
+        after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        rows = store.query(
+            [workspace],
+            "Events | where Level >= 1 | extend t = ingestion_time() | project Level, t | sort by Level asc",
+        ).rows
+        assert [row[0] for row in rows] == [1, 2]
+        stamps = [dt.datetime.fromisoformat(row[1].rstrip("Z")) for row in rows]
+        assert all(before - dt.timedelta(seconds=1) <= t <= after + dt.timedelta(seconds=1) for t in stamps)
+        assert store.query([workspace], "Events | where ingestion_time() > ago(1h) | count").rows == [[3]]
+        assert "__ingestion_time" not in store.query([workspace], "Events | take 1").columns  # hidden from *
+        assert "__ingestion_time" not in store.tables(workspace)["Events"]
+        with pytest.raises(KqlError):
+            store.query([workspace], "Events | summarize count() by Computer | extend t = ingestion_time()")
 
     def test_every_kusto_type_round_trips(self, store):
         ws = str(uuid.uuid4())

@@ -24,7 +24,7 @@ from .bind_names import expression_name
 from .errors import KqlError, KqlSemanticError, KqlUnsupportedError
 from .schema import DatabaseSchema, match_names
 from .typed import Typed
-from .types import KustoType
+from .types import INGESTION_TIME_COLUMN, KustoType
 
 __all__ = ["Binder", "Binding", "Relation", "Scope", "UniqueNames", "expression_name", "sql_names"]
 
@@ -70,6 +70,9 @@ class Relation:
     hidden: tuple[str, ...] = ()
     #: An inline query to read instead of a named CTE/table (a dynamic array unnested per row).
     inline: exp.Expression | None = None
+    #: It carries the stored tables' ingestion-time column (a stored table, or a where/extend of one),
+    #: which ``ingestion_time()`` reads.
+    ingested: bool = False
     sql: dict[str, str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -181,7 +184,13 @@ class Binder:
 
     def __init__(self, text: str, schema: DatabaseSchema) -> None:
         self.text = text
-        self.schema = schema
+        # A store lists INGESTION_TIME_COLUMN for tables that keep it: such tables are "ingested"
+        # (ingestion_time() works over them) and the column is otherwise invisible to the query.
+        self.ingested = frozenset(t for t, columns in schema.items() if INGESTION_TIME_COLUMN in columns)
+        self.schema = {
+            t: {c: k for c, k in columns.items() if c != INGESTION_TIME_COLUMN} if t in self.ingested else columns
+            for t, columns in schema.items()
+        }
         self._default_column = 0
 
     # ---------------------------------------------------------------------------------- errors

@@ -14,7 +14,7 @@ from .gen_builtins import FALLBACK_AGGREGATES, FALLBACK_SCALARS
 from .gen_expressions import RowEnv
 from .gen_sql import fn, literal
 from .typed import Typed
-from .types import KustoType
+from .types import INGESTION_TIME_COLUMN, KustoType
 
 __all__ = ["CallCompiler"]
 
@@ -131,6 +131,19 @@ class CallCompiler:
             return self.shift(now, self.expr(node.args[0], env), negate=False)
         return now
 
+    def _fn_ingestion_time(self, node: ast.Call, env: RowEnv) -> Typed:
+        """The stored time each row was ingested: the log stores keep it in a column no schema lists
+        (``INGESTION_TIME_COLUMN``), carried from a stored table through ``where`` and ``extend``."""
+        self._arity(node, 0, 0)
+        relation = env.relation
+        if relation is None or not relation.ingested:
+            raise self.binder.unsupported(
+                "ingestion_time() here",
+                node,
+                "call it after a table and its where/extend steps, e.g. T | where X | extend t = ingestion_time()",
+            )
+        return Typed(exp.column(INGESTION_TIME_COLUMN, table=env.table, quoted=True), KustoType.DATETIME)
+
     def _fn_ago(self, node: ast.Call, env: RowEnv) -> Typed:
         self._arity(node, 1, 1)
         span = self.expr(node.args[0], env.but(in_filter=False))
@@ -196,6 +209,7 @@ class CallCompiler:
 _SPECIAL = {
     "not",
     "now",
+    "ingestion_time",
     "ago",
     "column_ifexists",
     "columnifexists",

@@ -11,7 +11,7 @@ from . import ast
 from .binder import ORDINAL, Binding, Relation, Scope
 from .gen_expanded import expanded_columns
 from .gen_sql import col
-from .types import KustoType
+from .types import INGESTION_TIME_COLUMN, KustoType
 
 __all__ = ["OperatorCompiler"]
 
@@ -78,7 +78,9 @@ class OperatorCompiler:
             # Same columns in, same out (ordinal and group ids included): no need to list them.
             select = exp.select(exp.Star()).from_(self.relation_table(relation), copy=False)
             select = select.where(predicate.sql, copy=False)
-            return self.emit(select, relation.columns, relation.order, hidden=relation.hidden)
+            filtered = self.emit(select, relation.columns, relation.order, hidden=relation.hidden)
+            filtered.ingested = relation.ingested  # the star keeps the ingestion-time column
+            return filtered
         select = self.select_from(source, self.passthrough(relation)).where(predicate.sql, copy=False)
         return self.emit(select, relation.columns, relation.order)
 
@@ -109,7 +111,13 @@ class OperatorCompiler:
         item_list = list(items.items())
         relation = self.keep_order(relation, item_list)
         source = self.apply_hoisted(relation, env)
-        return self.emit(self.select_from(source, item_list), columns, relation.order)
+        select = self.select_from(source, item_list)
+        carried = source is relation and relation.ingested
+        if carried:  # so a later where/extend can still call ingestion_time()
+            select = select.select(exp.column(INGESTION_TIME_COLUMN, quoted=True), copy=False)
+        extended = self.emit(select, columns, relation.order)
+        extended.ingested = carried
+        return extended
 
     def op_project(self, op: ast.Project, relation: Relation, scope: Scope) -> Relation:
         env = self.row_env(relation, scope)

@@ -110,7 +110,7 @@ class TableCompiler:
         binding = scope.lookup(name)
         if binding is None:
             columns = self.binder.table_schema(name, node)
-            return Relation(name, columns)
+            return Relation(name, columns, ingested=name in self.binder.ingested)
         if binding.kind in ("tabular", "expr"):
             if isinstance(binding.value, Relation):
                 return binding.value

@@ -74,6 +74,10 @@ class KustoType(StrEnum):
         return CLICKHOUSE_TYPES[self]
 
 
+#: The column where log stores keep each row's ingestion time, for ``ingestion_time()``: in every
+#: stored table, in no schema (so ``*``, ``getschema`` and the query API never show it).
+INGESTION_TIME_COLUMN = "__ingestion_time"
+
 _NUMERIC = frozenset({KustoType.INT, KustoType.LONG, KustoType.REAL, KustoType.DECIMAL})
 
 # Every name a declaration (datatable, let-function parameters, to typeof(...)) may use. The list

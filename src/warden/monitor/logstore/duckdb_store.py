@@ -43,13 +43,14 @@ from warden.monitor.kql.runtime import (
     quote_identifier,
     timespan_text_macro,
 )
-from warden.monitor.kql.types import KustoType, parse_type
+from warden.monitor.kql.types import INGESTION_TIME_COLUMN, KustoType, parse_type
 
 from . import LogStoreError, PurgeFilter, TableSchema, TimeRange
 
 __all__ = ["DuckDBLogStore"]
 
 _CATALOG = "__warden_columns"
+_INGESTED = quote_identifier(INGESTION_TIME_COLUMN)  # each row's ingestion time, for ingestion_time()
 _SPOOL_MARK = "__warden_spool"  # the last spool segment applied (see logstore/spool.py)
 _WORKSPACE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _CONFIG = {
@@ -82,6 +83,8 @@ class _Workspace:
         self.con.execute(f"CREATE TABLE IF NOT EXISTS {_SPOOL_MARK} (segment BIGINT)")
         self.lock = threading.Lock()
         self.schemas = self._load_schemas()
+        for table in self.schemas:  # tables created before ingestion times were kept
+            self.con.execute(f"ALTER TABLE {quote_identifier(table)} ADD COLUMN IF NOT EXISTS {_INGESTED} TIMESTAMP")
         # The file's catalog name, to reach a table past a same-named temporary view.
         catalog = self.con.execute("SELECT current_database()").fetchone()[0]
         self.qualifier = f"{quote_identifier(catalog)}.main."
@@ -183,7 +186,7 @@ class DuckDBLogStore:
                 try:
                     cursor.execute("BEGIN")
                     spec = ", ".join(f"{quote_identifier(c)} {t.duckdb}" for c, t in wanted.items())
-                    cursor.execute(f"CREATE TABLE {quote_identifier(table)} ({spec})")
+                    cursor.execute(f"CREATE TABLE {quote_identifier(table)} ({spec}, {_INGESTED} TIMESTAMP)")
                     self._catalog(cursor, table, wanted, start=0)
                     cursor.execute("COMMIT")
                 except BaseException:
@@ -281,7 +284,8 @@ class DuckDBLogStore:
                     schema = opened.schemas.get(table)
                     if schema is None or batch.num_rows == 0:
                         continue
-                    self._insert(cursor, table, schema, batch.select([n for n in batch.column_names if n in schema]))
+                    kept = [n for n in batch.column_names if n in schema or n == INGESTION_TIME_COLUMN]
+                    self._insert(cursor, table, schema, batch.select(kept))
                     appended += batch.num_rows
                 cursor.execute(f"DELETE FROM {_SPOOL_MARK}")
                 cursor.execute(f"INSERT INTO {_SPOOL_MARK} VALUES (?)", [through])
@@ -318,7 +322,7 @@ class DuckDBLogStore:
         try:
             cursor.register(stage, batch)
             described = {row[0]: row[1] for row in cursor.execute(f"DESCRIBE {quote_identifier(stage)}").fetchall()}
-            if any(schema[n] is KustoType.TIMESPAN and described[n] == "VARCHAR" for n in described):
+            if any(schema.get(n) is KustoType.TIMESPAN and described[n] == "VARCHAR" for n in described):
                 cursor.execute(timespan_text_macro())  # text timespans need the parsing macro
             # Columns the batch lacks: strings are '' (Kusto strings are never null), others null.
             names = [n for n in schema if n in described or schema[n] is KustoType.STRING]
@@ -326,8 +330,11 @@ class DuckDBLogStore:
                 convert_sql(quote_identifier(n), described[n], schema[n]) if n in described else "''" for n in names
             )
             target = ", ".join(quote_identifier(n) for n in names)
+            # The time the rows were acknowledged (the spool stamps it), else now.
+            ingested = _INGESTED if INGESTION_TIME_COLUMN in described else "now()"
             cursor.execute(
-                f"INSERT INTO {quote_identifier(table)} ({target}) SELECT {select} FROM {quote_identifier(stage)}"
+                f"INSERT INTO {quote_identifier(table)} ({target}, {_INGESTED}) "
+                f"SELECT {select}, CAST({ingested} AS TIMESTAMP) FROM {quote_identifier(stage)}"
             )
         except duckdb.Error as exc:
             raise LogStoreError(f"append to '{table}' failed: {exc}") from exc
@@ -362,6 +369,7 @@ class DuckDBLogStore:
         opened = self._workspace(workspace)
         schemas = {name: dict(columns) for name, columns in opened.schemas.items() if limits.readable(columns)}
         cursor = opened.cursor()
+        compiled = {name: {**columns, INGESTION_TIME_COLUMN: KustoType.DATETIME} for name, columns in schemas.items()}
         try:
             for name, columns in schemas.items():
                 condition = limits.condition(columns)
@@ -370,7 +378,7 @@ class DuckDBLogStore:
                     cursor.execute(
                         f"CREATE TEMP VIEW {quote_identifier(name)} AS SELECT * FROM {stored} WHERE {condition}"
                     )
-            return run(text, _LiveTables(cursor, schemas), now=now, timeout=timeout)
+            return run(text, _LiveTables(cursor, compiled), now=now, timeout=timeout)
         finally:
             cursor.close()
 
@@ -397,6 +405,7 @@ class DuckDBLogStore:
             parts = []
             for ws in workspaces:
                 columns.update(per_workspace[ws].get(name, {}))
+            columns[INGESTION_TIME_COLUMN] = KustoType.DATETIME
             for ws in workspaces:
                 if name in per_workspace[ws]:
                     parts.append(self._read(ws, name, columns, limits))
@@ -405,8 +414,8 @@ class DuckDBLogStore:
         for alias, ws in qualified.items():
             for name, columns in per_workspace[ws].items():
                 scoped = scoped_table_key("workspace", alias, name)
-                schemas[scoped] = dict(columns)
-                tables[scoped] = self._read(ws, name, columns, limits)
+                schemas[scoped] = {**columns, INGESTION_TIME_COLUMN: KustoType.DATETIME}
+                tables[scoped] = self._read(ws, name, schemas[scoped], limits)
         sandbox = Sandbox(tables, schemas=schemas, threads=self._threads)
         try:
             return run(text, sandbox, now=now, timeout=timeout)
@@ -419,7 +428,7 @@ class DuckDBLogStore:
         own = opened.schemas[table]
         select = []
         for name, kusto_type in columns.items():
-            if name in own:
+            if name in own or name == INGESTION_TIME_COLUMN:
                 value = quote_identifier(name)
                 if kusto_type in (KustoType.DYNAMIC, KustoType.GUID):
                     value = f"CAST({value} AS VARCHAR)"
@@ -442,7 +451,7 @@ class DuckDBLogStore:
         opened = self._workspace(workspace)
         if "TimeGenerated" not in opened.schemas.get(table, {}):
             return 0
-        return self._delete(opened, table, f"\"TimeGenerated\" < {_timestamp(cutoff)}", [])
+        return self._delete(opened, table, f'"TimeGenerated" < {_timestamp(cutoff)}', [])
 
     def purge(self, workspace: str, table: str, filters: list[PurgeFilter]) -> int:
         opened = self._workspace(workspace)
@@ -519,6 +528,8 @@ class _Limits:
             under = "'" + (self.resource + "/").replace("'", "''") + "'"
             parts.append(f'(lower("_ResourceId") = {exact} OR starts_with(lower("_ResourceId"), {under}))')
         return " AND ".join(parts)
+
+
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
@@ -541,7 +552,7 @@ def _timestamp(value: dt.datetime) -> str:
 
 
 def _in_range(timespan: TimeRange) -> str:
-    return f"\"TimeGenerated\" >= {_timestamp(timespan[0])} AND \"TimeGenerated\" < {_timestamp(timespan[1])}"
+    return f'"TimeGenerated" >= {_timestamp(timespan[0])} AND "TimeGenerated" < {_timestamp(timespan[1])}'
 
 
 def _rollback(cursor: duckdb.DuckDBPyConnection) -> None:

@@ -25,6 +25,7 @@ How:
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import shutil
@@ -38,6 +39,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
+
+from warden.monitor.kql.types import INGESTION_TIME_COLUMN
 
 from . import LogStoreError, StoreBusy, TableSchema
 
@@ -286,6 +289,9 @@ class SpooledLogStore:
         if batch.num_rows == 0:
             return 0
         spool = self._spool(workspace)
+        # Stamped now, when the rows are acknowledged, not when the applier inserts them.
+        received = pa.scalar(dt.datetime.now(dt.UTC).replace(tzinfo=None), type=pa.timestamp("us"))
+        batch = batch.append_column(INGESTION_TIME_COLUMN, pa.repeat(received, batch.num_rows))
         if spool.pending_rows >= self.max_pending_rows:
             with self._wake:
                 self._wake.notify()
