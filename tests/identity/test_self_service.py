@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from warden.identity import lockout_store, self_service
 from warden.identity.mfa import methods
@@ -54,6 +54,9 @@ def test_user_resets_with_an_email_code_and_everything_is_revoked(any_db, master
     now = utcnow()
     with any_db.write() as conn:
         conn.execute(
+            update(users).where(users.c.object_id == user.object_id).values(risk_level="high", risk_state="atRisk")
+        )
+        conn.execute(
             insert(refresh_tokens).values(
                 token_hash="h" * 64,
                 family_id=user.object_id,
@@ -86,6 +89,7 @@ def test_user_resets_with_an_email_code_and_everything_is_revoked(any_db, master
         after = get_user(conn, TENANT, user.object_id)
         assert check_password(conn, after, NEW_PASSWORD)
         assert after.properties == {"forceChangePasswordNextSignIn": False, "jobTitle": "Engineer"}
+        assert (after.risk_level, after.risk_state) == ("none", "remediated")
         assert conn.execute(select(refresh_tokens.c.revoked_at)).scalar() is not None
         assert lockout_store.check_locked(conn, TENANT, user.object_id, "unfamiliar", time.time()) is None
         audit = conn.execute(select(directory_audit_events.c.activity, directory_audit_events.c.record)).one()

@@ -28,6 +28,7 @@ from warden.identity.events import record_directory_audit
 from warden.identity.membership import transitive_group_ids
 from warden.identity.mfa import methods
 from warden.identity.passwords import check_password
+from warden.identity.risk_store import remediate_user_risk
 from warden.identity.schema import directory_role_assignments, otp_challenges, refresh_tokens, signin_sessions
 from warden.identity.tenant_settings import get_settings
 from warden.identity.users import User, find_user, get_user, set_password, update_user
@@ -328,6 +329,7 @@ def complete_reset(
         .values(revoked_at=now)
     )
     lockout_store.reset_lockout(conn, user.object_id)
+    remediate_user_risk(conn, tenant_id, user.object_id)  # a self-service reset is a secure password change
     _save(conn, challenge, consumed_at=now)
     record_directory_audit(
         conn,
