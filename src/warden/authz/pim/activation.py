@@ -42,6 +42,7 @@ from warden.authz.pim.requests import (
 )
 from warden.authz.pim.schedules import Window
 from warden.authz.pim.schema import ASSIGNMENT, ELIGIBILITY, pim_requests
+from warden.identity.membership import transitive_group_ids
 from warden.kernel.clock import utcnow
 from warden.kernel.context import RequestContext, authorization_failed
 from warden.kernel.errors import BadRequest, Conflict
@@ -64,11 +65,12 @@ def provision(
     }
 
 
-def _eligibility_for(ctx: RequestContext, parsed: ParsedRequest) -> Any:
+def _eligibility_for(ctx: RequestContext, parsed: ParsedRequest, principal_ids: tuple[str, ...]) -> Any:
+    """A live eligibility of these principals (the activating one and its groups) covering now."""
     now = utcnow()
     rows = [
         r
-        for r in live_schedules(ctx, ELIGIBILITY, parsed.principal_id, parsed.role_guid, parsed.scope, exact=False)
+        for r in live_schedules(ctx, ELIGIBILITY, principal_ids, parsed.role_guid, parsed.scope, exact=False)
         if window_of(r).covers(now) and (parsed.linked_eligibility in (None, r.name))
     ]
     if not rows:
@@ -101,7 +103,8 @@ def _refuse_overlap(ctx: RequestContext, parsed: ParsedRequest, window: Window) 
 def activate(ctx: RequestContext, rid: ResourceId, parsed: ParsedRequest) -> Reply:
     assert ctx.conn is not None
     now = utcnow()
-    eligibility = _eligibility_for(ctx, parsed)
+    # The caller itself or one of its groups may be the eligible one; the activation is the caller's.
+    eligibility = _eligibility_for(ctx, parsed, tuple(p.lower() for p in ctx.caller.principal_ids))
     policy = policy_for(ctx.conn, ctx.tenant_id, eligibility.scope, parsed.role_guid)
     window = requested_window(parsed, now)
     if window.start < now - START_LEEWAY:
@@ -153,10 +156,16 @@ def provision_approved(ctx: RequestContext, row: Any) -> None:
     )
     asked = requested_window(parsed, now)
     start = max(asked.start, now)
-    eligibility = _eligibility_for(ctx, parsed)
+    eligibility = _eligibility_for(ctx, parsed, (row.principal_id, *_groups_of(ctx, row.principal_id)))
     window = Window(start, start + (asked.duration or MINIMUM_ACTIVATION)).clipped_to(window_of(eligibility))
     targets = provision(ctx, parsed, window, row.id, body.get("linkedRoleEligibilityScheduleId"))
     set_request_status(ctx, row, "Provisioned", **targets)
+
+
+def _groups_of(ctx: RequestContext, principal_id: str) -> tuple[str, ...]:
+    """The groups a requestor belongs to now (an approver, not the requestor, is the caller then)."""
+    assert ctx.conn is not None
+    return transitive_group_ids(ctx.conn, ctx.tenant_id, principal_id)
 
 
 def deactivate(ctx: RequestContext, rid: ResourceId, parsed: ParsedRequest, *, admin: bool) -> Reply:

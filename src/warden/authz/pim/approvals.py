@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from warden.authz.pim import audit
+from warden.authz.pim.common import principal_type
 from warden.authz.pim.records import find_request
 from warden.authz.pim.requests import set_request_status
 from warden.authz.pim.schema import pim_approvals
@@ -78,15 +79,23 @@ def approval_id_in(target: str) -> str | None:
     return parts[index + 1] if index + 1 < len(parts) else None
 
 
+def is_approver(ctx: RequestContext, row: Any) -> bool:
+    """Whether the caller is a primary approver, itself or through a group that is one."""
+    return any(p.lower() in row.approvers for p in ctx.caller.principal_ids)
+
+
 def may_see(ctx: RequestContext, row: Any) -> bool:
-    me = ctx.caller.object_id.lower()
-    return row is not None and (me in row.approvers or me == row.requestor_id)
+    return row is not None and (is_approver(ctx, row) or ctx.caller.object_id.lower() == row.requestor_id)
 
 
 def stage_json(ctx: RequestContext, row: Any) -> dict[str, Any]:
     reviewed_by = None
     if row.reviewed_by:
-        reviewed_by = {"principalId": row.reviewed_by, "principalType": "ServicePrincipal"}
+        assert ctx.conn is not None
+        reviewed_by = {
+            "principalId": row.reviewed_by,
+            "principalType": principal_type(ctx.conn, ctx.tenant_id, row.reviewed_by),
+        }
     return {
         "id": f"/providers/{APPROVAL_TYPE}/{row.id}/stages/{row.id}",
         "name": row.id,
@@ -94,7 +103,7 @@ def stage_json(ctx: RequestContext, row: Any) -> dict[str, Any]:
         "properties": {
             "displayName": "Approval stage 1",
             "status": row.status,
-            "assignedToMe": ctx.caller.object_id.lower() in row.approvers,
+            "assignedToMe": is_approver(ctx, row),
             "reviewedBy": reviewed_by,
             "reviewedDateTime": isoformat(aware(row.reviewed_at)) if row.reviewed_at else None,
             "reviewResult": row.review_result,
@@ -154,7 +163,7 @@ class ApprovalHandler:
             )
         )
         me = ctx.caller.object_id.lower()
-        return [approval_json(ctx, r) for r in rows if me in r.approvers]
+        return [approval_json(ctx, r) for r in rows if is_approver(ctx, r) and r.requestor_id != me]
 
 
 class StageHandler:
@@ -175,7 +184,7 @@ class StageHandler:
         me = ctx.caller.object_id.lower()
         if me == row.requestor_id:
             raise Forbidden("Nobody may approve or deny their own request.", code="SelfApprovalNotAllowed")
-        if me not in row.approvers:
+        if not is_approver(ctx, row):
             raise Forbidden("Only a designated approver may decide on this request.", code="AuthorizationFailed")
         # The SDK sends the step's properties as the body itself; ARM-style clients wrap them in "properties".
         properties = body.get("properties", body) if isinstance(body, dict) else None

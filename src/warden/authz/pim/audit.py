@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from warden.authz.pim.common import principal_type
 from warden.authz.pim.schema import ELIGIBILITY
 from warden.authz.store import builtin_roles
 from warden.identity.events import record_directory_audit
@@ -56,7 +57,7 @@ def record(
             "result": "success",
             "initiatedBy": initiated_by,
             "targetResources": [
-                {"id": principal_id, "type": "ServicePrincipal"},
+                {"id": principal_id, "type": principal_type(conn, tenant_id, principal_id)},
                 {"id": role_guid, "type": "Role", "displayName": role.role_name if role else None},
                 {"id": scope, "type": "Scope"},
             ],

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select
 from warden.authz.engine import RoleDefinition
 from warden.authz.role_definitions import assignable_at
 from warden.authz.store import builtin_roles, find_role, role_from_row
-from warden.identity.principals import get_principal
+from warden.identity.membership import directory_object_kind
 from warden.kernel.context import RequestContext
 from warden.kernel.errors import BadRequest, Forbidden
 from warden.kernel.ids import is_guid, key
@@ -89,14 +89,21 @@ def require_role(ctx: RequestContext, properties: dict[str, Any], scope: str) ->
     return role
 
 
+PRINCIPAL_TYPES = {"user": "User", "group": "Group", "servicePrincipal": "ServicePrincipal"}
+
+
+def principal_type(conn: Connection, tenant_id: str, object_id: str) -> str:
+    """ARM's ``principalType`` of a directory object (``ServicePrincipal`` for one since deleted)."""
+    return PRINCIPAL_TYPES.get(directory_object_kind(conn, tenant_id, object_id) or "", "ServicePrincipal")
+
+
 def require_principal(ctx: RequestContext, properties: dict[str, Any]) -> str:
-    """The lower-cased ``principalId``, which must name a principal of the caller's tenant."""
+    """The lower-cased ``principalId``: a user, group or service principal of the caller's tenant."""
     assert ctx.conn is not None
     value = properties.get("principalId")
     if not isinstance(value, str) or not is_guid(value):
         raise BadRequest("'principalId' must be a GUID.", code="InvalidPrincipalId", target="properties.principalId")
-    principal = get_principal(ctx.conn, object_id=value.lower())
-    if principal is None or principal.tenant_id != ctx.tenant_id:
+    if directory_object_kind(ctx.conn, ctx.tenant_id, value.lower()) is None:
         raise BadRequest(
             f"Principal {value} does not exist in the directory {ctx.tenant_id}.",
             code="PrincipalNotFound",

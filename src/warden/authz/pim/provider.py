@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from warden.authz.pim import activation, alerts, approvals
-from warden.authz.pim.common import NAMESPACE, ROLE_ASSIGNMENT_WRITE, scope_key
+from warden.authz.pim.common import NAMESPACE, ROLE_ASSIGNMENT_WRITE, principal_type, scope_key
 from warden.authz.pim.policies import PolicyAssignmentHandler, PolicyHandler
 from warden.authz.pim.records import (
     current_schedules,
@@ -50,7 +50,7 @@ class ScheduleReadHandler:
         # Found by GUID, so check the scope too: RBAC was checked at the scope in the path.
         if row is None or row.scope_key != scope_key(rid.scope):
             raise NotFound(f"The schedule '{rid.name}' was not found.", code="ResourceNotFound")
-        return Reply(200, self.render(row))
+        return Reply(200, self.render(row, principal_type(ctx.conn, ctx.tenant_id, row.principal_id)))
 
     def put(self, ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
         raise BadRequest("Schedules are created by schedule requests.", code="OperationNotAllowed")
@@ -62,7 +62,10 @@ class ScheduleReadHandler:
         return self.put(ctx, rid, None)
 
     def list(self, ctx: RequestContext, scope: str, parent: ResourceId | None) -> list[dict[str, Any]]:
-        return [self.render(row) for row in current_schedules(ctx, self.kind, scope)]
+        assert ctx.conn is not None
+        rows = current_schedules(ctx, self.kind, scope)
+        types = {p: principal_type(ctx.conn, ctx.tenant_id, p) for p in {row.principal_id for row in rows}}
+        return [self.render(row, types[row.principal_id]) for row in rows]
 
 
 def _scope_of(target: str) -> str:
@@ -125,7 +128,7 @@ def authorize_schedules(ctx: RequestContext, operation: str, target: str) -> Non
             row = find_schedule(ctx.conn, ctx.tenant_id, kind, target.rsplit("/", 1)[-1])
             if (
                 row is not None
-                and row.principal_id == ctx.caller.object_id.lower()
+                and row.principal_id in {p.lower() for p in ctx.caller.principal_ids}
                 and row.scope_key == scope_key(_scope_of(target))
             ):
                 return

@@ -89,8 +89,8 @@ def _common_filters(ctx: RequestContext, query: Any, table: Any, wanted: ListFil
         query = query.where(table.c.principal_id == wanted.principal_id)
     if wanted.role_guid:
         query = query.where(table.c.role_guid == wanted.role_guid)
-    if wanted.as_target:
-        query = query.where(table.c.principal_id == ctx.caller.object_id.lower())
+    if wanted.as_target:  # the caller's own, and those of its groups (as Azure's asTarget() includes)
+        query = query.where(table.c.principal_id.in_([p.lower() for p in ctx.caller.principal_ids]))
     return query
 
 
@@ -139,9 +139,9 @@ def window_of(row: Any) -> Window:
     return Window(aware(row.start_at), aware(row.end_at) if row.end_at is not None else None)
 
 
-def schedule_json(row: Any) -> dict[str, Any]:
+def schedule_json(row: Any, principal_type: str = "ServicePrincipal") -> dict[str, Any]:
     """A ``roleAssignmentSchedules`` / ``roleEligibilitySchedules`` item."""
-    properties = _shared(row)
+    properties = _shared(row, principal_type)
     if row.kind == ASSIGNMENT:
         properties["roleAssignmentScheduleRequestId"] = row.request_id
         properties["linkedRoleEligibilityScheduleId"] = _eligibility_id(row)
@@ -157,9 +157,9 @@ def schedule_json(row: Any) -> dict[str, Any]:
     }
 
 
-def instance_json(row: Any) -> dict[str, Any]:
+def instance_json(row: Any, principal_type: str = "ServicePrincipal") -> dict[str, Any]:
     """A ``...ScheduleInstances`` item: the occurrence of a schedule in force now."""
-    properties = _shared(row)
+    properties = _shared(row, principal_type)
     schedule_id = scoped_id(row.scope, SCHEDULE_TYPES[row.kind], row.name)
     if row.kind == ASSIGNMENT:
         properties["roleAssignmentScheduleId"] = schedule_id
@@ -179,7 +179,7 @@ def instance_json(row: Any) -> dict[str, Any]:
     }
 
 
-def _shared(row: Any) -> dict[str, Any]:
+def _shared(row: Any, principal_type: str) -> dict[str, Any]:
     role = builtin_roles().get(row.role_guid)
     return {
         "expandedProperties": {
@@ -189,12 +189,12 @@ def _shared(row: Any) -> dict[str, Any]:
                 "type": "BuiltInRole" if role else "CustomRole",
             },
             "scope": {"id": row.scope},
-            "principal": {"id": row.principal_id, "type": "ServicePrincipal"},
+            "principal": {"id": row.principal_id, "type": principal_type},
         },
         "scope": row.scope,
         "roleDefinitionId": role_definition_id(row.scope, row.role_guid),
         "principalId": row.principal_id,
-        "principalType": "ServicePrincipal",
+        "principalType": principal_type,
         "memberType": "Direct",
         "status": row.status,
         "startDateTime": isoformat(aware(row.start_at)),

@@ -20,6 +20,7 @@ from warden.authz.pim.common import (
     ROLE_ASSIGNMENT_WRITE,
     optional_text,
     policy_validation_failed,
+    principal_type,
     request_name,
     require_principal,
     require_properties,
@@ -55,6 +56,7 @@ class ParsedRequest:
     ticket: dict[str, Any] | None
     schedule_info: Any
     linked_eligibility: str | None
+    principal_type: str = "ServicePrincipal"
 
 
 def parse_request(ctx: RequestContext, rid: ResourceId, body: Any) -> ParsedRequest:
@@ -92,6 +94,7 @@ def parse_request(ctx: RequestContext, rid: ResourceId, body: Any) -> ParsedRequ
         ticket=ticket,
         schedule_info=properties.get("scheduleInfo"),
         linked_eligibility=linked.rstrip("/").rsplit("/", 1)[-1].lower() if linked else None,
+        principal_type=principal_type(ctx.conn, ctx.tenant_id, principal_id),
     )
 
 
@@ -129,7 +132,7 @@ def store_request(
         "scope": parsed.scope,
         "roleDefinitionId": role_definition_id(parsed.scope, parsed.role_guid),
         "principalId": parsed.principal_id,
-        "principalType": "ServicePrincipal",
+        "principalType": parsed.principal_type,
         "requestType": parsed.request_type,
         "status": status,
         "approvalId": None,
@@ -259,7 +262,7 @@ def insert_schedule(
 
 
 def live_schedules(
-    ctx: RequestContext, kind: str, principal_id: str, role_guid: str, scope: str, *, exact: bool
+    ctx: RequestContext, kind: str, principal_id: str | tuple[str, ...], role_guid: str, scope: str, *, exact: bool
 ) -> list[Any]:
     """Provisioned, unexpired schedules of this principal and role at ``scope`` (and above unless ``exact``)."""
     assert ctx.conn is not None
@@ -268,7 +271,7 @@ def live_schedules(
         select(pim_schedules).where(
             pim_schedules.c.tenant_id == ctx.tenant_id,
             pim_schedules.c.kind == kind,
-            pim_schedules.c.principal_id == principal_id,
+            pim_schedules.c.principal_id.in_([principal_id] if isinstance(principal_id, str) else principal_id),
             pim_schedules.c.role_guid == role_guid,
             pim_schedules.c.status == "Provisioned",
             pim_schedules.c.scope_key.in_(scopes),
