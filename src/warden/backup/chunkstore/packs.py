@@ -5,7 +5,7 @@ Layout of ``data/<pp>/<pack id>``::
     blob_0 | blob_1 | ... | sealed header | header length (u32 LE) | b"WPK1"
 
 Each blob is ``Cipher.seal(flag || payload, aad = type || blob id)`` where ``flag`` is 0 (stored)
-or 1 (zstd level 1; kept only when it saves space). The sealed header lists every blob as a
+or 1 (zstd level 3; kept only when it saves space). The sealed header lists every blob as a
 fixed 45-byte entry ``id(32) type(1) offset(u32) length(u32) raw_length(u32)``, so the index of
 a pack can be rebuilt from the pack alone. The pack id is the unkeyed BLAKE3 of the whole pack,
 so ``check --read-data`` detects a damaged pack before opening its blobs.
@@ -33,7 +33,9 @@ _local = threading.local()  # zstd contexts are not thread-safe; restore decodes
 
 def _zc() -> zstandard.ZstdCompressor:
     if not hasattr(_local, "zc"):
-        _local.zc = zstandard.ZstdCompressor(level=1)
+        # Level 3, not 1: on Debian's kernel tree (64 KiB chunks) it stores 4% less for ~8% more zstd
+        # time, which keeps the repository within 1.05x of restic's (bench/backup_vs_restic.py).
+        _local.zc = zstandard.ZstdCompressor(level=3)
     return _local.zc
 
 

@@ -114,7 +114,7 @@ class Repository:
             "id": secrets.token_hex(16),
             "chunker": (chunker or ChunkerParams()).to_json(),
             "packSize": pack_size,
-            "compression": "zstd-1",
+            "compression": "zstd-3",
             "cipher": "aes-256-gcm",
             "ids": "blake3-keyed",
         }
