@@ -140,23 +140,29 @@ def test_refresh_rotates_and_reuse_revokes_the_family(warden_server, directory, 
     third = client.refresh_token(f"{base}/oauth2/v2.0/token", refresh_token=second["refresh_token"])
     assert third["refresh_token"] not in (first["refresh_token"], second["refresh_token"])
 
-    def refresh(token: str) -> httpx.Response:
+    def refresh(token: str, **extra: str) -> httpx.Response:
         return httpx.post(
             f"{base}/oauth2/v2.0/token",
-            verify=warden_server.ca,
+            verify=warden_server.ssl_context(),
             data={
                 "grant_type": "refresh_token",
                 "client_id": app.client_id,
                 "client_secret": app.secret,
                 "refresh_token": token,
+                **extra,
             },
         )
+
+    # A refresh may ask for another resource, even without offline_access: a successor still comes.
+    fourth = refresh(third["refresh_token"], scope="https://management.azure.com/.default").json()
+    assert jwt.decode(fourth["access_token"], _keys(warden_server)).claims["aud"] == "https://management.azure.com"
+    assert fourth["refresh_token"] and "id_token" not in fourth
 
     reused = refresh(first["refresh_token"])  # rotated already: reuse
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
     assert reused.json()["error_codes"] == [70008] and "AADSTS70008" in reused.json()["error_description"]
     # The whole family is revoked: the live successor no longer works either.
-    successor = refresh(third["refresh_token"])
+    successor = refresh(fourth["refresh_token"])
     assert successor.status_code == 400 and successor.json()["error"] == "invalid_grant"
     # A confidential client must authenticate.
     anonymous = httpx.post(
@@ -408,3 +414,9 @@ def test_form_post_prompt_consent_and_userinfo_without_a_user_token(warden_serve
     app_token = warden_server.token(scope="https://graph.microsoft.com/.default")
     answer = httpx.get(userinfo, verify=warden_server.ssl_context(), headers={"Authorization": f"Bearer {app_token}"})
     assert answer.status_code == 401 and "WWW-Authenticate" in answer.headers  # an app token names no user
+
+
+def _keys(server) -> KeySet:  # type: ignore[no-untyped-def]
+    return KeySet.import_key_set(
+        httpx.get(f"{server.endpoint}/{server.tenant}/discovery/v2.0/keys", verify=server.ssl_context()).json()
+    )

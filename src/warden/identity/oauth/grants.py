@@ -23,6 +23,7 @@ from warden.identity.oauth import errors as e
 from warden.identity.oauth.assertions import ASSERTION_TYPE, authenticate_assertion
 from warden.identity.oauth.clients import SPA, OAuthClient, find_client
 from warden.identity.oauth.codes import redeem_code
+from warden.identity.oauth.consent import missing_consent
 from warden.identity.oauth.requests import tenant_exists
 from warden.identity.oauth.signin import NATIVE, Attempt, write_service_principal_signin, write_signin
 from warden.identity.principals import Principal, authenticate_client, get_principal
@@ -207,7 +208,7 @@ def _user_grant(
             nonce=code.nonce,
             fields=fields,
             spa=spa,
-        )
+        )[0]
     if grant == "refresh_token":
         client = find_client(conn, cred.client_id) if cred.client_id else None
         public_ok = client is not None and (client.is_public or bool(client.spa_redirect_uris))
@@ -215,8 +216,16 @@ def _user_grant(
         if not fields.get("refresh_token"):
             raise e.OAuthError("invalid_request", e.MISSING_PARAMETER, "The request body must contain 'refresh_token'.")
         old = refresh.rotate(conn, tenant_id, fields["refresh_token"], client.client_id)
-        scope = fields.get("scope") or old.scope
-        body = _user_tokens(
+        scope = " ".join(fields.get("scope", "").split()) or old.scope
+        # A refresh may name another resource (Entra's refresh tokens are multi-resource), but not a
+        # permission the user never consented to for this client.
+        if missing_consent(conn, tenant_id, client, old.user_id, scope):
+            raise e.OAuthError(
+                "invalid_grant", e.CONSENT_REQUIRED, "The user has not consented to the requested scope."
+            )
+        if "offline_access" not in scope.split():
+            scope += " offline_access"  # the successor keeps the family alive
+        body, audience = _user_tokens(
             platform,
             conn,
             client,
@@ -231,9 +240,8 @@ def _user_grant(
             fields=fields,
             expires_at=old.expires_at if old.fixed_lifetime else None,
         )
-        attempt = Attempt(tenant_id, client, ip, agent, NATIVE, body.get("_audience"))
+        attempt = Attempt(tenant_id, client, ip, agent, NATIVE, audience)
         write_signin(conn, attempt, 0, user=get_user(conn, tenant_id, old.user_id), interactive=False)
-        body.pop("_audience", None)
         return body
     # Device code: only public clients use it (the CLI, or an app allowing public client flows).
     client = _authenticate_user_client(conn, platform, tenant_id, cred, public_ok=True)
@@ -253,7 +261,7 @@ def _user_grant(
         family=str(uuid.uuid4()),
         nonce=None,
         fields=fields,
-    )
+    )[0]
 
 
 def _user_tokens(
@@ -272,8 +280,9 @@ def _user_tokens(
     fields: dict[str, str],
     spa: bool = False,
     expires_at: datetime | None = None,
-) -> dict:
-    """The token response for a user: access token, and refresh/ID tokens when the scope asks."""
+) -> tuple[dict, str]:
+    """The token response for a user (access token, and refresh/ID tokens when the scope asks)
+    and the audience of its access token."""
     user = get_user(conn, tenant_id, user_id)
     if user is None or not user.account_enabled:
         raise e.OAuthError("invalid_grant", e.ACCOUNT_DISABLED, "The user account is disabled or no longer exists.")
@@ -301,7 +310,6 @@ def _user_tokens(
         "expires_in": lifetime,
         "ext_expires_in": lifetime,
         "access_token": access,
-        "_audience": audience,
     }
     if "offline_access" in requested:
         body["refresh_token"] = refresh.issue_refresh_token(
@@ -322,6 +330,4 @@ def _user_tokens(
     if fields.get("client_info") == "1":
         info = json.dumps({"uid": user.object_id, "utid": tenant_id}).encode()
         body["client_info"] = base64.urlsafe_b64encode(info).rstrip(b"=").decode()
-    if "_audience" in body and fields.get("grant_type") != "refresh_token":
-        body.pop("_audience")
-    return body
+    return body, audience
