@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from warden.authz.pim.policies import DEFAULT_RULES, activation_policy, validate_rules
+from warden.authz.pim.policy_rules import DEFAULT_RULES, activation_policy, validate_rules
 from warden.kernel.errors import BadRequest
 
 APPROVER = "0b9a3c1e-2f4d-4e5a-8b6c-7d8e9f0a1b2c"

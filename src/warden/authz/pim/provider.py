@@ -17,6 +17,7 @@ from typing import Any
 
 from warden.authz.pim import activation, alerts, approvals
 from warden.authz.pim.common import NAMESPACE, ROLE_ASSIGNMENT_WRITE, principal_type, scope_key
+from warden.authz.pim.eligibility import EligibilityRequestHandler
 from warden.authz.pim.policies import PolicyAssignmentHandler, PolicyHandler
 from warden.authz.pim.records import (
     current_schedules,
@@ -26,7 +27,7 @@ from warden.authz.pim.records import (
     parse_list_filter,
     schedule_json,
 )
-from warden.authz.pim.requests import SELF_TYPES, EligibilityRequestHandler
+from warden.authz.pim.requests import SELF_TYPES
 from warden.authz.pim.schema import ASSIGNMENT, ELIGIBILITY
 from warden.kernel.context import RequestContext, authorization_failed
 from warden.kernel.errors import BadRequest, NotFound

@@ -1,5 +1,5 @@
-"""What eligibility and assignment schedule requests share: parsing the body, storing the request
-and its schedule, and the Admin* eligibility operations.
+"""What eligibility and assignment schedule requests share: parsing the body, storing the request,
+its schedule and its audit record, and finding or ending live schedules.
 
 A request is stored once, with its final status; the schedule it creates or ends is written in
 the same transaction (the pipeline's), so a refused request changes nothing.
@@ -17,7 +17,6 @@ from sqlalchemy import insert, select, update
 from warden.authz.engine import scope_ancestors
 from warden.authz.pim import audit
 from warden.authz.pim.common import (
-    ROLE_ASSIGNMENT_WRITE,
     optional_text,
     policy_validation_failed,
     principal_type,
@@ -27,17 +26,14 @@ from warden.authz.pim.common import (
     require_role,
     role_definition_id,
     scope_key,
-    scoped_id,
 )
-from warden.authz.pim.policies import policy_for
-from warden.authz.pim.records import REQUEST_TYPES, SCHEDULE_TYPES, find_request, request_json, window_of
+from warden.authz.pim.records import REQUEST_TYPES, find_request, window_of
 from warden.authz.pim.schedules import ScheduleError, Window, expiration_json, window_from_schedule_info
 from warden.authz.pim.schema import ELIGIBILITY, pim_requests, pim_schedules
 from warden.kernel.clock import isoformat, utcnow
 from warden.kernel.context import RequestContext
 from warden.kernel.errors import BadRequest, Conflict, NotFound
 from warden.kernel.ids import ResourceId
-from warden.kernel.reply import Reply
 
 ADMIN_TYPES = ("AdminAssign", "AdminRemove", "AdminUpdate", "AdminExtend", "AdminRenew")
 SELF_TYPES = ("SelfActivate", "SelfDeactivate", "SelfExtend", "SelfRenew")
@@ -305,63 +301,6 @@ def check_admin_expiration(window: Window, maximum: timedelta | None, now: datet
         )
     if maximum is not None and (window.end is None or window.end - window.start > maximum):
         raise policy_validation_failed("ExpirationRule")
-
-
-class EligibilityRequestHandler:
-    """``roleEligibilityScheduleRequests``: Admin* requests make principals eligible or not."""
-
-    def get(self, ctx: RequestContext, rid: ResourceId) -> Reply:
-        return Reply(200, request_json(request_row(ctx, rid)))
-
-    def put(self, ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
-        refuse_duplicate_request(ctx, ELIGIBILITY, rid)
-        parsed = parse_request(ctx, rid, body)
-        if parsed.request_type not in ADMIN_TYPES:
-            raise BadRequest(
-                "Eligibility requests are made by administrators: use AdminAssign, AdminRemove, AdminUpdate, "
-                "AdminExtend or AdminRenew.",
-                code="InvalidRequestType",
-                target="properties.requestType",
-            )
-        ctx.authorize(ROLE_ASSIGNMENT_WRITE, parsed.scope)
-        now = utcnow()
-        existing = live_schedules(ctx, ELIGIBILITY, parsed.principal_id, parsed.role_guid, parsed.scope, exact=True)
-        if parsed.request_type == "AdminRemove":
-            if not existing:
-                raise NotFound("The role eligibility schedule does not exist.", code="RoleEligibilityScheduleNotFound")
-            end_schedules(ctx, existing, "Revoked")
-            row = store_request(ctx, ELIGIBILITY, rid, parsed, None, "Revoked")
-            return Reply(201, request_json(row))
-        window = requested_window(parsed, now)
-        policy = policy_for(ctx.conn, ctx.tenant_id, parsed.scope, parsed.role_guid)
-        check_admin_expiration(window, policy.admin_eligibility_maximum, now)
-        if parsed.request_type == "AdminAssign" and existing:
-            raise Conflict("The Role assignment already exists.", code="RoleAssignmentExists")
-        if parsed.request_type != "AdminAssign":
-            if not existing:
-                raise NotFound("The role eligibility schedule does not exist.", code="RoleEligibilityScheduleNotFound")
-            end_schedules(ctx, existing, "Revoked")  # replaced by the new window
-        name = insert_schedule(ctx, ELIGIBILITY, parsed, window, str(rid))
-        target = scoped_id(parsed.scope, SCHEDULE_TYPES[ELIGIBILITY], name)
-        extra = {
-            "targetRoleEligibilityScheduleId": target,
-            "targetRoleEligibilityScheduleInstanceId": target.replace(
-                "/roleEligibilitySchedules/", "/roleEligibilityScheduleInstances/"
-            ),
-        }
-        row = store_request(ctx, ELIGIBILITY, rid, parsed, window, "Provisioned", extra=extra)
-        return Reply(201, request_json(row))
-
-    def patch(self, ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
-        raise BadRequest("Schedule requests are created with PUT and cannot be changed.", code="OperationNotAllowed")
-
-    def delete(self, ctx: RequestContext, rid: ResourceId) -> Reply:
-        raise BadRequest("Schedule requests cannot be deleted; use an AdminRemove request.", code="OperationNotAllowed")
-
-    def list(self, ctx: RequestContext, scope: str, parent: ResourceId | None) -> list[dict[str, Any]]:
-        from warden.authz.pim.records import list_requests
-
-        return list_requests(ctx, ELIGIBILITY, scope)
 
 
 def request_row(ctx: RequestContext, rid: ResourceId) -> Any:
