@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -55,8 +56,6 @@ def _login(server, user, config: Path) -> None:  # type: ignore[no-untyped-def]
     errors: list = []
 
     def browse() -> None:
-        import httpx
-
         try:
             with httpx.Client(base_url=server.endpoint, verify=server.ssl_context(), timeout=30) as browser:
                 page = browser.get("/devicelogin")
@@ -106,6 +105,14 @@ def test_user_manages_methods_then_resets_the_password_with_a_recovery_code(ward
     warden(warden_server, config, "mfa", "remove", method_id)
     assert method_id not in warden(warden_server, config, "mfa", "list").output
 
+    # This server has no SMTP server: email is offered to nobody, and asking for a code says why.
+    with httpx.Client(
+        base_url=f"{warden_server.endpoint}/{warden_server.tenant}/sspr/", verify=warden_server.ca
+    ) as sspr:
+        started = sspr.post("start", json={"userPrincipalName": user.upn}).json()
+        assert [m["methodType"] for m in started["methods"]] == ["softwareOath", "recoveryCode"]
+        no_mail = sspr.post(f"{started['challengeId']}/email")
+        assert no_mail.status_code == 400 and no_mail.json()["error"]["code"] == "EmailNotConfigured"
     # Self-service reset needs no sign-in: recovery code, then the new password (typed twice).
     empty = tmp_path / "nobody"
     reset = warden(

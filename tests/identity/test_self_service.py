@@ -181,3 +181,12 @@ def test_bad_input_and_tenant_switches(any_db, master_key) -> None:  # type: ign
         _start(any_db, "alice@contoso.test")
     with any_db.read() as conn:  # the user row never changed
         assert conn.execute(select(users.c.password_hash)).scalar() is None
+
+
+def test_email_is_not_offered_when_the_server_cannot_send_it(any_db) -> None:  # type: ignore[no-untyped-def]
+    add_user(any_db, mail="alice@mail.test")
+    with any_db.write() as conn:
+        started = self_service.start_reset(
+            conn, TENANT, "alice@contoso.test", key=KEY, now=utcnow(), email_available=False
+        )
+    assert [m["methodType"] for m in started["methods"]] == ["softwareOath", "recoveryCode"]

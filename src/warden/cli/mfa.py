@@ -222,7 +222,7 @@ def password_reset(
         kinds = {m["methodType"]: m.get("hint") for m in started["methods"]}
         remaining: int | None = None
         while remaining != 0:
-            kind = typer.prompt("Method (" + ", ".join(kinds) + ")", default="email")
+            kind = typer.prompt("Method (" + ", ".join(kinds) + ")", default=next(iter(kinds)))
             if kind not in kinds:
                 typer.echo(f"Choose one of: {', '.join(kinds)}", err=True)
                 continue

@@ -114,8 +114,13 @@ def is_administrator(conn: Connection, tenant_id: str, user_id: str) -> bool:
     return found is not None
 
 
-def start_reset(conn: Connection, tenant_id: str, upn: Any, *, key: bytes, now: datetime) -> dict[str, Any]:
+def start_reset(
+    conn: Connection, tenant_id: str, upn: Any, *, key: bytes, now: datetime, email_available: bool = True
+) -> dict[str, Any]:
     """Open a reset for ``upn`` and return ``{challengeId, methods, expiresIn}``.
+
+    ``email_available`` is False when the server has no SMTP server: email is then not offered to
+    anyone (a server-wide fact, so it reveals nothing about the account).
 
     The answer has the same shape for every UPN (see the module docstring). Raises BadRequest for a
     malformed UPN, Forbidden when the tenant has SSPR off, TooManyRequests after
@@ -159,7 +164,7 @@ def start_reset(conn: Connection, tenant_id: str, upn: Any, *, key: bytes, now: 
     return {
         "challengeId": challenge_id,
         "methods": [
-            {"methodType": methods.EMAIL, "hint": mask_address(address)},
+            *([{"methodType": methods.EMAIL, "hint": mask_address(address)}] if email_available else []),
             {"methodType": methods.SOFTWARE_OATH},
             {"methodType": methods.RECOVERY_CODE},
         ],

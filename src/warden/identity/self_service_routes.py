@@ -90,11 +90,20 @@ def build_sspr_router(platform: Platform, *, limiter: RateLimiter | None = None)
         return await run_in_threadpool(run, tenant, _json_object(raw), ip, step)
 
     def start(conn, tenant_id: str, body: dict[str, Any], ip: str) -> Response:  # type: ignore[no-untyped-def]
-        answer = self_service.start_reset(conn, tenant_id, body.get("userPrincipalName"), key=key, now=utcnow())
+        answer = self_service.start_reset(
+            conn,
+            tenant_id,
+            body.get("userPrincipalName"),
+            key=key,
+            now=utcnow(),
+            email_available=mailer.is_configured(platform.settings),
+        )
         return _json(200, answer)
 
     def email(challenge: str):  # type: ignore[no-untyped-def]
         def step(conn, tenant_id: str, body: dict[str, Any], ip: str) -> Response:  # type: ignore[no-untyped-def]
+            if not mailer.is_configured(platform.settings):
+                raise BadRequest("This server cannot send email; use another method.", code="EmailNotConfigured")
             code = self_service.new_email_code(conn, tenant_id, challenge, key=key, now=utcnow())
             if code.address is not None:
                 # Sent after the answer is built, off the request thread: a decoy and a real
