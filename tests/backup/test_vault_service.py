@@ -369,6 +369,9 @@ def test_a_job_cancelled_before_it_runs_ends_cancelled_and_a_finished_one_cannot
     assert env.call("GET", f"{item}/recoveryPoints").json()["value"] == []
     refused = env.call("POST", f"{job_id}/cancel")
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "BMSUserErrorJobNotCancellable"
+    check = env.call("POST", f"{vault}/checkIntegrity", {})
+    assert env.call("POST", f"{check.json()['id']}/cancel").json()["error"]["code"] == "BMSUserErrorJobNotCancellable"
+    env.platform.jobs.run_pending()
     only_cancelled = env.client.get(
         f"{vault}/backupJobs", params={**API, "$filter": "status eq 'Cancelled'"}, headers=env.headers
     )

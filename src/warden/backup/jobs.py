@@ -64,7 +64,8 @@ def start_job(
         "mabServerName": friendly_name.split("/")[0] or "localhost",
         "mabServerType": "Unknown",
         "workloadType": "FileFolder",
-        "actionsInfo": ["Cancellable"] if operation != "Check" else [],
+        # Only backups stop cleanly half-way (no snapshot is written); restores and checks run to the end.
+        "actionsInfo": ["Cancellable"] if operation == "Backup" else [],
         "errorDetails": [],
         "extendedInfo": {"progressPercentage": 0.0, "propertyBag": {}, "dynamicErrorMessage": None},
         "_itemId": item_id,
@@ -173,6 +174,8 @@ def cancel(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
         raise BadRequest(
             f"The job is already {row.status} and cannot be cancelled.", code="BMSUserErrorJobNotCancellable"
         )
+    if "Cancellable" not in row.body.get("actionsInfo", []):
+        raise BadRequest(f"A {row.body['operation']} job cannot be cancelled.", code="BMSUserErrorJobNotCancellable")
     update_record(
         ctx.conn, ctx.tenant_id, row.id, status=JobStatus.CANCELLING, body={**row.body, "status": "Cancelling"}
     )
