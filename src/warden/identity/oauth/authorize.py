@@ -20,7 +20,8 @@ from warden.identity.oauth.clients import OAuthClient, find_client
 from warden.identity.oauth.codes import issue_code
 from warden.identity.oauth.consent import grant_consent, missing_consent
 from warden.identity.oauth.requests import AuthorizeRequest, PageError, RedirectError, parse_authorize
-from warden.identity.oauth.signin import BROWSER, NATIVE, Attempt, mfa_step, password_step, start_mfa, write_signin
+from warden.identity.oauth.signin import mfa_step, password_step, start_mfa
+from warden.identity.oauth.signin_log import BROWSER, NATIVE, Attempt, write_signin
 from warden.identity.oauth.web import WebRequest, csrf_ok, csrf_token, finish
 from warden.identity.users import User, get_user
 

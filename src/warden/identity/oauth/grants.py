@@ -25,7 +25,7 @@ from warden.identity.oauth.clients import SPA, OAuthClient, find_client
 from warden.identity.oauth.codes import redeem_code
 from warden.identity.oauth.consent import missing_consent
 from warden.identity.oauth.requests import tenant_exists
-from warden.identity.oauth.signin import NATIVE, Attempt, write_service_principal_signin, write_signin
+from warden.identity.oauth.signin_log import NATIVE, Attempt, write_service_principal_signin, write_signin
 from warden.identity.principals import Principal, authenticate_client, get_principal
 from warden.identity.tokens import OIDC_SCOPES, UserGrant
 from warden.identity.users import get_user
