@@ -1,13 +1,14 @@
 """PIM alerts with azure-mgmt-authorization: too many owners, too many permanent owners and roles
-assigned outside PIM, each with its incidents; owners made through PIM are not counted as permanent."""
+assigned outside PIM, each with its incidents; owners made through PIM are not counted as permanent;
+stale eligibility until it is used."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from azure.mgmt.authorization import AuthorizationManagementClient
-from azure.mgmt.authorization.v2020_10_01.models import RoleAssignmentScheduleRequest
+from azure.mgmt.authorization.v2020_10_01.models import RoleAssignmentScheduleRequest, RoleEligibilityScheduleRequest
 
 from support.server import ARM_SCOPE, OWNER, READER
 
@@ -91,3 +92,36 @@ def test_alerts_find_too_many_owners_and_assignments_outside_pim(warden_server, 
         assert http.get(f"{resource_group}{AUTH}/roleManagementAlerts", params=ALERT_API).status_code == 200
         other = f"{warden_server.sub_scope()}/resourceGroups/elsewhere{AUTH}/roleManagementAlerts"
         assert http.get(other, params=ALERT_API).status_code == 403
+
+
+def test_stale_eligibility_until_activated(warden_server, arm, resource_group) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(warden_server)
+    stale, fresh = warden_server.new_principal(), warden_server.new_principal()
+    now = datetime.now(UTC)
+    for principal, since in ((stale, now - timedelta(days=40)), (fresh, now - timedelta(days=2))):
+        client.role_eligibility_schedule_requests.create(
+            resource_group,
+            str(uuid.uuid4()),
+            RoleEligibilityScheduleRequest(
+                role_definition_id=f"{AUTH}/roleDefinitions/{READER}",
+                principal_id=principal.object_id,
+                request_type="AdminAssign",
+                schedule_info={"start_date_time": since, "expiration": {"type": "AfterDuration", "duration": "P300D"}},
+            ),
+        )
+    url = f"{resource_group}{AUTH}/roleManagementAlerts/StaleEligibleAssignments"
+    alert = arm.get(url, params=ALERT_API).json()["properties"]
+    assert alert["isActive"] and [i["properties"]["assigneeId"] for i in alert["alertIncidents"]] == [stale.object_id]
+    client_for(warden_server, stale).role_assignment_schedule_requests.create(
+        resource_group,
+        str(uuid.uuid4()),
+        RoleAssignmentScheduleRequest(
+            role_definition_id=f"{AUTH}/roleDefinitions/{READER}",
+            principal_id=stale.object_id,
+            request_type="SelfActivate",
+            schedule_info={"expiration": {"type": "AfterDuration", "duration": "PT1H"}},
+            justification="quarterly check",
+        ),
+    )
+    alert = arm.get(url, params=ALERT_API).json()["properties"]
+    assert not alert["isActive"] and alert["incidentCount"] == 0

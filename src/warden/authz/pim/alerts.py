@@ -10,7 +10,7 @@ or below counts, as Azure's resource alerts count the resource's members):
 * ``AzureRolesAssignedOutsidePim``: any role assigned directly instead of through PIM;
 * ``StaleEligibleAssignments`` (Warden's name; Azure's resource alerts have no equivalent and
   Entra's directory-role alert is "Administrators aren't using their privileged roles"):
-  eligibilities never activated in the last N days (default 30) that are older than that.
+  eligibilities in force for more than N days (default 30) not activated in those days.
 """
 
 from __future__ import annotations
@@ -151,37 +151,34 @@ def incidents(ctx: RequestContext, scope: str, name: str) -> list[dict[str, Any]
 
 
 def _stale_eligibilities(ctx: RequestContext, scope: str) -> list[dict[str, Any]]:
+    """Live eligibilities in force for longer than the threshold with no activation in that time."""
     assert ctx.conn is not None
     now = utcnow()
-    horizon = now - timedelta(
-        days=DEFINITIONS["StaleEligibleAssignments"]["threshold"]["thresholdDaysSinceLastActivation"]
-    )
+    days = DEFINITIONS["StaleEligibleAssignments"]["threshold"]["thresholdDaysSinceLastActivation"]
+    horizon = now - timedelta(days=days)
     key = scope_key(scope)
     rows = ctx.conn.execute(
         select(pim_schedules).where(
             pim_schedules.c.tenant_id == ctx.tenant_id,
-            pim_schedules.c.status == "Provisioned",
             or_(pim_schedules.c.scope_key == key, below(pim_schedules.c.scope_key, key)),
         )
     ).all()
-    activations = [r for r in rows if r.kind == ASSIGNMENT]
-    result = []
-    for row in rows:
-        if row.kind != ELIGIBILITY or aware(row.created_at) > horizon:
-            continue
-        used = any(
-            a.principal_id == row.principal_id and a.role_guid == row.role_guid and aware(a.created_at) >= horizon
-            for a in activations
-        )
-        if not used:
-            result.append(
-                {
-                    "assigneeId": row.principal_id,
-                    "roleTemplateId": row.role_guid,
-                    "eligibleSince": isoformat(aware(row.created_at)),
-                }
-            )
-    return result
+    # Activations of any status count as use (an expired one was still used), matched by the
+    # eligibility they activated, so a group member's activation counts for the group's eligibility.
+    used = {
+        a.linked_eligibility_id.rsplit("/", 1)[-1].lower()
+        for a in rows
+        if a.kind == ASSIGNMENT and a.linked_eligibility_id and aware(a.created_at) >= horizon
+    }
+    return [
+        {"assigneeId": r.principal_id, "roleTemplateId": r.role_guid, "eligibleSince": isoformat(aware(r.start_at))}
+        for r in rows
+        if r.kind == ELIGIBILITY
+        and r.status == "Provisioned"
+        and aware(r.start_at) <= horizon
+        and (r.end_at is None or aware(r.end_at) > now)
+        and r.name not in used
+    ]
 
 
 def alert_json(ctx: RequestContext, scope: str, name: str) -> dict[str, Any]:
