@@ -104,6 +104,9 @@ class Platform:
                     removed = self.purge_activity()
                     if removed:
                         log.info("activity log retention removed %d events", removed)
+                    from warden.identity.oauth.maintenance import purge_expired
+
+                    purge_expired(self.db)  # spent codes, device codes, sessions, refresh tokens, challenges
             except Exception:
                 log.exception("maintenance failed")
             self._stop.wait(RETENTION_INTERVAL.total_seconds())

@@ -232,6 +232,16 @@ def test_immutable_vault_refuses_lower_retention_and_point_deletion(arm, protect
     stopped = arm.delete(item, params=API)
     assert stopped.status_code == 409
     assert arm.get(point, params=API).json()["properties"]["recoveryPointState"] == "Active"
+    assert arm.put(f"{vault}/backupPolicies/short", params=API, json=policy_body(7)).status_code == 200
+    moved = arm.put(
+        item,
+        params=API,
+        json={"properties": {"friendlyName": str(protected["source"]), "policyId": f"{vault}/backupPolicies/short"}},
+    )
+    assert (
+        moved.status_code == 409 and moved.json()["error"]["code"] == "UserErrorCannotReduceRetentionForImmutableVault"
+    )
+    assert arm.get(item, params=API).json()["properties"]["policyId"].endswith("/daily")
     assert arm.put(f"{vault}/backupPolicies/daily", params=API, json=policy_body(45)).status_code == 200
 
 

@@ -71,6 +71,29 @@ def _check_ids(rid: ResourceId) -> str:
     return path
 
 
+def _check_policy_change(ctx: RequestContext, vault_id: str, old_policy_id: str, policy: Any) -> None:
+    """Moving an item to a policy that keeps points for less time is lowering retention: refused on an
+    immutable vault, and it needs the resource guard's approval on an MUA vault."""
+    from .guards import require_mua
+    from .policies import lowers_retention, policy_rules
+    from .vaults import is_immutable, vault_of
+
+    assert ctx.conn is not None
+    old_policy = get_row(ctx.conn, ctx.tenant_id, old_policy_id) if old_policy_id else None
+    if old_policy is None or key(old_policy.id) == key(policy.id):
+        return
+    _, before = policy_rules(old_policy.body["properties"])
+    _, after = policy_rules(policy.body["properties"])
+    if not lowers_retention(before, after):
+        return
+    if is_immutable(vault_of(ctx.conn, ctx.tenant_id, vault_id).body.get("properties", {})):
+        raise Conflict(
+            "The vault is immutable: an item cannot move to a policy with shorter retention.",
+            code="UserErrorCannotReduceRetentionForImmutableVault",
+        )
+    require_mua(ctx, vault_id, "updateProtectedItemRequests")
+
+
 class ItemsHandler:
     def get(self, ctx: RequestContext, rid: ResourceId) -> Reply:
         assert ctx.conn is not None
@@ -140,6 +163,7 @@ class ItemsHandler:
                     target="properties.policyId",
                 )
             policy_id = policy.id
+            _check_policy_change(ctx, vault_id, old.get("policyId") or "", policy)
         else:
             raise BadRequest(
                 "protectionState must be 'Protected' or 'ProtectionStopped'.",
