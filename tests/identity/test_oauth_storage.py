@@ -178,3 +178,25 @@ def test_user_tokens_validate_as_users(platform) -> None:  # type: ignore[no-unt
 )
 def test_loopback_redirects_of_the_cli_client(uri: str, ok: bool) -> None:
     assert is_loopback_redirect(uri) is ok
+
+
+def test_purge_keeps_live_and_recent_state(platform) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from warden.identity.oauth.maintenance import purge_expired
+    from warden.identity.schema import authorization_codes
+
+    with platform.db.write() as conn:
+        old, recent, live = _code(conn), _code(conn), _code(conn)
+        for code, age in ((old, timedelta(days=2)), (recent, timedelta(hours=2))):
+            conn.execute(
+                update(authorization_codes)
+                .where(authorization_codes.c.code_hash == hash_bearer(code))
+                .values(expires_at=utcnow() - age)
+            )
+    assert purge_expired(platform.db) == 1
+    with platform.db.read() as conn:
+        left = set(conn.execute(select(authorization_codes.c.code_hash)).scalars())
+    assert left == {hash_bearer(recent), hash_bearer(live)}
