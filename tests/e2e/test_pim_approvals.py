@@ -5,6 +5,7 @@ MFA/ticket switches, policy validation, and tenant isolation."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -22,7 +23,9 @@ from azure.mgmt.authorization.v2020_10_01.models import (
     UserSet,
 )
 
+from support.graph import server_platform
 from support.server import ARM_SCOPE, CONTRIBUTOR, READER
+from warden.authz.pim.approvals import time_out_approvals
 from warden.bootstrap import add_tenant
 from warden.kernel.settings import load_settings
 from warden.platform import Platform
@@ -300,3 +303,21 @@ def test_tenants_are_isolated(warden_server, resource_group) -> None:  # type: i
             http.get(f"{AUTH}/roleAssignmentApprovals", params={"api-version": "2021-01-01-preview"}).json()["value"]
             == []
         )
+
+
+def test_undecided_approvals_time_out(warden_server, resource_group) -> None:  # type: ignore[no-untyped-def]
+    requester, approver = warden_server.new_principal(), warden_server.new_principal()
+    eligible(warden_server, requester, READER, resource_group)
+    update_policy(warden_server, READER, resource_group, approval_rule(approver.object_id))
+    pending = activate(warden_server, requester, READER, resource_group)
+    # The server's sweep runs the same function; here it is run as of two days later, on the
+    # server's own database.
+    with server_platform(warden_server) as platform:
+        assert time_out_approvals(platform, datetime.now(UTC)) == 0  # not a day old yet
+        assert time_out_approvals(platform, datetime.now(UTC) + timedelta(days=2)) >= 1
+    request = client_for(warden_server, requester).role_assignment_schedule_requests.get(resource_group, pending.name)
+    assert request.status == "TimedOut"
+    with pytest.raises(HttpResponseError) as late:
+        decide(warden_server, approver, pending.approval_id, "Approve")
+    assert late.value.status_code == 409
+    assert status_of_group(warden_server, requester, resource_group) == 403

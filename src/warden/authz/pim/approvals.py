@@ -3,13 +3,15 @@
 An activation that needs approval opens one single-stage approval; the stage's ID is the
 approval's. Only the policy's primary approvers may decide, and never on their own request (the
 requestor is also left out of the approver list when the approval opens). Approve provisions the
-activation in the approver's transaction; Deny leaves the request ``Denied`` and grants nothing.
+activation in the approver's transaction; Deny leaves the request ``Denied`` and grants nothing; an
+approval nobody decides within a day expires (request ``TimedOut``), as Azure's does.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
 
@@ -17,7 +19,7 @@ from warden.authz.pim import audit
 from warden.authz.pim.common import principal_type
 from warden.authz.pim.records import find_request
 from warden.authz.pim.requests import set_request_status
-from warden.authz.pim.schema import pim_approvals
+from warden.authz.pim.schema import pim_approvals, pim_requests
 from warden.kernel.clock import aware, isoformat, utcnow
 from warden.kernel.context import RequestContext
 from warden.kernel.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -27,6 +29,10 @@ from warden.kernel.reply import Reply
 APPROVAL_TYPE = "Microsoft.Authorization/roleAssignmentApprovals"
 STAGE_TYPE = "Microsoft.Authorization/roleAssignmentApprovals/stages"
 REVIEW_RESULTS = ("Approve", "Deny")
+APPROVAL_TIMEOUT = timedelta(days=1)
+
+if TYPE_CHECKING:
+    from warden.platform import Platform
 
 
 def open_approval(ctx: RequestContext, request_id: str, approvers: tuple[str, ...]) -> str:
@@ -245,3 +251,37 @@ class StageHandler:
     def list(self, ctx: RequestContext, scope: str, parent: ResourceId | None) -> list[dict[str, Any]]:
         assert parent is not None
         return [stage_json(ctx, _visible(ctx, parent))]
+
+
+def time_out_approvals(platform: Platform, now: datetime | None = None) -> int:
+    """Close approvals left undecided for ``APPROVAL_TIMEOUT`` (Azure's one-day approval stage):
+    the stage becomes ``Expired`` and the request ``TimedOut``, granting nothing. Return how many."""
+    now = now or utcnow()
+    cutoff = now - APPROVAL_TIMEOUT
+    waiting = (pim_approvals.c.status == "InProgress") & (pim_approvals.c.created_at <= cutoff)
+    with platform.db.read() as conn:
+        if conn.execute(select(pim_approvals.c.id).where(waiting).limit(1)).first() is None:
+            return 0
+    with platform.db.write() as conn:
+        rows = conn.execute(select(pim_approvals).where(waiting)).all()
+        for row in rows:
+            conn.execute(update(pim_approvals).where(pim_approvals.c.id == row.id).values(status="Expired"))
+            request = find_request(conn, row.tenant_id, row.request_key)
+            if request is None or request.status != "PendingApproval":
+                continue
+            conn.execute(
+                update(pim_requests)
+                .where(pim_requests.c.tenant_id == row.tenant_id, pim_requests.c.key == request.key)
+                .values(status="TimedOut", body={**request.body, "status": "TimedOut"})
+            )
+            audit.record(
+                conn,
+                row.tenant_id,
+                "Add member to role request timed out (PIM activation)",
+                initiated_by=audit.SYSTEM,
+                principal_id=request.principal_id,
+                role_guid=request.role_guid,
+                scope=request.scope,
+                details={"RequestId": request.id},
+            )
+    return len(rows)

@@ -178,6 +178,9 @@ def start_expiry_loop(platform: Platform, stop: threading.Event) -> threading.Th
                     ended = sweep_expired(platform)
                     if ended:
                         log.info("PIM expiry ended %d schedules", ended)
+                from warden.authz.pim.approvals import time_out_approvals  # late: approvals import this module
+
+                time_out_approvals(platform)  # one read when nothing waits; idempotent writes otherwise
             except Exception:
                 log.exception("PIM expiry sweep failed")
 
