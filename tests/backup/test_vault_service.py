@@ -502,3 +502,34 @@ def test_check_read_data_names_the_damaged_file_and_the_other_files_still_restor
         and "victim.bin" in restored["properties"]["errorDetails"][0]["errorString"][0]
     )
     assert (out / "src" / "intact.txt").read_text() == "still here" and not (out / "src" / "victim.bin").exists()
+
+
+def test_a_running_backup_stops_when_cancelled_and_writes_no_recovery_point(env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import threading
+    import time
+
+    vault = env.vault()
+    env.call("PUT", f"{vault}/backupPolicies/p", policy(30))
+    source = tmp_path / "src"
+    source.mkdir()
+    for index in range(1000):  # 8 GiB of sparse zeros: seconds of reading, no disk space
+        with open(source / f"f{index:04d}", "wb") as handle:
+            handle.truncate(8 * 1024 * 1024)
+    item = item_id(vault, str(source))
+    env.call("PUT", item, {"properties": {"policyId": f"{vault}/backupPolicies/p"}})
+    job_id = env.call("POST", f"{item}/backup", {"properties": {}}).json()["id"]
+    worker = threading.Thread(target=env.platform.jobs.run_pending)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while "Files" not in env.call("GET", job_id).json()["properties"]["extendedInfo"]["propertyBag"]:
+        assert time.monotonic() < deadline, "the backup reported no progress"
+        time.sleep(0.05)
+    running = env.call("GET", job_id).json()["properties"]
+    assert running["status"] == "InProgress" and 0 <= running["extendedInfo"]["progressPercentage"] < 100
+    assert env.call("POST", f"{job_id}/cancel").status_code == 202
+    worker.join(timeout=120)
+    job = env.call("GET", job_id).json()["properties"]
+    assert job["status"] == "Cancelled" and job["extendedInfo"]["progressPercentage"] < 100
+    assert int(job["extendedInfo"]["propertyBag"]["Files"]) < 1000
+    assert env.call("GET", f"{item}/recoveryPoints").json()["value"] == []
+    assert env.call("GET", item).json()["properties"]["lastBackupStatus"] == "Cancelled"
