@@ -97,18 +97,23 @@ def test_user_enrols_totp_and_recovery_codes_and_signs_in_with_them(warden_serve
         assert "innerError" in wrong.json()["error"]
         verified = me.post(f"/me/authentication/softwareOathMethods/{body['id']}/verify", json={"code": _totp(seed)})
         assert verified.status_code == 200 and verified.json()["secretKey"] is None
-        codes = me.post("/me/authentication/recoveryCodes")
-        assert codes.status_code == 201 and len(codes.json()["codes"]) == 10
-        assert codes.headers["cache-control"] == "no-store"
-        recovery = codes.json()["codes"]
         bad = me.post("/me/authentication/softwareOathMethods/not-a-guid/verify", json={"code": "1"})
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "Request_BadRequest"
+        # Now that the user has an app, this password-only token may no longer change security info.
+        stale = me.post("/me/authentication/recoveryCodes")
+        assert stale.status_code == 403 and "multi-factor" in stale.json()["error"]["message"]
+        assert me.delete(f"/me/authentication/softwareOathMethods/{body['id']}").status_code == 403
 
     # The next sign-in asks for a code: the enrolled app's next code works, the same code again does not.
     client, verifier, page = _authorize_page(warden_server, browser, app.client_id)
     mfa = submit(browser, page, login=user.upn, passwd=user.password)
     assert 'name="otc"' in mfa.text
     token = _token(warden_server, client, verifier, submit(browser, mfa, otc=_totp(seed, 1)))
+    with _graph(warden_server, token) as me:
+        codes = me.post("/me/authentication/recoveryCodes")
+        assert codes.status_code == 201 and len(codes.json()["codes"]) == 10
+        assert codes.headers["cache-control"] == "no-store"
+        recovery = codes.json()["codes"]
     client, verifier, page = _authorize_page(warden_server, browser, app.client_id)
     mfa = submit(browser, page, login=user.upn, passwd=user.password)
     replay = submit(browser, mfa, otc=_totp(seed, 1))
@@ -200,7 +205,7 @@ def test_user_registers_a_passkey_with_a_software_authenticator(warden_server, d
         assert passkey["@odata.type"] == "#microsoft.graph.fido2AuthenticationMethod"
         assert passkey["displayName"] == "Laptop" and passkey["aaGuid"] == "01234567-89ab-cdef-0123-456789abcdef"
         assert [m["id"] for m in me.get("/me/authentication/fido2Methods").json()["value"]] == [passkey["id"]]
-        # The challenge answered one registration.
+        # With a passkey registered, this password-only token may no longer change security info.
         again = me.post(
             "/me/authentication/fido2Methods",
             json={
@@ -208,6 +213,6 @@ def test_user_registers_a_passkey_with_a_software_authenticator(warden_server, d
                 "publicKeyCredential": authenticator.create(public_key),
             },
         )
-        assert again.status_code == 400
-        assert me.delete(f"/me/authentication/fido2Methods/{passkey['id']}").status_code == 204
-        assert me.get("/me/authentication/fido2Methods").json()["value"] == []
+        assert again.status_code == 403 and "multi-factor" in again.json()["error"]["message"]
+        assert me.delete(f"/me/authentication/fido2Methods/{passkey['id']}").status_code == 403
+        assert [m["id"] for m in me.get("/me/authentication/fido2Methods").json()["value"]] == [passkey["id"]]

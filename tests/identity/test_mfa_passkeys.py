@@ -79,6 +79,35 @@ def test_refusals(mfa_db) -> None:  # type: ignore[no-untyped-def]
     _register(mfa_db, user, authenticator)
     with pytest.raises(passkeys.PasskeyError, match="already registered"):
         _register(mfa_db, other, authenticator)  # one credential, one user
+    with mfa_db.write() as conn:
+        options = passkeys.registration_options(
+            conn, TENANT, user.object_id, "u", "U", rp_id=RP_ID, rp_name="Warden", now=utcnow()
+        )
+    second = SoftwareAuthenticator(ORIGIN)
+    with mfa_db.write() as conn:
+        passkeys.register(
+            conn,
+            TENANT,
+            user.object_id,
+            options["challengeId"],
+            second.create(options["publicKey"]),
+            rp_id=RP_ID,
+            origin=ORIGIN,
+            display_name="Key 2",
+            now=utcnow(),
+        )
+    with mfa_db.write() as conn, pytest.raises(passkeys.PasskeyError, match="expired"):  # one ceremony per challenge
+        passkeys.register(
+            conn,
+            TENANT,
+            user.object_id,
+            options["challengeId"],
+            SoftwareAuthenticator(ORIGIN).create(options["publicKey"]),
+            rp_id=RP_ID,
+            origin=ORIGIN,
+            display_name="Key 3",
+            now=utcnow(),
+        )
     assert _sign_in(mfa_db, user.object_id, authenticator, origin="https://evil.test") is None
     assert _sign_in(mfa_db, user.object_id, authenticator, key=ec.generate_private_key(ec.SECP256R1())) is None
     assert _sign_in(mfa_db, other.object_id, authenticator) is None  # not bob's passkey

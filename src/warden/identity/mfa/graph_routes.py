@@ -98,7 +98,12 @@ def _me(method: str, rest: list[str]) -> Endpoint:
 
 
 def _user_endpoint(action: str, run: Callable[[RequestContext, User], Reply], *, write: bool = False) -> Endpoint:
-    """An endpoint that runs ``run(ctx, signed_in_user)``; the caller must be a user of its tenant."""
+    """An endpoint that runs ``run(ctx, signed_in_user)``; the caller must be a user of its tenant.
+
+    Changes (``write``) by a user who already has an authenticator app or passkey need a token from a
+    multi-factor sign-in (``mfa`` in ``amr``), as Entra asks for MFA before security info changes:
+    a stolen password alone must not let anyone swap the second factor.
+    """
     signed_in: dict[str, User] = {}
 
     def authorize(ctx: RequestContext) -> None:
@@ -110,6 +115,15 @@ def _user_endpoint(action: str, run: Callable[[RequestContext, User], Reply], *,
                 code="Authorization_RequestDenied",
                 status=403,
             )
+        if write and "mfa" not in (ctx.caller.claims.get("amr") or []):
+            strong = {methods.SOFTWARE_OATH, methods.FIDO2} & set(methods.user_methods(ctx.conn, user.object_id))
+            if strong:
+                raise GraphError(
+                    "Changing security info needs a multi-factor sign-in; sign in again with your "
+                    "authenticator app, passkey or a recovery code.",
+                    code="Authorization_RequestDenied",
+                    status=403,
+                )
         signed_in["user"] = user
 
     return Endpoint(f"{OP}/{action}", "/", lambda ctx: run(ctx, signed_in["user"]), write=write, authorize=authorize)
