@@ -533,3 +533,25 @@ def test_a_running_backup_stops_when_cancelled_and_writes_no_recovery_point(env,
     assert int(job["extendedInfo"]["propertyBag"]["Files"]) < 1000
     assert env.call("GET", f"{item}/recoveryPoints").json()["value"] == []
     assert env.call("GET", item).json()["properties"]["lastBackupStatus"] == "Cancelled"
+
+
+def test_a_long_backup_keeps_its_kernel_job_leased(env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select, update
+
+    from warden.backup.runner import _renew_kernel_lease
+    from warden.kernel.clock import aware
+    from warden.kernel.schema import jobs
+
+    vault = env.vault()
+    env.call("PUT", f"{vault}/backupPolicies/p", policy(30))
+    source = tmp_path / "src"
+    source.mkdir()
+    item = item_id(vault, str(source))
+    env.call("PUT", item, {"properties": {"policyId": f"{vault}/backupPolicies/p"}})
+    job_id = env.call("POST", f"{item}/backup", {"properties": {}}).json()["id"]
+    soon = datetime.now(UTC) + timedelta(seconds=5)
+    with env.platform.db.write() as conn:
+        conn.execute(update(jobs).where(jobs.c.kind == "backup.run").values(status="running", lease_until=soon))
+        _renew_kernel_lease(conn, job_id)
+        lease = conn.execute(select(jobs.c.lease_until).where(jobs.c.kind == "backup.run")).scalar_one()
+    assert aware(lease) > soon + timedelta(seconds=60)

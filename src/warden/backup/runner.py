@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 0.5  # seconds between progress writes
+LEASE_RENEWAL = 30.0  # seconds between kernel-lease renewals (the lease is 2 minutes)
 
 
 class Cancelled(Exception):
@@ -80,11 +81,13 @@ def _save(platform: Platform, tenant_id: str, job_id: str, body: dict[str, Any])
 
 
 class _Reporter:
-    """Writes progress at most every PROGRESS_EVERY seconds and notices a cancel request."""
+    """Writes progress at most every PROGRESS_EVERY seconds, notices a cancel request, and keeps the
+    kernel job's lease alive so another process does not take over a long backup."""
 
     def __init__(self, platform: Platform, tenant_id: str, job_id: str) -> None:
         self.platform, self.tenant_id, self.job_id = platform, tenant_id, job_id
         self.last = 0.0
+        self.last_renewal = time.monotonic()
         self.extra: dict[str, Any] = {}
         self.percent = 0.0
 
@@ -116,6 +119,27 @@ class _Reporter:
                 "propertyBag": {**body["extendedInfo"].get("propertyBag", {}), **self.extra},
             }
             update_record(conn, self.tenant_id, self.job_id, status=row.status, body=body)
+            if now - self.last_renewal > LEASE_RENEWAL:
+                self.last_renewal = now
+                _renew_kernel_lease(conn, self.job_id)
+
+
+def _renew_kernel_lease(conn, job_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Extend the lease of the running kernel job that carries ``job_id`` (the kernel queue leases a job
+    for LEASE and has no heartbeat of its own; without this a backup outliving the lease could be
+    claimed again by another process)."""
+    from sqlalchemy import select, update
+
+    from warden.kernel.clock import utcnow
+    from warden.kernel.jobs import LEASE, RUNNING
+    from warden.kernel.schema import jobs
+
+    from .jobs import RUN_JOB
+
+    rows = conn.execute(select(jobs.c.id, jobs.c.payload).where(jobs.c.kind == RUN_JOB, jobs.c.status == RUNNING))
+    for row in rows.all():
+        if row.payload.get("jobId") == job_id:
+            conn.execute(update(jobs).where(jobs.c.id == row.id).values(lease_until=utcnow() + LEASE))
 
 
 def _total_bytes(path: str) -> int:
