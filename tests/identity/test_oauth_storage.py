@@ -200,3 +200,21 @@ def test_purge_keeps_live_and_recent_state(platform) -> None:  # type: ignore[no
     with platform.db.read() as conn:
         left = set(conn.execute(select(authorization_codes.c.code_hash)).scalars())
     assert left == {hash_bearer(recent), hash_bearer(live)}
+
+
+def test_single_page_app_refresh_tokens_do_not_slide(platform) -> None:  # type: ignore[no-untyped-def]
+    with platform.db.write() as conn:
+        first = refresh.issue_refresh_token(
+            conn,
+            family_id="s" * 8 + "-0000-0000-0000-000000000000",
+            tenant_id=TENANT,
+            client_id=CLIENT,
+            user_id=USER,
+            scope="openid offline_access",
+            session_id=None,
+            auth_time=utcnow(),
+            amr=["pwd"],
+            spa=True,
+        )
+        grant = refresh.rotate(conn, TENANT, first, CLIENT)
+    assert grant.fixed_lifetime and grant.expires_at - utcnow() <= refresh.SPA_LIFETIME

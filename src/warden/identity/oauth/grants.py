@@ -8,25 +8,22 @@ so what the refusal itself must persist (a burnt code, a revoked family) is comm
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
-from urllib.parse import unquote_plus
 
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection
 
 from warden.identity.oauth import device, refresh
 from warden.identity.oauth import errors as e
-from warden.identity.oauth.assertions import ASSERTION_TYPE, authenticate_assertion
+from warden.identity.oauth.client_auth import Credentials, authenticate_user_client, client_credentials_grant
 from warden.identity.oauth.clients import SPA, OAuthClient, find_client
 from warden.identity.oauth.codes import redeem_code
 from warden.identity.oauth.consent import missing_consent
 from warden.identity.oauth.requests import tenant_exists
-from warden.identity.oauth.signin_log import NATIVE, Attempt, write_service_principal_signin, write_signin
-from warden.identity.principals import Principal, authenticate_client, get_principal
+from warden.identity.oauth.signin_log import NATIVE, Attempt, write_signin
 from warden.identity.tokens import OIDC_SCOPES, UserGrant
 from warden.identity.users import get_user
 from warden.kernel.clock import utcnow
@@ -36,27 +33,6 @@ if TYPE_CHECKING:
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE)
-
-
-class Credentials:
-    """The client id and secret or assertion a token request carries (body or HTTP Basic)."""
-
-    def __init__(self, fields: dict[str, str], authorization: str | None) -> None:
-        self.client_id = fields.get("client_id", "")
-        self.secret = fields.get("client_secret", "")
-        self.assertion = ""
-        if fields.get("client_assertion_type") == ASSERTION_TYPE:
-            self.assertion = fields.get("client_assertion", "")
-        elif fields.get("client_assertion_type"):
-            raise e.OAuthError("invalid_request", e.INVALID_REQUEST, "The client_assertion_type is not supported.")
-        if authorization and authorization.lower().startswith("basic "):
-            try:
-                user, _, password = base64.b64decode(authorization[6:].strip(), validate=True).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                raise e.OAuthError(
-                    "invalid_client", e.INVALID_CLIENT_SECRET, "Malformed HTTP Basic credentials.", 401
-                ) from None
-            self.client_id, self.secret = unquote_plus(user), unquote_plus(password)
 
 
 def token_endpoint(
@@ -78,7 +54,7 @@ def token_endpoint(
         tenant_id = tenant.lower()
         try:
             if grant == "client_credentials":
-                body = _client_credentials(platform, conn, tenant_id, fields, credentials, ip)
+                body = client_credentials_grant(platform, conn, tenant_id, fields, credentials, ip)
             else:
                 body = _user_grant(platform, conn, tenant_id, grant, fields, credentials, ip, agent)
         except e.OAuthError as error:
@@ -86,93 +62,6 @@ def token_endpoint(
         else:
             outcome = JSONResponse(body, headers=e.NO_STORE)
     return outcome
-
-
-def _endpoints(platform: Platform, tenant_id: str) -> tuple[str, ...]:
-    base = f"{platform.tokens.endpoint}/{tenant_id}"
-    return (f"{base}/oauth2/v2.0/token", f"{base}/oauth2/token", f"{base}/v2.0")
-
-
-def _client_credentials(
-    platform: Platform, conn: Connection, tenant_id: str, fields: dict[str, str], cred: Credentials, ip: str
-) -> dict:
-    if not cred.client_id or not (cred.secret or cred.assertion):
-        raise e.OAuthError(
-            "invalid_request",
-            e.MISSING_PARAMETER,
-            "The request body must contain 'client_id' and 'client_secret' or 'client_assertion'.",
-        )
-    scope = fields.get("scope") or (fields["resource"].rstrip("/") + "/.default" if fields.get("resource") else "")
-    audience = platform.tokens.audience_for_scope(scope)
-    if audience is None:
-        raise e.OAuthError(
-            "invalid_scope",
-            e.INVALID_SCOPE,
-            f"The provided value for the input parameter 'scope' is not valid: '{scope[:256]}'.",
-        )
-    kind = "clientAssertion" if cred.assertion else "clientSecret"
-    try:
-        if cred.assertion:
-            principal = authenticate_assertion(
-                conn, tenant_id, cred.client_id, cred.assertion, _endpoints(platform, tenant_id)
-            )
-        else:
-            principal = authenticate_client(conn, tenant_id, cred.client_id, cred.secret)
-            if principal is None:
-                # One answer for unknown clients and wrong secrets: don't reveal which client IDs exist.
-                raise e.OAuthError(
-                    "invalid_client",
-                    e.INVALID_CLIENT_SECRET,
-                    f"Invalid client secret provided for application '{cred.client_id[:64]}'.",
-                    401,
-                )
-    except e.OAuthError as error:
-        known = get_principal(conn, app_id=cred.client_id.lower()) if len(cred.client_id) == 36 else None
-        if known is not None and known.tenant_id == tenant_id:
-            write_service_principal_signin(
-                conn, tenant_id, known.app_id, known.display_name, known.object_id, ip, error.code, kind
-            )
-        raise
-    write_service_principal_signin(
-        conn, tenant_id, principal.app_id, principal.display_name, principal.object_id, ip, 0, kind
-    )
-    return platform.tokens.issue(principal, audience)
-
-
-def _authenticate_user_client(
-    conn: Connection, platform: Platform, tenant_id: str, cred: Credentials, public_ok: bool
-) -> OAuthClient:
-    """The client of a user grant; confidential clients must prove themselves, public ones need not."""
-    client = find_client(conn, cred.client_id) if cred.client_id else None
-    if client is None or not client.serves(tenant_id):
-        raise e.OAuthError(
-            "unauthorized_client",
-            e.APPLICATION_NOT_FOUND,
-            f"Application with identifier '{cred.client_id[:64]}' was not found in the directory.",
-        )
-    home = client.home_tenant or tenant_id
-    proven: Principal | None = None
-    if cred.assertion:
-        proven = authenticate_assertion(
-            conn, home, client.client_id, cred.assertion, _endpoints(platform, tenant_id) + _endpoints(platform, home)
-        )
-    elif cred.secret:
-        proven = authenticate_client(conn, home, client.client_id, cred.secret)
-        if proven is None:
-            raise e.OAuthError(
-                "invalid_client",
-                e.INVALID_CLIENT_SECRET,
-                f"Invalid client secret provided for application '{client.client_id}'.",
-                401,
-            )
-    elif not public_ok:
-        raise e.OAuthError(
-            "invalid_client",
-            e.CLIENT_SECRET_REQUIRED,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-            401,
-        )
-    return client
 
 
 def _user_grant(
@@ -189,7 +78,7 @@ def _user_grant(
         client = find_client(conn, cred.client_id) if cred.client_id else None
         redirect_uri = fields.get("redirect_uri", "")
         kind = client.redirect_kind(redirect_uri) if client else None
-        client = _authenticate_user_client(conn, platform, tenant_id, cred, public_ok=kind in (SPA, "publicClient"))
+        client = authenticate_user_client(conn, platform, tenant_id, cred, public_ok=kind in (SPA, "publicClient"))
         if not fields.get("code"):
             raise e.OAuthError("invalid_request", e.MISSING_PARAMETER, "The request body must contain 'code'.")
         code = redeem_code(conn, tenant_id, fields["code"], client.client_id, redirect_uri, fields.get("code_verifier"))
@@ -212,7 +101,7 @@ def _user_grant(
     if grant == "refresh_token":
         client = find_client(conn, cred.client_id) if cred.client_id else None
         public_ok = client is not None and (client.is_public or bool(client.spa_redirect_uris))
-        client = _authenticate_user_client(conn, platform, tenant_id, cred, public_ok=public_ok)
+        client = authenticate_user_client(conn, platform, tenant_id, cred, public_ok=public_ok)
         if not fields.get("refresh_token"):
             raise e.OAuthError("invalid_request", e.MISSING_PARAMETER, "The request body must contain 'refresh_token'.")
         old = refresh.rotate(conn, tenant_id, fields["refresh_token"], client.client_id)
@@ -244,7 +133,7 @@ def _user_grant(
         write_signin(conn, attempt, 0, user=get_user(conn, tenant_id, old.user_id), interactive=False)
         return body
     # Device code: only public clients use it (the CLI, or an app allowing public client flows).
-    client = _authenticate_user_client(conn, platform, tenant_id, cred, public_ok=True)
+    client = authenticate_user_client(conn, platform, tenant_id, cred, public_ok=True)
     if not fields.get("device_code"):
         raise e.OAuthError("invalid_request", e.MISSING_PARAMETER, "The request body must contain 'device_code'.")
     approved = device.poll(conn, tenant_id, fields["device_code"], client.client_id)
