@@ -202,3 +202,5 @@ def test_backup_of_a_path_that_vanished_fails_with_an_error_code(warden_server, 
     assert failed["status"] == "Failed" and failed["recoveryPointId"] is None
     jobs = warden_json(warden_server, "jobs", "--vault", name)
     assert jobs[0]["properties"]["errorDetails"][0]["errorCode"] == "UserErrorBackupPathNotFound"
+    table = warden(warden_server, "now", str(source), "--vault", name, code=1)
+    assert "Failed" in table.stdout and "UserErrorBackupPathNotFound" in table.output
