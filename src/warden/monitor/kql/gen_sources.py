@@ -173,7 +173,6 @@ class SourceCompiler:
         select = exp.select(*self.project_items([(node.column, value.sql), (ORDINAL, col("__kql_i"))]))
         return self.emit(select.from_(self.relation_table(staged), copy=False), {node.column: value.type}, ORDINAL)
 
-
     def _row_numbers(self, total: exp.Expression) -> exp.Select:
         """``SELECT 0 .. total-1 AS __kql_i`` from the engine's row generator: a table function
         streams its rows (and a long query over them can be interrupted), where unnesting one
