@@ -19,6 +19,8 @@ from support.webauthn_authenticator import SoftwareAuthenticator
 pytestmark = pytest.mark.e2e
 SPA = "https://spa.contoso.test/cb"
 SETTINGS = "/v1.0/policies/warden/directorySettings"
+USER_ADMINISTRATOR = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
 
 
 @pytest.fixture(scope="module")
@@ -216,3 +218,29 @@ def test_user_registers_a_passkey_with_a_software_authenticator(warden_server, d
         assert again.status_code == 403 and "multi-factor" in again.json()["error"]["message"]
         assert me.delete(f"/me/authentication/fido2Methods/{passkey['id']}").status_code == 403
         assert [m["id"] for m in me.get("/me/authentication/fido2Methods").json()["value"]] == [passkey["id"]]
+
+
+def test_administrators_remove_a_users_authenticator_within_their_role(warden_server, directory) -> None:  # type: ignore[no-untyped-def]
+    user = directory.user(mfa=True)
+    admin_user = directory.user(mfa=True)
+    helpdesk = warden_server.new_principal("mfa-helpdesk")
+    with warden_server.client() as admin:
+        for principal, role in ((helpdesk.object_id, USER_ADMINISTRATOR), (admin_user.object_id, GLOBAL_ADMINISTRATOR)):
+            assigned = admin.post(
+                "/v1.0/roleManagement/directory/roleAssignments",
+                json={"principalId": principal, "roleDefinitionId": role, "directoryScopeId": "/"},
+            )
+            assert assigned.status_code == 201, assigned.text
+    with warden_server.client(helpdesk) as desk:
+        listed = desk.get(f"/v1.0/users/{user.object_id}/authentication/methods").json()["value"]
+        oath = [m for m in listed if m["@odata.type"] == "#microsoft.graph.softwareOathAuthenticationMethod"]
+        assert len(oath) == 1
+        # A User Administrator manages users without roles, not administrators.
+        refused = desk.get(f"/v1.0/users/{admin_user.object_id}/authentication/methods")
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "Authorization_RequestDenied"
+        assert (
+            desk.delete(f"/v1.0/users/{user.object_id}/authentication/softwareOathMethods/{oath[0]['id']}").status_code
+            == 204
+        )
+        after = desk.get(f"/v1.0/users/{user.object_id}/authentication/methods").json()["value"]
+    assert [m["@odata.type"] for m in after] == ["#microsoft.graph.passwordAuthenticationMethod"]
