@@ -87,7 +87,10 @@ def build_sspr_router(platform: Platform, *, limiter: RateLimiter | None = None)
         raw = await request.body()
         if len(raw) > MAX_BODY:
             raise BadRequest("The request body is too large.", code="RequestEntityTooLarge")
-        return await run_in_threadpool(run, tenant, _json_object(raw), ip, step)
+        response = await run_in_threadpool(run, tenant, _json_object(raw), ip, step)
+        for action in getattr(step, "after_commit", ()):
+            action()  # e.g. mail a code only once the transaction that stored its hash has committed
+        return response
 
     def start(conn, tenant_id: str, body: dict[str, Any], ip: str) -> Response:  # type: ignore[no-untyped-def]
         answer = self_service.start_reset(
@@ -106,11 +109,13 @@ def build_sspr_router(platform: Platform, *, limiter: RateLimiter | None = None)
                 raise BadRequest("This server cannot send email; use another method.", code="EmailNotConfigured")
             code = self_service.new_email_code(conn, tenant_id, challenge, key=key, now=utcnow())
             if code.address is not None:
-                # Sent after the answer is built, off the request thread: a decoy and a real
+                # Sent off the request thread once committed: a decoy (nothing to send) and a real
                 # account answer in the same time.
-                mailer.send_in_background(platform.settings, code.address, *_email_text(code.code))
+                address, (subject, text) = code.address, _email_text(code.code)
+                step.after_commit.append(lambda: mailer.send_in_background(platform.settings, address, subject, text))
             return _json(202, {"hint": code.hint})
 
+        step.after_commit = []  # type: ignore[attr-defined]
         return step
 
     def verify(challenge: str):  # type: ignore[no-untyped-def]
