@@ -42,7 +42,7 @@ class VaultEnv:
 
 
 def make_env(tmp_path) -> VaultEnv:  # type: ignore[no-untyped-def]
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = Settings(data_dir=tmp_path / "data", backup_roots=[tmp_path])
     initialize(settings)
     platform = Platform(settings)
     tenant, subscription, owner, _secret = add_tenant(platform, "backup")
@@ -202,6 +202,12 @@ def test_unknown_time_zone_and_bad_restore_requests_change_nothing(env, tmp_path
     for protected in (data_dir, str(tmp_path)):  # the data dir itself, or a directory holding it
         refused = env.call("PUT", item_id(vault, protected), {"properties": {"policyId": f"{vault}/backupPolicies/p"}})
         assert refused.status_code == 400 and refused.json()["error"]["code"] == "BMSUserErrorPathNotAllowed"
+    # Outside the operator's backup roots: neither protected nor restored into (the server's own files).
+    outside = env.call("PUT", item_id(vault, "/etc"), {"properties": {"policyId": f"{vault}/backupPolicies/p"}})
+    assert outside.status_code == 400 and outside.json()["error"]["code"] == "BMSUserErrorPathNotAllowed"
+    assert "--backup-root" not in outside.json()["error"]["message"]  # roots are configured: it names them
+    escape = env.call("POST", f"{point}/restore", {"properties": {"targetDirectory": "/var/tmp"}})
+    assert escape.status_code == 400 and escape.json()["error"]["code"] == "BMSUserErrorPathNotAllowed"
     jobs = env.call("GET", f"{vault}/backupJobs").json()["value"]
     assert [j["properties"]["operation"] for j in jobs] == ["Backup"]
     missing = env.call(

@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -145,8 +146,10 @@ def start_server(data_dir: Path, *extra: str) -> WardenServer:
     port = free_port()
     env = {**os.environ, "WARDEN_DATA_DIR": str(data_dir)}
     cli = [sys.executable, "-m", "warden.cli.main"]
+    # Backups may reach the system temp dir, where tests keep the files they protect and restore.
+    roots = ("--backup-root", tempfile.gettempdir())
     subprocess.run(
-        [*cli, "init", "--data-dir", str(data_dir), "--port", str(port), *extra],
+        [*cli, "init", "--data-dir", str(data_dir), "--port", str(port), *roots, *extra],
         check=True,
         env=env,
         capture_output=True,

@@ -148,6 +148,16 @@ class ItemsHandler:
                 code="BMSUserErrorPathNotAllowed",
                 target="properties.friendlyName",
             )
+        roots = [str(r) for r in ctx.platform.settings.backup_roots]
+        if not naming.within(path, roots):
+            # The server reads and restores as its own OS user: which of its machine's files tenants
+            # may reach is the operator's decision (warden init --backup-root), not a role's.
+            raise BadRequest(
+                f"The path '{path}' is outside the directories this server lets vaults protect "
+                f"({', '.join(roots) or 'none are configured: warden init --backup-root DIR'}).",
+                code="BMSUserErrorPathNotAllowed",
+                target="properties.friendlyName",
+            )
         state = properties.get("protectionState", PROTECTED)
         policy_id = properties.get("policyId") or ""
         if state == STOPPED:

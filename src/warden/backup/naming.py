@@ -59,6 +59,18 @@ def vault_of_policy(policy_resource_id: str) -> str:
     return policy_resource_id[: lowered.index("/backuppolicies/")]
 
 
+def within(path: str, roots: list[str]) -> bool:
+    """Whether ``path`` is one of ``roots`` or lies inside one (after resolving symlinks)."""
+    import os
+
+    real = os.path.realpath(path)
+    for root in roots:
+        top = os.path.realpath(root)
+        if real == top or real.startswith(top.rstrip("/") + "/"):
+            return True
+    return False
+
+
 def overlaps(path: str, other: str) -> bool:
     """Whether two absolute paths are the same, or one lies inside the other (after resolving symlinks)."""
     import os

@@ -176,6 +176,14 @@ def trigger_restore(ctx: RequestContext, rid: ResourceId, body: Any) -> Reply:
             target="properties.targetDirectory",
         )
     include = [f"{base}/{_relative(s)}" for s in specs] if kind == "ItemLevelRestore" else None
+    roots = [str(r) for r in ctx.platform.settings.backup_roots]
+    if not naming.within(os.path.join(target, base), roots):
+        raise BadRequest(
+            f"A restore may write only inside the directories this server allows "
+            f"({', '.join(roots) or 'none are configured: warden init --backup-root DIR'}).",
+            code="BMSUserErrorPathNotAllowed",
+            target="properties.targetDirectory",
+        )
     if active_job(ctx.conn, ctx.tenant_id, item.id) is not None:
         raise Conflict("A backup or restore of this item is already in progress.", code="UserErrorOperationInProgress")
     job_id = start_job(

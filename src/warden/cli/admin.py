@@ -13,7 +13,7 @@ from rich.console import Console
 
 from warden.bootstrap import bootstrap_path, initialize
 from warden.cli.common import DataDir, resolve_data_dir
-from warden.kernel.settings import load_settings
+from warden.kernel.settings import load_settings, save_config
 
 console = Console(stderr=True)
 keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
@@ -21,6 +21,11 @@ keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
 DatabaseUrl = typer.Option(None, "--database-url", help="SQLAlchemy URL (default: SQLite in the data dir).")
 Host = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1).")
 Port = typer.Option(None, "--port", help="Port to bind (default 8443).")
+BackupRoot = typer.Option(
+    None,
+    "--backup-root",
+    help="A directory whose files vaults may protect and restore into (repeatable; saved in warden.json).",
+)
 SyslogPort = typer.Option(
     None, "--syslog-port", help="Receive syslog (RFC 5424/3164) on this UDP and TCP port; off by default."
 )
@@ -31,10 +36,16 @@ def init(
     database_url: str | None = DatabaseUrl,
     host: str | None = Host,
     port: int | None = Port,
+    backup_root: list[Path] | None = BackupRoot,
 ) -> None:
     """Create the database, TLS material, keys, a tenant, a subscription and a bootstrap admin."""
-    settings = load_settings(resolve_data_dir(data_dir), database_url=database_url, host=host, port=port)
+    roots = [str(p.expanduser().resolve()) for p in backup_root] if backup_root else None
+    settings = load_settings(
+        resolve_data_dir(data_dir), database_url=database_url, host=host, port=port, backup_roots=roots
+    )
     result = initialize(settings)
+    if roots:
+        save_config(settings, ("backup_roots",))
     path = bootstrap_path(settings.data_dir)
     if result.created:
         console.print(f"[green]Initialized[/green] {settings.data_dir}")
@@ -65,10 +76,11 @@ def up(
     host: str | None = Host,
     port: int | None = Port,
     syslog_port: int | None = SyslogPort,
+    backup_root: list[Path] | None = BackupRoot,
 ) -> None:
     """Initialize the data dir if needed, then serve."""
     directory = resolve_data_dir(data_dir)
-    init(directory, database_url, host, port)
+    init(directory, database_url, host, port, backup_root)
     bootstrap = bootstrap_path(directory)
     console.print(f"Credentials: {bootstrap}")
     serve(directory, database_url, host, port, syslog_port)

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         le=65535,
         description="UDP and TCP port of the syslog receiver (RFC 5424/3164); off when unset.",
     )
+    backup_roots: list[Path] = Field(
+        default_factory=list,
+        description="Directories of this machine whose files vaults may protect and restore into (each tenant's "
+        "Backup Operators may read and write there through the server); empty: none.",
+    )
     syslog_tenant: str | None = Field(
         default=None, description="Tenant whose data collection rules receive syslog; default: the first tenant."
     )
@@ -118,4 +123,4 @@ def save_config(settings: Settings, keys: tuple[str, ...] = ("database_url", "ho
         value = getattr(settings, key)
         if value is not None:
             current[key] = value
-    path.write_text(json.dumps(current, indent=2) + "\n")
+    path.write_text(json.dumps(current, indent=2, default=str) + "\n")
