@@ -32,12 +32,19 @@ bench: $(STAMP)
 	-$(BIN)/python bench/policy_eval.py
 	-$(BIN)/python bench/ingest.py
 	-$(BIN)/python bench/backup_local.py
+	-$(BIN)/python bench/tokens.py
 
 # Warden vs restic on Debian's kernel source tree (~1.3 GB, ~78,000 files), medians of 3 runs: about
 # 30 minutes on 2 cores, so it is not part of `make bench`.
 .PHONY: bench-backup-vs-restic
 bench-backup-vs-restic: $(STAMP)
 	$(BIN)/python bench/backup_vs_restic.py
+
+# Client-credentials grants and password + TOTP sign-ins per server core, next to Keycloak's sizing
+# figures: about 2 minutes (user setup, three 20 s phases).
+.PHONY: bench-tokens
+bench-tokens: $(STAMP)
+	$(BIN)/python bench/tokens.py
 
 # Corpus checks against ../shared/corpus (each skips cleanly when the corpus is absent).
 conformance: $(STAMP)
