@@ -420,3 +420,28 @@ def _keys(server) -> KeySet:  # type: ignore[no-untyped-def]
     return KeySet.import_key_set(
         httpx.get(f"{server.endpoint}/{server.tenant}/discovery/v2.0/keys", verify=server.ssl_context()).json()
     )
+
+
+def test_wrong_codes_count_toward_lockout_even_after_right_passwords(warden_server, directory, browser) -> None:  # type: ignore[no-untyped-def]
+    """Someone holding the password cannot guess codes forever: a right password does not reset the
+    counters, wrong codes count like wrong passwords, and the threshold (10) locks the account."""
+    user = directory.user(mfa=True)
+    app = directory.app(spa="https://spa.contoso.test/lockout")
+    client = _oauth_client(warden_server, app.client_id, app.redirect_uri)
+    url, _ = client.create_authorization_url(
+        f"{warden_server.endpoint}/{warden_server.tenant}/oauth2/v2.0/authorize",
+        code_verifier=secrets.token_urlsafe(48),
+    )
+    valid = {user.code(offset) for offset in (-2, -1, 0, 1, 2)}
+    guesses = iter(code for code in (f"{n:06d}" for n in range(100)) if code not in valid)
+    for _round in range(3):  # 3 password entries x 4 wrong codes: past the threshold of 10
+        mfa = submit(browser, browser.get(url), login=user.upn, passwd=user.password)
+        if 'name="otc"' not in mfa.text:
+            break
+        for _ in range(4):
+            mfa = submit(browser, mfa, otc=next(guesses))
+            if 'name="otc"' not in mfa.text:
+                break
+    assert "AADSTS50053" in mfa.text  # locked, by the codes
+    again = submit(browser, browser.get(url), login=user.upn, passwd=user.password)
+    assert 'name="otc"' not in again.text and "AADSTS50053" in again.text  # the right password no longer helps

@@ -229,6 +229,14 @@ def _login_step(
                 error="The sign-in timed out. Sign in again.",
                 cancel=pending is not None,
             )
+        if error == e.ACCOUNT_LOCKED:
+            return pages.signin_page(
+                action,
+                hidden,
+                client.display_name,
+                error=f"AADSTS{error}: Your account is locked because of too many failed attempts. Try again later.",
+                cancel=pending is not None,
+            )
         if error:
             return pages.mfa_page(
                 action, hidden, web.get("challenge"), error=f"AADSTS{error}: That code didn't work. Try again."

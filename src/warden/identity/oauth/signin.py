@@ -111,16 +111,21 @@ def password_step(platform: Platform, attempt: Attempt, username: str, password:
             write_signin(conn, attempt, outcome.error, username=username)
             return outcome
         # Counted in the same transaction that decides, so parallel attempts cannot pass the threshold.
-        locked = record_password_result(
-            conn,
-            attempt.tenant_id,
-            user.object_id,
-            place,
-            password,
-            ok,
-            now,
-            fingerprint_key=platform.master_key.derive("lockout"),
-        )
+        # A right password does not clear the counters yet: only a whole sign-in does (below, or at
+        # the MFA step), so someone holding the password cannot reset them between guesses of codes.
+        if ok:
+            locked = check_locked(conn, attempt.tenant_id, user.object_id, place, now)
+        else:
+            locked = record_password_result(
+                conn,
+                attempt.tenant_id,
+                user.object_id,
+                place,
+                password,
+                False,
+                now,
+                fingerprint_key=platform.master_key.derive("lockout"),
+            )
         if locked is not None:
             outcome = PasswordOutcome(e.ACCOUNT_LOCKED, user)
         elif not ok:
@@ -129,6 +134,8 @@ def password_step(platform: Platform, attempt: Attempt, username: str, password:
             outcome = PasswordOutcome(e.ACCOUNT_DISABLED, user)
         else:
             outcome = _after_password(conn, platform, attempt, user, password)
+        if not outcome.error and outcome.mfa == "none":
+            record_password_result(conn, attempt.tenant_id, user.object_id, place, password, True, now)
         if outcome.error or outcome.mfa == "none":
             write_signin(conn, attempt, outcome.error, user=user, username=username, risk_events=outcome.risk_events)
         return outcome
@@ -206,6 +213,11 @@ def mfa_step(platform: Platform, attempt: Attempt, challenge_id: str, code: str)
         user = get_user(conn, attempt.tenant_id, row.user_id)
         if user is None or not user.account_enabled:
             return e.LOGIN_REQUIRED, None, ""
+        now = time.time()
+        place = familiarity(conn, attempt.tenant_id, user.object_id, attempt.ip_address)
+        if check_locked(conn, attempt.tenant_id, user.object_id, place, now) is not None:
+            write_signin(conn, attempt, e.ACCOUNT_LOCKED, user=user, username=user.user_principal_name)
+            return e.ACCOUNT_LOCKED, user, ""
         method = ""
         if (
             len(code) <= 10
@@ -222,6 +234,17 @@ def mfa_step(platform: Platform, attempt: Attempt, challenge_id: str, code: str)
                 .where(otp_challenges.c.id == row.id)
                 .values(attempts=otp_challenges.c.attempts + 1)
             )
+            # Wrong codes count toward smart lockout like wrong passwords (each distinct code once).
+            record_password_result(
+                conn,
+                attempt.tenant_id,
+                user.object_id,
+                place,
+                "\x00mfa:" + code,
+                False,
+                now,
+                fingerprint_key=platform.master_key.derive("lockout"),
+            )
             write_signin(
                 conn,
                 attempt,
@@ -233,6 +256,7 @@ def mfa_step(platform: Platform, attempt: Attempt, challenge_id: str, code: str)
             )
             return MFA_FAILED, user, ""
         conn.execute(update(otp_challenges).where(otp_challenges.c.id == row.id).values(consumed_at=utcnow()))
+        record_password_result(conn, attempt.tenant_id, user.object_id, place, "", True, now)  # signed in: clear
         write_signin(
             conn, attempt, 0, user=user, username=user.user_principal_name, mfa_method=method, risk_events=risk
         )
