@@ -442,7 +442,7 @@ def main() -> int:
     w = hashing["warden"]
     print(
         f"\nPassword hashing: Warden argon2id t={w['time_cost']}, m={w['memory_cost_kib'] // 1024} MiB, "
-        f"p={w['parallelism']} (argon2-cffi's default, RFC 9106's second profile): {warden_hash_cpu * 1000:.0f} ms CPU "
+        f"p={w['parallelism']} (OWASP's recommended profile): {warden_hash_cpu * 1000:.0f} ms CPU "
         f"per verification here. Keycloak's figure uses its default, {KEYCLOAK['password_hashing']}: "
         f"{keycloak_hash_cpu * 1000:.0f} ms CPU here ({hashing['cost_ratio']:.1f}x cheaper). Warden's sign-in also "
         "includes the TOTP step and code redemption; Keycloak's login is password only."

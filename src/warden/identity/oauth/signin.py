@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 MFA_CHALLENGE_LIFETIME = timedelta(minutes=10)
 MFA_MAX_ATTEMPTS = 5
-# argon2id takes 64 MiB per verification: a flood of sign-ins must not exhaust memory, so only a
+# argon2id takes 19 MiB per verification: a flood of sign-ins must not exhaust memory, so only a
 # few run at once and the rest wait their turn.
 _VERIFY_SLOTS = threading.BoundedSemaphore(4)
 
