@@ -142,12 +142,6 @@ BACKUP_DATA = {
     "/subscriptions/{subscription}/resourceGroups/{group}" + BACKUP_DATA_VAULT,
     "/subscriptions/{subscription}/resourceGroups/{group}" + BACKUP_DATA_VAULT + "/{name:path}",
 }
-# The backup vault data endpoint: ARM bearer tokens, then the vault's backupData data actions (Owner has none).
-BACKUP_DATA_VAULT = "/providers/Microsoft.RecoveryServices/vaults/{vault}/backupData"
-BACKUP_DATA = {
-    "/subscriptions/{subscription}/resourceGroups/{group}" + BACKUP_DATA_VAULT,
-    "/subscriptions/{subscription}/resourceGroups/{group}" + BACKUP_DATA_VAULT + "/{name:path}",
-}
 
 
 @pytest.fixture(scope="module")
@@ -208,13 +202,10 @@ def concrete_requests(server, app_routes) -> list[tuple[str, str]]:  # type: ign
         requests += [("POST", f"{item}/{action.name}") for action in rtype.actions.values()]
     vault_data = group + BACKUP_DATA_VAULT.format(vault="v-route-security")
     requests += [("GET", vault_data)] + [(m, f"{vault_data}/config") for m in ("GET", "HEAD", "PUT", "DELETE")]
-    vault_data = group + BACKUP_DATA_VAULT.format(vault="v-route-security")
-    requests += [("GET", vault_data)] + [(m, f"{vault_data}/config") for m in ("GET", "HEAD", "PUT", "DELETE")]
     # Fixed routes other than the catch-alls must all be public token routes; anything else
     # would have to be added above.
     for path, _methods in routes:
         covered = path in PUBLIC_PATHS or path in CATCH_ALL or path in DATA_PLANE or path in SHARED_KEY
-        covered = covered or path in BACKUP_DATA
         covered = covered or path in BACKUP_DATA
         assert covered, f"route {path} is not covered by this test"
     return requests
