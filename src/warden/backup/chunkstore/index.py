@@ -12,9 +12,11 @@ adds index files it has not seen and drops those that prune removed, so it can b
 
 from __future__ import annotations
 
+import queue
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,14 @@ from .errors import IntegrityError, ObjectNotFound
 from .packs import BlobEntry, BlobType, parse_entries
 
 INDEX_PREFIX = "index/"
+READER_CACHE_KIB = 4 * 1024  # per pooled reader connection; at most one reader per concurrent lookup
+_BATCH = 500  # ids per IN (...) query, well under SQLite's parameter limit
+_LOCATIONS = (
+    "SELECT b.pid, p.pack, b.type, b.off, b.len, b.raw FROM blobs b JOIN packs p ON p.pid = b.pid WHERE b.id = ?"
+)
+_LOCATIONS_MANY = (
+    "SELECT b.id, b.pid, p.pack, b.type, b.off, b.len, b.raw FROM blobs b JOIN packs p ON p.pid = b.pid WHERE b.id IN "
+)
 _TYPES = tuple(BlobType)  # indexing a tuple is ~10x cheaper than calling the enum
 
 
@@ -55,6 +65,11 @@ class IndexCache:
 
     Packs get small integer ids so a blob row is ~50 bytes; the only state kept in Python is the
     set of marked packs' ids, which is as small as the number of packs prune has marked.
+
+    Writes go through one connection under a lock. The hot lookups (``locations``, ``usable_packs``)
+    use a pool of reader connections instead: in WAL mode readers never wait for the writer or each
+    other, so restore workers and the backup thread do not queue behind a pack upload's insert. Each
+    lookup is one autocommit statement, so it sees every pack committed before it started.
     """
 
     def __init__(self, path: str | Path, cache_kib: int = 16 * 1024) -> None:
@@ -74,25 +89,39 @@ class IndexCache:
             """
         )
         self._marked: set[int] = set()
-        # One connection shared by the backup thread, the pack uploader and restore workers.
+        # The writer connection, shared by sync/add/remove and the cold reads below.
         self._lock = threading.RLock()
-        self._names: dict[int, str] = {}
+        self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._all_readers: list[sqlite3.Connection] = []
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database and every reader connection."""
+        with self._lock:
+            for conn in self._all_readers:
+                conn.close()
+            self._all_readers.clear()
         self.db.close()
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """Yield a reader connection from the pool (opened on demand: as many as concurrent lookups)."""
+        try:
+            conn = self._readers.get_nowait()
+        except queue.Empty:
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA query_only=1")
+            conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
+            with self._lock:
+                self._all_readers.append(conn)
+        try:
+            yield conn
+        finally:
+            self._readers.put(conn)
 
     def _pid(self, pack_id: str) -> int | None:
         with self._lock:
             row = self.db.execute("SELECT pid FROM packs WHERE pack = ?", (pack_id,)).fetchone()
             return None if row is None else row[0]
-
-    def _pack(self, pid: int) -> str:
-        name = self._names.get(pid)  # one entry per pack (not per blob): small, and saves a query per lookup
-        if name is None:
-            with self._lock:
-                name = self._names[pid] = self.db.execute("SELECT pack FROM packs WHERE pid = ?", (pid,)).fetchone()[0]
-        return name
 
     def add_pack(self, pack_id: str, entries: Iterable[BlobEntry]) -> None:
         """Record a pack and its blobs (idempotent)."""
@@ -116,7 +145,6 @@ class IndexCache:
             if pid is not None:
                 self.db.execute("DELETE FROM blobs WHERE pid = ?", (pid,))
                 self.db.execute("DELETE FROM packs WHERE pid = ?", (pid,))
-                self._names.pop(pid, None)
 
     def sync(self, backend: Backend, cipher: Cipher) -> list[str]:
         """Merge index files added since the last sync and drop removed ones; return unreadable ones' names."""
@@ -144,14 +172,54 @@ class IndexCache:
 
     def locations(self, blob_id: bytes, include_marked: bool = True) -> list[Location]:
         """Return every location of ``blob_id``, unmarked packs first."""
-        with self._lock:
-            rows = self.db.execute("SELECT pid, type, off, len, raw FROM blobs WHERE id = ?", (blob_id,)).fetchall()
-            rows.sort(key=lambda r: r[0] in self._marked)
-            return [
-                Location(self._pack(pid), BlobEntry(blob_id, _TYPES[t], o, n, r))
-                for pid, t, o, n, r in rows
-                if include_marked or pid not in self._marked
-            ]
+        with self._reader() as conn:
+            # Joined, so the pack name comes from the same read snapshot as the row (no per-pack query).
+            rows = conn.execute(_LOCATIONS, (blob_id,)).fetchall()
+        marked = self._marked
+        rows.sort(key=lambda r: r[0] in marked)
+        return [
+            Location(pack, BlobEntry(blob_id, _TYPES[t], o, n, r))
+            for pid, pack, t, o, n, r in rows
+            if include_marked or pid not in marked
+        ]
+
+    def locations_many(self, blob_ids: Iterable[bytes]) -> dict[bytes, list[Location]]:
+        """Return every location of each of ``blob_ids`` (unmarked packs first); unknown ids are left out.
+
+        One query per 500 ids: what a restore uses to look up a batch of files' chunks at once.
+        """
+        ids = list(dict.fromkeys(blob_ids))
+        rows = []
+        with self._reader() as conn:
+            for i in range(0, len(ids), _BATCH):
+                part = ids[i : i + _BATCH]
+                rows += conn.execute(_LOCATIONS_MANY + f"({','.join('?' * len(part))})", part).fetchall()
+        marked = self._marked
+        rows.sort(key=lambda r: r[1] in marked)  # stable: per id, unmarked packs first
+        found: dict[bytes, list[Location]] = {}
+        for blob_id, _, pack, t, o, n, r in rows:
+            found.setdefault(blob_id, []).append(Location(pack, BlobEntry(blob_id, _TYPES[t], o, n, r)))
+        return found
+
+    def usable_packs(self, blob_ids: Iterable[bytes]) -> dict[bytes, str]:
+        """Return, for each of ``blob_ids`` held by an unmarked pack, one such pack; absent ids are left out.
+
+        One query per 500 ids: what a backup uses to take over a directory's unchanged files at once.
+        """
+        ids = list(dict.fromkeys(blob_ids))
+        marked = self._marked
+        found: dict[bytes, str] = {}
+        with self._reader() as conn:
+            for i in range(0, len(ids), _BATCH):
+                part = ids[i : i + _BATCH]
+                q = (
+                    "SELECT b.id, b.pid, p.pack FROM blobs b JOIN packs p ON p.pid = b.pid "
+                    f"WHERE b.id IN ({','.join('?' * len(part))})"
+                )
+                for blob_id, pid, pack in conn.execute(q, part).fetchall():
+                    if pid not in marked:
+                        found.setdefault(blob_id, pack)
+        return found
 
     def contains_many(self, blob_ids: list[bytes]) -> set[bytes]:
         """Return which of ``blob_ids`` are indexed (any pack), 500 per query."""

@@ -43,7 +43,7 @@ from .errors import (
     SnapshotNotFound,
     WrongKey,
 )
-from .index import IndexCache
+from .index import IndexCache, Location
 from .packs import DEFAULT_PACK_SIZE, open_blob, pack_name
 from .snapshots import Retention, Snapshot
 
@@ -222,12 +222,15 @@ class Repository:
 
     # --- blobs ------------------------------------------------------------------------------------
 
-    def load_blob(self, blob_id: bytes) -> bytes:
+    def load_blob(self, blob_id: bytes, locations: list[Location] | None = None) -> bytes:
         """Return a blob's plaintext, verified (decrypted and its keyed id recomputed).
 
+        ``locations`` are the blob's index entries when the caller looked them up in a batch
+        (``IndexCache.locations_many``); otherwise they are looked up here.
         Raises BlobNotFound (not indexed or pack gone) or IntegrityError (damaged).
         """
-        locations = self.index.locations(blob_id)
+        if not locations:
+            locations = self.index.locations(blob_id)
         if not locations:
             raise BlobNotFound(blob_id.hex())
         error: ChunkStoreError = BlobNotFound(blob_id.hex())

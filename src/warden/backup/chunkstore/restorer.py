@@ -21,9 +21,11 @@ from .errors import BlobNotFound, IntegrityError, RestoreError
 from .snapshots import Node, Snapshot, decode_tree
 
 if TYPE_CHECKING:
+    from .index import Location
     from .repository import Repository
 
 WORKERS = 8  # files restored at once: overlaps file-system waits with decoding
+LOOKUP_BATCH = 4096  # chunks (of whole files) located by one index query; bounds the memory of a batch
 
 
 @dataclass
@@ -78,20 +80,36 @@ class _Restore:
         # Files are written by worker threads (file creation is slow on many file systems, and it,
         # decryption and decompression release the GIL); the walk goes on meanwhile, so small
         # directories overlap too. Directory modes and times are applied after every file is done.
+        # The chunks of a batch of files are located in one index query here, rather than one query
+        # per chunk in the workers (a per-chunk query was ~30% of restore time).
+        files: list[tuple[Node, Path, str]] = []
+        chunks = 0
         for node in nodes:
             node_rel = f"{rel}/{node.name}" if rel else node.name
             whole, descend = self.wanted(node_rel)
             if node.type == "dir" and descend:
                 self.directory(node, target / node.name, node_rel, whole)
             elif whole and node.type == "file":
-                self.slots.acquire()  # bounds queued work (memory) however many files there are
-                self.pool.submit(self.file_job, node, target / node.name, node_rel)
+                files.append((node, target / node.name, node_rel))
+                chunks += len(node.content)
+                if chunks >= LOOKUP_BATCH:
+                    self.submit_files(files)
+                    files, chunks = [], 0
             elif whole and node.type == "symlink":
                 self.symlink(node, target / node.name)
+        self.submit_files(files)
 
-    def file_job(self, node: Node, path: Path, rel: str) -> None:
+    def submit_files(self, files: list[tuple[Node, Path, str]]) -> None:
+        if not files:
+            return
+        where = self.repo.index.locations_many(bytes.fromhex(b) for node, _, _ in files for b in node.content)
+        for node, path, rel in files:
+            self.slots.acquire()  # bounds queued work (memory) however many files there are
+            self.pool.submit(self.file_job, node, path, rel, where)
+
+    def file_job(self, node: Node, path: Path, rel: str, where: dict[bytes, list[Location]]) -> None:
         try:
-            self.file(node, path, rel)
+            self.file(node, path, rel, where)
         except OSError as exc:
             self.errors.append(f"{rel}: {exc}")
         finally:
@@ -105,7 +123,7 @@ class _Restore:
         self.p.dirs += 1
         self.dirs.append((node, path))  # metadata once all files are written (see run_restore)
 
-    def file(self, node: Node, path: Path, rel: str) -> None:
+    def file(self, node: Node, path: Path, rel: str, where: dict[bytes, list[Location]]) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
         try:
             fd = os.open(path, flags, 0o600)  # the common case, a fresh target: no stat calls
@@ -115,7 +133,8 @@ class _Restore:
         try:
             pos = 0
             for hex_id in node.content:
-                data = self.repo.load_blob(bytes.fromhex(hex_id))
+                blob_id = bytes.fromhex(hex_id)
+                data = self.repo.load_blob(blob_id, where.get(blob_id))
                 if data[:1] == b"\0" and data[-1:] == b"\0" and data == bytes(len(data)):  # zeros: leave a hole
                     pos += len(data)
                     continue
