@@ -67,13 +67,15 @@ class _Run:
         if self.callback:
             self.callback(self.p)
 
-    def node(self, path: Path, name: str, parent: Node | None = None) -> Node | None:
+    def node(
+        self, path: Path, name: str, parent: Node | None = None, usable: dict[bytes, str] | None = None
+    ) -> Node | None:
         try:
             st = os.lstat(path)
             common = dict(name=name, mode=st.st_mode & 0o7777, mtime_ns=st.st_mtime_ns, uid=st.st_uid, gid=st.st_gid)
             if stat.S_ISREG(st.st_mode):
                 common.update(ctime_ns=st.st_ctime_ns, inode=st.st_ino)
-                if parent is not None and self.unchanged(parent, st):
+                if parent is not None and self.unchanged(parent, st, usable):
                     content, size = parent.content, parent.size
                     self.p.files_unchanged += 1
                 else:
@@ -104,8 +106,11 @@ class _Run:
                 size += chunk.length
         return content, size
 
-    def unchanged(self, old: Node, st: os.stat_result) -> bool:
-        """Return whether a file is as the parent snapshot saw it and all its chunks are still usable."""
+    def unchanged(self, old: Node, st: os.stat_result, usable: dict[bytes, str] | None) -> bool:
+        """Return whether a file is as the parent snapshot saw it and all its chunks are still usable.
+
+        ``usable`` is the directory's batched lookup (``IndexCache.usable_packs``); None looks up this file alone.
+        """
         if old.type != "file" or (old.size, old.mtime_ns, old.ctime_ns, old.inode) != (
             st.st_size,
             st.st_mtime_ns,
@@ -113,8 +118,9 @@ class _Run:
             st.st_ino,
         ):
             return False
-        # known() skips marked packs and records reused packs: the prune-safety protocol covers these too.
-        return all(self.writer.known(bytes.fromhex(b)) for b in old.content)
+        # Marked packs do not count and the packs used are recorded as reused: the prune-safety protocol
+        # covers these chunks exactly as it covers chunks deduplicated one by one.
+        return self.writer.reuse_all([bytes.fromhex(b) for b in old.content], usable)
 
     def parent_nodes(self, tree_id: str | None) -> dict[str, Node]:
         if tree_id is None:
@@ -128,7 +134,10 @@ class _Run:
         with os.scandir(path) as it:
             names = sorted(e.name for e in it)
         old = self.parent_nodes(parent_tree)
-        nodes = [n for name in names if (n := self.node(path / name, name, old.get(name))) is not None]
+        # One index query for the chunks of every file the parent snapshot saw here, instead of one per
+        # chunk: on a mostly unchanged tree of small files this lookup was a third of the backup's time.
+        usable = self.writer.usable([bytes.fromhex(b) for n in old.values() if n.type == "file" for b in n.content])
+        nodes = [n for name in names if (n := self.node(path / name, name, old.get(name), usable)) is not None]
         return self.tree(nodes)
 
     def tree(self, nodes: list[Node]) -> str:

@@ -48,6 +48,29 @@ class BlobWriter:
         self.reused_packs.add(loc.pack)
         return True
 
+    def usable(self, blob_ids: list[bytes]) -> dict[bytes, str]:
+        """Return, for each of ``blob_ids`` stored in an unmarked pack, one such pack (one batched lookup)."""
+        return self.index.usable_packs(blob_ids) if blob_ids else {}
+
+    def reuse_all(self, blob_ids: list[bytes], usable: dict[bytes, str] | None = None) -> bool:
+        """Return whether every blob is pending or in an unmarked pack; if so note those packs as reused.
+
+        ``usable`` is a result of :meth:`usable` covering ``blob_ids`` (looked up here when None). A blob
+        that left ``pending`` after ``usable`` was computed counts as missing: that only costs a re-read.
+        """
+        if usable is None:
+            usable = self.usable(blob_ids)
+        packs = set()
+        for blob_id in blob_ids:
+            if blob_id in self.pending:
+                continue
+            pack = usable.get(blob_id)
+            if pack is None:
+                return False
+            packs.add(pack)
+        self.reused_packs |= packs
+        return True
+
     def add(self, btype: BlobType, data: bytes | memoryview, blob_id: bytes | None = None) -> tuple[bytes, bool]:
         """Store ``data`` unless it is known; return (blob id, whether it was new)."""
         blob_id = blob_id or self.cipher.blob_id(data)
