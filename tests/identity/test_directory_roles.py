@@ -64,6 +64,7 @@ def test_template_ids_are_entras() -> None:
         "Application Administrator": "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
         "Security Administrator": "194ae4cb-b126-40b2-bd5b-6091b380977d",
         "Security Reader": "5d6b6bb7-de71-4623-b4af-96380a352509",
+        "Reports Reader": "4a5d8f65-41da-4de4-8968-e035b65339cf",
     }
     body = role_definition_json(BUILTIN_ROLES[0])
     assert body["id"] == body["templateId"] and body["isBuiltIn"] is True

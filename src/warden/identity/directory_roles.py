@@ -66,6 +66,12 @@ BUILTIN_ROLES = (
         "Can read security information and reports in Microsoft Entra ID and Office 365.",
         (READ_ALL, "microsoft.directory/auditLogs/allProperties/read", "microsoft.directory/signInReports/*"),
     ),
+    DirectoryRole(
+        "4a5d8f65-41da-4de4-8968-e035b65339cf",
+        "Reports Reader",
+        "Can read sign-in and audit reports.",
+        ("microsoft.directory/auditLogs/allProperties/read", "microsoft.directory/signInReports/allProperties/read"),
+    ),
 )
 ROLES_BY_TEMPLATE = {role.template_id: role for role in BUILTIN_ROLES}
 ROLES_BY_NAME = {role.display_name.lower(): role for role in BUILTIN_ROLES}
