@@ -81,8 +81,10 @@ def test_tenant_requiring_mfa(warden_server, directory, browser) -> None:  # typ
     directory.run(lambda conn: update_settings(conn, tenant, {"mfaRequirement": "everyone"}))
     app = directory.app(web=REDIRECT, tenant=tenant)
     without = directory.user(tenant=tenant)
-    refused = sign_in(browser, _authorize(browser, tenant, app.client_id), without)
-    assert "AADSTS50072" in refused.text and "location" not in refused.headers
+    # No method yet: not refused (AADSTS50072) but interrupted to register one, and not answered yet.
+    interrupt = sign_in(browser, _authorize(browser, tenant, app.client_id), without)
+    assert "More information required" in interrupt.text and 'name="step" value="mfaRegistration"' in interrupt.text
+    assert "AADSTS50072" not in interrupt.text and "location" not in interrupt.headers
     with_totp = directory.user(tenant=tenant, mfa=True)
     page = _authorize(browser, tenant, app.client_id, prompt="login")
     second_step = submit(browser, page, login=with_totp.upn, passwd=with_totp.password)

@@ -2,6 +2,7 @@
 
 ``authorize`` validates the request and, with a live SSO session, answers at once with a code;
 otherwise it shows the sign-in page. The page posts to ``/{tenant}/login`` (password, then MFA,
+or the "More information required" registration of a first method when the tenant requires MFA,
 then consent if needed) carrying the original request in a hidden ``ctx`` field, which is parsed
 and validated again on every step: nothing in it is trusted.
 """
@@ -20,7 +21,7 @@ from warden.identity.oauth.clients import OAuthClient, find_client
 from warden.identity.oauth.codes import issue_code
 from warden.identity.oauth.consent import grant_consent, missing_consent
 from warden.identity.oauth.requests import AuthorizeRequest, PageError, RedirectError, parse_authorize
-from warden.identity.oauth.signin import mfa_step, password_step, start_mfa
+from warden.identity.oauth.signin import mfa_step, password_step, registration_step, start_mfa, start_registration
 from warden.identity.oauth.signin_log import BROWSER, NATIVE, Attempt, write_signin
 from warden.identity.oauth.web import WebRequest, csrf_ok, csrf_token, finish
 from warden.identity.users import User, get_user
@@ -218,25 +219,30 @@ def _login_step(
             with platform.db.write() as conn:
                 challenge = start_mfa(conn, attempt, outcome.user, outcome.risk_events)
             return pages.mfa_page(action, hidden, challenge)
+        if outcome.mfa == "register":
+            with platform.db.write() as conn:
+                challenge, enrolment = start_registration(conn, platform, attempt, outcome.user, outcome.risk_events)
+            return pages.mfa_registration_page(action, hidden, challenge, enrolment.secret_key, enrolment.otpauth_uri)
         return _signed_in(platform, web, request, pending, outcome.user, ["pwd"])
+    if step == "mfaRegistration":
+        error, user, enrolment = registration_step(platform, attempt, web.get("challenge"), web.get("otc"))
+        if error in (e.LOGIN_REQUIRED, e.ACCOUNT_LOCKED) or user is None:
+            return _start_again(action, hidden, client, pending, error)
+        if error:
+            assert enrolment is not None
+            return pages.mfa_registration_page(
+                action,
+                hidden,
+                web.get("challenge"),
+                enrolment.secret_key,
+                enrolment.otpauth_uri,
+                error=f"AADSTS{error}: That code didn't work. Try again.",
+            )
+        return _signed_in(platform, web, request, pending, user, ["pwd", "mfa"])
     if step == "mfa":
         error, user, _method = mfa_step(platform, attempt, web.get("challenge"), web.get("otc"))
-        if error == e.LOGIN_REQUIRED or user is None:
-            return pages.signin_page(
-                action,
-                hidden,
-                client.display_name,
-                error="The sign-in timed out. Sign in again.",
-                cancel=pending is not None,
-            )
-        if error == e.ACCOUNT_LOCKED:
-            return pages.signin_page(
-                action,
-                hidden,
-                client.display_name,
-                error=f"AADSTS{error}: Your account is locked because of too many failed attempts. Try again later.",
-                cancel=pending is not None,
-            )
+        if error in (e.LOGIN_REQUIRED, e.ACCOUNT_LOCKED) or user is None:
+            return _start_again(action, hidden, client, pending, error)
         if error:
             return pages.mfa_page(
                 action, hidden, web.get("challenge"), error=f"AADSTS{error}: That code didn't work. Try again."
@@ -249,6 +255,16 @@ def _login_step(
             device.decide(conn, pending.user_code, None, [], approve=False)
         return pages.message_page("Sign-in cancelled", "The application on your device will not be signed in.")
     return _error_page(e.INVALID_REQUEST, "Unknown sign-in step.")
+
+
+def _start_again(
+    action: str, hidden: dict[str, str], client: OAuthClient, pending: device.DeviceRequest | None, error: int
+) -> Response:
+    """The password page again, after a second step ended with LOGIN_REQUIRED or ACCOUNT_LOCKED."""
+    text = "The sign-in timed out. Sign in again."
+    if error == e.ACCOUNT_LOCKED:
+        text = f"AADSTS{error}: Your account is locked because of too many failed attempts. Try again later."
+    return pages.signin_page(action, hidden, client.display_name, error=text, cancel=pending is not None)
 
 
 def _signed_in(

@@ -1,4 +1,4 @@
-"""Server-rendered HTML for the sign-in, MFA, consent and device-code pages (no scripts).
+"""Server-rendered HTML for the sign-in, MFA, MFA registration, consent and device-code pages (no scripts).
 
 Every value is escaped; every page is sent with a strict Content-Security-Policy, ``no-store``
 and framing denied, so the pages cannot be clickjacked or cached on shared machines.
@@ -88,6 +88,28 @@ def mfa_page(action: str, hidden: dict[str, str], challenge: str, *, error: str 
         'autocomplete="one-time-code" required><button type="submit">Verify</button></form>'
     )
     return render("Enter code", body)
+
+
+def mfa_registration_page(
+    action: str, hidden: dict[str, str], challenge: str, secret_key: str, otpauth_uri: str, *, error: str | None = None
+):
+    """The "More information required" interrupt: add an authenticator app, then type its code.
+
+    The key and the otpauth:// URI are shown as text (no QR code service sees the secret).
+    """
+    body = (
+        "<p>Your organization needs more information to keep your account secure. "
+        "Set up an authenticator app to continue signing in.</p>"
+        "<p>In your app, add an account and enter this key:</p>"
+        f'<p><code id="secret">{escape(secret_key)}</code></p>'
+        '<p class="muted">Or give your app this URI:</p>'
+        f'<p><code id="otpauth" style="word-break:break-all">{escape(otpauth_uri)}</code></p>{_error(error)}'
+        f'<form method="post" action="{escape(action)}">'
+        f"{_hidden({**hidden, 'step': 'mfaRegistration', 'challenge': challenge})}"
+        '<label for="otc">Enter the 6-digit code the app shows</label><input type="text" id="otc" name="otc" '
+        'inputmode="numeric" autocomplete="one-time-code" required><button type="submit">Next</button></form>'
+    )
+    return render("More information required", body)
 
 
 def consent_page(action: str, hidden: dict[str, str], app_name: str, publisher: str, scopes: list[str]):
