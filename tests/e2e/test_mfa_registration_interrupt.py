@@ -24,11 +24,16 @@ from support.server import ARM_SCOPE
 from support.signin import Directory, form_of, query_of, submit
 from warden.identity.directory_roles import assign_role
 from warden.identity.mfa.totp import totp
-from warden.identity.oauth.clients import CLI_CLIENT_ID
+from warden.identity.oauth.clients import CLI_CLIENT_ID, find_client
+from warden.identity.oauth.signin import password_step
+from warden.identity.oauth.signin_log import NATIVE, Attempt
 from warden.identity.schema import auth_methods, directory_audit_events, lockout_states, otp_challenges, signin_events
 from warden.identity.tenant_settings import update_settings
+from warden.identity.users import create_user
 from warden.kernel.clock import utcnow
 from warden.kernel.schema import tenants
+from warden.kernel.settings import Settings
+from warden.platform import Platform
 
 pytestmark = pytest.mark.e2e
 SPA = "https://spa.contoso.test/cb"
@@ -310,3 +315,28 @@ def test_device_code_sign_in_of_a_privileged_user_goes_through_registration(ward
         done = submit(browser, signin, login=plain.upn, passwd=plain.password)
         assert "You have signed in to the application on your device" in done.text, done.text
     assert _methods(directory, plain.object_id) == []
+
+
+def test_a_caller_that_cannot_show_a_page_still_gets_aadsts50072(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    platform = Platform(Settings(data_dir=tmp_path, port=9443))
+    try:
+        platform.db.migrate()
+        tenant = str(uuid.uuid4())
+        with platform.db.write() as conn:
+            conn.execute(insert(tenants).values(id=tenant, display_name="t", created_at=utcnow()))
+            update_settings(conn, tenant, {"mfaRequirement": "everyone"})
+            user = create_user(conn, tenant, "nomfa@contoso.test", "No MFA", password="correct horse battery staple 42")
+            client = find_client(conn, CLI_CLIENT_ID)
+        assert client is not None
+        attempt = Attempt(tenant, client, "127.0.0.1", "pytest", NATIVE)
+        refused = password_step(
+            platform, attempt, user.user_principal_name, "correct horse battery staple 42", can_register=False
+        )
+        assert refused.error == 50072 and refused.mfa == "none"
+        interrupted = password_step(platform, attempt, user.user_principal_name, "correct horse battery staple 42")
+        assert interrupted.error == 0 and interrupted.mfa == "register" and interrupted.user is not None
+        with platform.db.read() as conn:
+            codes = conn.execute(select(signin_events.c.status_code).where(signin_events.c.user_id == user.object_id))
+            assert list(codes.scalars()) == [50072]  # the interrupted attempt is logged when it ends, not here
+    finally:
+        platform.stop()
