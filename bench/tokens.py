@@ -368,7 +368,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=4.0, help="untimed seconds before each window")
     parser.add_argument("--grant-clients", type=int, default=4)
     parser.add_argument("--signin-clients", type=int, default=3)
-    parser.add_argument("--users", type=int, default=30, help="users (password + TOTP) per sign-in client")
+    parser.add_argument("--users", type=int, default=400, help="users (password + TOTP) per sign-in client")
     parser.add_argument("--hash-repeats", type=int, default=9, help="argon2 verifications timed per parameter set")
     args = parser.parse_args()
 
