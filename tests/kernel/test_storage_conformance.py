@@ -134,9 +134,9 @@ class TestStorageConformance:
         assert tenant_names == ["Contoso"]  # re-running migrations kept the data
 
     def test_migrations_match_the_table_definitions(self, database: Database) -> None:
-        import warden.identity.schema  # noqa: F401  (registers its tables on the shared metadata)
-        import warden.backup.schema  # noqa: F401
-        import warden.authz.pim.schema  # noqa: F401
+        import warden.authz.pim.schema
+        import warden.backup.schema
+        import warden.identity.schema  # noqa: F401  (these register their tables on the shared metadata)
 
         with database.engine.connect() as conn:
             drift = compare_metadata(MigrationContext.configure(conn), metadata)
