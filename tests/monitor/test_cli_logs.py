@@ -47,7 +47,17 @@ COLUMNS = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WardenServer]:
-    started = start_server(tmp_path_factory.mktemp("warden-cli-logs"))
+    # Two ingestion slots, so the flood test's parallel uploads are throttled however fast the
+    # server is (with the default 8, a fast server answered all 22 without a 429).
+    previous = os.environ.get("WARDEN_INGESTION_MAX_CONCURRENT")
+    os.environ["WARDEN_INGESTION_MAX_CONCURRENT"] = "2"
+    try:
+        started = start_server(tmp_path_factory.mktemp("warden-cli-logs"))
+    finally:
+        if previous is None:
+            del os.environ["WARDEN_INGESTION_MAX_CONCURRENT"]
+        else:
+            os.environ["WARDEN_INGESTION_MAX_CONCURRENT"] = previous
     yield started
     stop_server(started)
 

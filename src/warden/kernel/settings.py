@@ -41,6 +41,12 @@ class Settings(BaseSettings):
         le=65535,
         description="UDP and TCP port of the syslog receiver (RFC 5424/3164); off when unset.",
     )
+    ingestion_max_concurrent: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Logs Ingestion API requests processed at once per process; more get 429 with Retry-After.",
+    )
     backup_roots: list[Path] = Field(
         default_factory=list,
         description="Directories of this machine whose files vaults may protect and restore into (each tenant's "

@@ -26,7 +26,7 @@ class MonitorServices:
         # pyarrow imports pandas on first use of from_pylist (about a second): pay it at start-up,
         # not in the first ingestion request.
         pa.Table.from_pylist([{"warm": 1}])
-        self.ingestion = LogsIngestion(self.logs)
+        self.ingestion = LogsIngestion(self.logs, max_concurrent=platform.settings.ingestion_max_concurrent)
         self.queries = QueryApi(self.logs)
 
 

@@ -80,9 +80,15 @@ def find_rule(ctx: RequestContext, immutable_id: str, known: dict[tuple[str, str
 class LogsIngestion:
     """Runs Logs Ingestion API requests for one platform."""
 
-    def __init__(self, service: LogService, *, clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self,
+        service: LogService,
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+        max_concurrent: int = MAX_CONCURRENT,
+    ) -> None:
         self.service = service
-        self._slots = threading.BoundedSemaphore(MAX_CONCURRENT)
+        self._slots = threading.BoundedSemaphore(max_concurrent)
         self._rules: dict[tuple[str, str], str] = {}  # (tenant, immutableId) -> DCR resource ID
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
