@@ -445,3 +445,71 @@ def test_wrong_codes_count_toward_lockout_even_after_right_passwords(warden_serv
     assert "AADSTS50053" in mfa.text  # locked, by the codes
     again = submit(browser, browser.get(url), login=user.upn, passwd=user.password)
     assert 'name="otc"' not in again.text and "AADSTS50053" in again.text  # the right password no longer helps
+
+
+def test_revoke_sign_in_sessions_ends_refresh_tokens_and_sso(warden_server, directory, browser) -> None:  # type: ignore[no-untyped-def]
+    """Graph's revokeSignInSessions, by an administrator for a user, and by a user for themselves."""
+    base = f"{warden_server.endpoint}/{warden_server.tenant}"
+    app = directory.app(web=REDIRECT, secret=True)
+
+    def signed_in(user):  # type: ignore[no-untyped-def]
+        client = _oauth_client(
+            warden_server, app.client_id, REDIRECT, client_secret=app.secret, auth="client_secret_post"
+        )
+        verifier = secrets.token_urlsafe(48)
+        url, _ = client.create_authorization_url(f"{base}/oauth2/v2.0/authorize", code_verifier=verifier)
+        done = sign_in(browser, browser.get(url), user)
+        token = client.fetch_token(
+            f"{base}/oauth2/v2.0/token", authorization_response=done.headers["location"], code_verifier=verifier
+        )
+        return client, token, url
+
+    def refresh(token: str) -> httpx.Response:
+        return httpx.post(
+            f"{base}/oauth2/v2.0/token",
+            verify=warden_server.ssl_context(),
+            data={
+                "grant_type": "refresh_token",
+                "client_id": app.client_id,
+                "client_secret": app.secret,
+                "refresh_token": token,
+            },
+        )
+
+    user = directory.user()
+    _client, token, url = signed_in(user)
+    assert 'name="passwd"' not in browser.get(url).text  # SSO: the session signs the next request in
+    with warden_server.client(scope="https://graph.microsoft.com/.default") as graph:
+        answer = graph.post(f"/v1.0/users/{user.object_id}/revokeSignInSessions")
+        assert answer.status_code == 200 and answer.json()["value"] is True
+        audits = graph.get("/v1.0/auditLogs/directoryAudits", params={"$top": "20"}).json()["value"]
+    assert any(
+        a["activityDisplayName"] == "Invalidate all refresh tokens for user"
+        and a["targetResources"][0]["id"] == user.object_id
+        for a in audits
+    )
+    refused = refresh(token["refresh_token"])
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    assert 'name="passwd"' in browser.get(url).text  # the SSO session ended too
+
+    # A user signs themselves out everywhere with their own token.
+    browser.cookies.clear()
+    other = directory.user()
+    _client, token, _url = signed_in(other)
+    me = httpx.post(
+        f"{warden_server.endpoint}/v1.0/me/revokeSignInSessions",
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        verify=warden_server.ssl_context(),
+    )
+    assert me.status_code == 200 and me.json()["value"] is True
+    assert refresh(token["refresh_token"]).status_code == 400
+    # A plain user may not revoke someone else's sessions.
+    third = directory.user()
+    _c, third_token, _u = signed_in(third)
+    denied = httpx.post(
+        f"{warden_server.endpoint}/v1.0/users/{third.object_id}/revokeSignInSessions",
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        verify=warden_server.ssl_context(),
+    )
+    assert denied.status_code == 403
+    assert refresh(third_token["refresh_token"]).status_code == 200  # untouched

@@ -59,6 +59,7 @@ GRAPH_DIRECTORY = [
     ("DELETE", f"/v1.0/users/{_ID}"),
     ("GET", f"/v1.0/users/{_ID}/memberOf"),
     ("GET", f"/v1.0/users/{_ID}/transitiveMemberOf"),
+    ("POST", f"/v1.0/users/{_ID}/revokeSignInSessions"),
     ("GET", "/v1.0/groups"),
     ("POST", "/v1.0/groups"),
     ("GET", f"/v1.0/groups/{_ID}"),

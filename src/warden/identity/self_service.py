@@ -29,9 +29,9 @@ from warden.identity.membership import transitive_group_ids
 from warden.identity.mfa import methods
 from warden.identity.passwords import check_password
 from warden.identity.risk_store import remediate_user_risk
-from warden.identity.schema import directory_role_assignments, otp_challenges, refresh_tokens, signin_sessions
+from warden.identity.schema import directory_role_assignments, otp_challenges
 from warden.identity.tenant_settings import get_settings
-from warden.identity.users import User, find_user, get_user, set_password, update_user
+from warden.identity.users import User, find_user, get_user, revoke_sign_in_sessions, set_password, update_user
 from warden.kernel.clock import aware
 from warden.kernel.errors import BadRequest, Forbidden, NotFound, WardenError
 from warden.kernel.secrets import MasterKey
@@ -323,16 +323,7 @@ def complete_reset(
     if user.properties.get("forceChangePasswordNextSignIn"):
         # The user chose this password: an administrator's "change at next sign-in" is satisfied.
         update_user(conn, user, properties={**user.properties, "forceChangePasswordNextSignIn": False})
-    conn.execute(
-        update(refresh_tokens)
-        .where(refresh_tokens.c.user_id == user.object_id, refresh_tokens.c.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    conn.execute(
-        update(signin_sessions)
-        .where(signin_sessions.c.user_id == user.object_id, signin_sessions.c.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    revoke_sign_in_sessions(conn, user.object_id)
     lockout_store.reset_lockout(conn, user.object_id)
     remediate_user_risk(conn, tenant_id, user.object_id)  # a self-service reset is a secure password change
     _save(conn, challenge, consumed_at=now)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from warden.identity.passwords import hash_password, verify_password
-from warden.identity.schema import users
+from warden.identity.schema import refresh_tokens, signin_sessions, users
 from warden.kernel.clock import isoformat, utcnow
 
 
@@ -153,3 +153,22 @@ def update_user(conn: Connection, user: User, **values: Any) -> User:
 def delete_user(conn: Connection, user: User) -> None:
     """Delete the user row; the caller removes memberships and role assignments first."""
     conn.execute(delete(users).where(users.c.object_id == user.object_id))
+
+
+def revoke_sign_in_sessions(conn: Connection, user_id: str) -> int:
+    """Revoke every refresh token and single sign-on session of the user; return how many were live.
+
+    Access tokens already issued stay valid until they expire (at most the token lifetime), as in Entra.
+    """
+    now = utcnow()
+    tokens = conn.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.user_id == user_id, refresh_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount
+    sessions = conn.execute(
+        update(signin_sessions)
+        .where(signin_sessions.c.user_id == user_id, signin_sessions.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount
+    return int(tokens or 0) + int(sessions or 0)

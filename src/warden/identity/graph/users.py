@@ -37,6 +37,7 @@ from warden.kernel.reply import Reply
 from warden.kernel.schema import role_assignments
 
 READ = "microsoft.directory/users/standard/read"
+REVOKE = "microsoft.directory/users/invalidateAllRefreshTokens"
 FILTERABLE = {
     "id",
     "displayName",
@@ -124,6 +125,8 @@ def resolve(method: str, parts: list[str]) -> Endpoint:
         return Endpoint(
             READ, "/", lambda ctx: _member_of(ctx, key, transitive), authorize=require(READ, members_may=True)
         )
+    if len(parts) == 2 and method == "POST" and parts[1].lower() == "revokesigninsessions":
+        return Endpoint(REVOKE, scope, lambda ctx: _revoke(ctx, key), write=True, authorize=require(REVOKE))
     raise GraphError(f"Resource '{'/'.join(parts)}' does not exist.", code="Request_ResourceNotFound", status=404)
 
 
@@ -141,7 +144,30 @@ def resolve_me(method: str, parts: list[str]) -> Endpoint:
     if method == "GET" and len(parts) == 1 and parts[0].lower() in ("memberof", "transitivememberof"):
         transitive = parts[0].lower() == "transitivememberof"
         return Endpoint(READ, "/", lambda ctx: _member_of(ctx, ctx.caller.object_id, transitive), authorize=authorize)
+    if method == "POST" and len(parts) == 1 and parts[0].lower() == "revokesigninsessions":
+        # Anyone may sign themselves out everywhere (a lost laptop), as in Entra.
+        scope = "/providers/microsoft.directory/users/me"
+        return Endpoint(
+            REVOKE, scope, lambda ctx: _revoke(ctx, ctx.caller.object_id), write=True, authorize=authorize
+        )
     raise GraphError("Resource 'me' does not support this request.", code="Request_ResourceNotFound", status=404)
+
+
+def _revoke(ctx: RequestContext, key: str) -> Reply:
+    """Graph's ``revokeSignInSessions``: every refresh token and SSO session of the user ends."""
+    assert ctx.conn is not None
+    user = find(ctx, key)
+    if user.object_id != ctx.caller.object_id:
+        guard_privileged(ctx, user.object_id)
+    store.revoke_sign_in_sessions(ctx.conn, user.object_id)
+    audit(
+        ctx,
+        "UserManagement",
+        "Invalidate all refresh tokens for user",
+        "Update",
+        [target("User", user.object_id, user.display_name, userPrincipalName=user.user_principal_name)],
+    )
+    return Reply(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean", "value": True})
 
 
 def find(ctx: RequestContext, key: str) -> store.User:
@@ -276,6 +302,7 @@ def _update(ctx: RequestContext, key: str) -> Reply:
             ctx, body["passwordProfile"], [user.user_principal_name.split("@")[0], user.display_name]
         )
         store.set_password(ctx.conn, ctx.tenant_id, user.object_id, password)
+        store.revoke_sign_in_sessions(ctx.conn, user.object_id)  # the old password's sessions end with it
         values["properties"] = {**values.get("properties", properties), "forceChangePasswordNextSignIn": force}
         audit(
             ctx,
