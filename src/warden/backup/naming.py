@@ -59,21 +59,19 @@ def vault_of_policy(policy_resource_id: str) -> str:
     return policy_resource_id[: lowered.index("/backuppolicies/")]
 
 
-def within(path: str, roots: list[str]) -> bool:
-    """Whether ``path`` is one of ``roots`` or lies inside one (after resolving symlinks)."""
+def _inside(path: str, top: str) -> bool:
+    """Whether ``path`` is ``top`` or lies inside it, after resolving symlinks in both."""
     import os
 
-    real = os.path.realpath(path)
-    for root in roots:
-        top = os.path.realpath(root)
-        if real == top or real.startswith(top.rstrip("/") + "/"):
-            return True
-    return False
+    real, base = os.path.realpath(path), os.path.realpath(top)
+    return real == base or real.startswith(base.rstrip("/") + "/")
+
+
+def within(path: str, roots: list[str]) -> bool:
+    """Whether ``path`` is one of ``roots`` or lies inside one (after resolving symlinks)."""
+    return any(_inside(path, root) for root in roots)
 
 
 def overlaps(path: str, other: str) -> bool:
     """Whether two absolute paths are the same, or one lies inside the other (after resolving symlinks)."""
-    import os
-
-    a, b = os.path.realpath(path), os.path.realpath(other)
-    return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")
+    return _inside(path, other) or _inside(other, path)

@@ -35,6 +35,7 @@ from warden.kernel.leases import try_acquire
 from warden.kernel.providers import TENANT, ProviderRegistry, ResourceType
 from warden.kernel.resources import GenericResourceHandler, get_row
 from warden.kernel.schema import resources
+from warden.monitor.diagnostic_settings import LogSetting  # one shape for ARM's and Entra's settings
 
 from .log_rows import AUDIT_CATEGORIES, CATEGORIES, SIGNIN_CATEGORIES, audit_row, signin_category, signin_row
 from .risk_store import run_detections, set_cursor
@@ -54,12 +55,6 @@ STREAMS = {
     SIGNIN_STREAM: (signin_events, SIGNIN_CATEGORIES),
     AUDIT_STREAM: (directory_audit_events, AUDIT_CATEGORIES),
 }
-
-
-class LogSetting(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    category: str | None = None
-    enabled: bool = False
 
 
 class AadDiagnosticSettingsProperties(BaseModel):
