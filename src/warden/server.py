@@ -11,6 +11,8 @@ from warden.kernel.settings import Settings
 from warden.kernel.tls import TlsPaths
 from warden.platform import Platform
 
+KEEP_ALIVE_SECONDS = 75  # nginx's default
+
 
 def serve(settings: Settings) -> None:
     """Serve until interrupted. Requires an initialized data dir (``warden init``)."""
@@ -33,6 +35,10 @@ def serve(settings: Settings) -> None:
             log_level="info",
             # Authorization headers must never reach logs; uvicorn's access log prints paths only.
             access_log=True,
+            # uvicorn closes idle connections after 5 s, the same moment httpx's pool reuses them: a request
+            # sent as the server closes fails with "Server disconnected". Keep them longer than clients do
+            # (httpx 5 s), as Azure's front ends do (minutes), so the client always gives up first.
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     finally:
         if receiver is not None:
