@@ -5,6 +5,10 @@ Order of durability, which is what makes concurrent writers and crashes safe: a 
 A crash leaves at worst a pack without an index file (an orphan, removed by prune) or temp files.
 Pack names are content hashes and index files are named after their pack, so writers never
 collide and need no lock.
+
+Compression and encryption run on ``SEAL_THREADS`` threads (zstd releases the GIL), so sealing one
+chunk overlaps with reading, chunking and hashing the next ones. A blob being sealed counts as
+known, exactly as a pending one does, so it is never stored twice.
 """
 
 from __future__ import annotations
@@ -16,9 +20,20 @@ from .backends import Backend
 from .crypto import Cipher
 from .errors import BackupError, IntegrityError, ObjectNotFound
 from .index import IndexCache, index_name, seal_index
-from .packs import BlobEntry, BlobType, PackWriter, open_blob, pack_name, read_pack_header
+from .packs import BlobEntry, BlobType, PackWriter, open_blob, pack_name, read_pack_header, seal_blob
 
 MAX_INFLIGHT = 2
+SEAL_THREADS = 2
+# Blobs go to the sealing threads in batches of about this many plaintext bytes: one hand-over per
+# small blob made the threads fight over the GIL and cost more CPU than sealing saved.
+SEAL_BATCH_BYTES = 1024 * 1024
+MAX_SEALING_BATCHES = 4  # batches handed over and not yet in a pack: bounds the plaintext held in memory
+
+_Blob = tuple[bytes, BlobType, bytes]  # (id, type, plaintext)
+
+
+def _seal_all(cipher: Cipher, batch: list[_Blob]) -> list[bytes]:
+    return [seal_blob(cipher, blob_id, btype, data) for blob_id, btype, data in batch]
 
 
 class BlobWriter:
@@ -37,10 +52,17 @@ class BlobWriter:
         self.stored_bytes = 0  # pack bytes written
         self._uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack-upload")
         self._inflight: deque[Future[None]] = deque()
+        self._sealer = ThreadPoolExecutor(max_workers=SEAL_THREADS, thread_name_prefix="blob-seal")
+        self._sealing: deque[tuple[Future[list[bytes]], list[_Blob]]] = deque()  # in submission order
+        self._sealing_ids: set[bytes] = set()  # blobs batched or being sealed, not yet in `pending`
+        self._batch: list[_Blob] = []
+        self._batch_bytes = 0
+        # Never more than a quarter pack per batch, so small packs still fill and upload as data arrives.
+        self._batch_limit = min(SEAL_BATCH_BYTES, pack_size // 4)
 
     def known(self, blob_id: bytes) -> bool:
         """Return whether the blob is already stored (in an unmarked pack) or pending; note reused packs."""
-        if blob_id in self.pending:
+        if blob_id in self.pending or blob_id in self._sealing_ids:
             return True
         loc = self.index.lookup(blob_id, include_marked=False)
         if loc is None:
@@ -62,7 +84,7 @@ class BlobWriter:
             usable = self.usable(blob_ids)
         packs = set()
         for blob_id in blob_ids:
-            if blob_id in self.pending:
+            if blob_id in self.pending or blob_id in self._sealing_ids:
                 continue
             pack = usable.get(blob_id)
             if pack is None:
@@ -76,8 +98,30 @@ class BlobWriter:
         blob_id = blob_id or self.cipher.blob_id(data)
         if self.known(blob_id):
             return blob_id, False
-        self._record(self.packs[btype].add(blob_id, btype, data), btype)
+        self._sealing_ids.add(blob_id)
+        self._batch.append((blob_id, btype, bytes(data)))  # a copy: the chunker reuses its buffer
+        self._batch_bytes += len(data)
+        if self._batch_bytes >= self._batch_limit:
+            self._submit_batch()
         return blob_id, True
+
+    def _submit_batch(self) -> None:
+        if self._batch:
+            batch, self._batch, self._batch_bytes = self._batch, [], 0
+            self._sealing.append((self._sealer.submit(_seal_all, self.cipher, batch), batch))
+        self._collect(keep=MAX_SEALING_BATCHES)
+
+    def _collect(self, keep: int) -> None:
+        """Move sealed blobs into their packs in submission order: every finished batch, and wait for
+        the oldest until at most ``keep`` batches are still being sealed. Raises whatever sealing raised."""
+        while self._sealing and (len(self._sealing) > keep or self._sealing[0][0].done()):
+            future, batch = self._sealing[0]
+            sealed = future.result()
+            self._sealing.popleft()
+            for (blob_id, btype, data), blob in zip(batch, sealed, strict=True):
+                # Into `pending` before leaving `_sealing_ids`, so known() sees the blob throughout.
+                self._record(self.packs[btype].add_sealed(blob_id, btype, blob, len(data)), btype)
+                self._sealing_ids.discard(blob_id)
 
     def add_sealed(self, blob_id: bytes, btype: BlobType, sealed: bytes, raw_length: int) -> None:
         """Append an already sealed (and verified) blob copied from another pack, even if it is known."""
@@ -113,15 +157,18 @@ class BlobWriter:
     def flush(self) -> None:
         """Write every partly filled pack and its index file; when it returns, all added blobs are durable.
 
-        Raises whatever a pack upload raised.
+        Raises whatever sealing or a pack upload raised.
         """
+        self._submit_batch()
+        self._collect(keep=0)
         for pack in self.packs.values():
             self._flush_pack(pack)
         while self._inflight:
             self._inflight.popleft().result()
 
     def close(self) -> None:
-        """Stop the upload thread (after :meth:`flush`, or to abandon unflushed packs)."""
+        """Stop the sealing and upload threads (after :meth:`flush`, or to abandon unflushed blobs)."""
+        self._sealer.shutdown(wait=True, cancel_futures=True)
         self._uploader.shutdown(wait=True)
 
     def copy_pack(self, pack_id: str, skip: set[bytes] | None = None) -> int:
