@@ -200,3 +200,87 @@ def test_dropping_a_workspace_discards_its_spool(root: Path, workspace: str) -> 
     assert not store.exists(workspace)
     store.close()
     assert not os.path.exists(root / f"{workspace}.duckdb")
+
+
+def _segments(root: Path, workspace: str) -> list[Path]:
+    return sorted(p for p in (root / "spool" / workspace).glob("*.seg") if p.stat().st_size)
+
+
+def test_the_applier_inserts_the_batches_it_holds_without_reading_the_files_back(root: Path, workspace: str) -> None:
+    store = _open(root, background=False)
+    store.create_workspace(workspace, {"Events": EVENTS})
+    store.append(workspace, "Events", _batch(0, 4))
+    store.append(workspace, "Events", _batch(4, 4))
+    (segment,) = _segments(root, workspace)
+    assert [len(batch) for _, batch in read_segment(segment)] == [4, 4]
+    segment.write_bytes(b"\0" * segment.stat().st_size)  # a read of the file would now find nothing
+    assert _seqs(store, workspace) == list(range(8))  # applied from memory
+    assert store._spools[workspace].held == {} and store._spools[workspace].held_bytes == 0  # released
+    store.close()
+
+
+def test_the_memory_copy_equals_what_a_replay_reads_from_the_segment(root: Path, workspace: str) -> None:
+    store = _open(root, background=False)
+    store.create_workspace(workspace, {"Events": EVENTS, "Other": EVENTS})
+    store.append(workspace, "Events", _batch(0, 3))
+    store.append(workspace, "Other", _batch(10, 2).select(["Computer", "Seq"]))
+    store.append(workspace, "Events", _batch(3, 1))
+    (segment,) = _segments(root, workspace)
+    held = store._spools[workspace].held[int(segment.stem)]
+    replayed = list(read_segment(segment))
+    assert [name for name, _ in held] == [name for name, _ in replayed] == ["Events", "Other", "Events"]
+    for (_, kept), (_, read) in zip(held, replayed, strict=True):
+        assert kept.equals(read, check_metadata=True)
+    store.close()
+
+
+def test_past_max_held_bytes_the_segment_is_read_from_disk(root: Path, workspace: str) -> None:
+    store = _open(root, background=False, max_held_bytes=_batch(0, 5).nbytes * 2)
+    store.create_workspace(workspace, {"Events": EVENTS})
+    store.append(workspace, "Events", _batch(0, 5))
+    store.append(workspace, "Events", _batch(5, 5))  # the INGESTION_TIME column pushes this one over
+    (segment,) = _segments(root, workspace)
+    assert store._spools[workspace].held[int(segment.stem)] is None
+    assert store._spools[workspace].held_bytes == 0
+    assert _seqs(store, workspace) == list(range(10))  # from the file
+    store.append(workspace, "Events", _batch(10, 1))  # a fresh segment is held again
+    assert store._spools[workspace].held_bytes > 0
+    assert store.count(workspace, "Events") == 11
+    store.close()
+
+
+_KILLED_AFTER_APPLYING = """
+import sys
+sys.path.insert(0, {tests!r})
+from monitor.test_spool import _batch, _open
+from pathlib import Path
+store = _open(Path({root!r}), background=False)
+for i in range(10):
+    store.append({workspace!r}, "Events", _batch(i * 10, 10))
+store.flush({workspace!r})  # applied from memory
+print(store.inner.count({workspace!r}, "Events"), flush=True)
+for i in range(10, 20):
+    store.append({workspace!r}, "Events", _batch(i * 10, 10))  # acknowledged, held, not applied
+print(store.inner.count({workspace!r}, "Events"), flush=True)
+import os, signal
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_kill_between_acknowledging_and_applying_held_batches_replays_them_once(root: Path, workspace: str) -> None:
+    store = _open(root, background=False)
+    store.create_workspace(workspace, {"Events": EVENTS})
+    store.close()
+    tests = str(Path(__file__).resolve().parents[1])
+    script = _KILLED_AFTER_APPLYING.format(tests=tests, root=str(root), workspace=workspace)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert done.stdout.split() == ["100", "100"]
+    again = _open(root, background=False)
+    again.recover()  # the new process holds nothing: the segments are read from disk
+    assert again.inner.count(workspace, "Events") == 200
+    assert _seqs(again, workspace) == list(range(200))
+    again.close()
+    third = _open(root, background=False)
+    assert third.count(workspace, "Events") == 200
+    third.close()
