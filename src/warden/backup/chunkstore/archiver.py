@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +36,20 @@ if TYPE_CHECKING:
     from .repository import Repository
 
 MAX_RESCUE_ROUNDS = 10
+WHOLE_FILE_LIMIT = 1024 * 1024  # files up to this size are read in one piece
+
+
+def _read_up_to(fd: int, limit: int) -> bytes:
+    """Read from ``fd`` until EOF or ``limit`` bytes (a short read is not taken for EOF)."""
+    parts = []
+    total = 0
+    while total < limit:
+        part = os.read(fd, limit - total)
+        if not part:
+            break
+        parts.append(part)
+        total += len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 @dataclass
@@ -68,7 +82,7 @@ class _Run:
             self.callback(self.p)
 
     def node(
-        self, path: Path, name: str, parent: Node | None = None, usable: dict[bytes, str] | None = None
+        self, path: str, name: str, parent: Node | None = None, usable: dict[bytes, str] | None = None
     ) -> Node | None:
         try:
             st = os.lstat(path)
@@ -79,10 +93,10 @@ class _Run:
                     content, size = parent.content, parent.size
                     self.p.files_unchanged += 1
                 else:
-                    content, size = self.file(path)
+                    content, size = self.file(path, st.st_size)
                 self.p.files += 1
                 self.p.bytes_read += size
-                self.report(str(path))
+                self.report(path)
                 return Node(type="file", size=size, content=content, **common)
             if stat.S_ISLNK(st.st_mode):
                 return Node(type="symlink", target=os.fsdecode(os.readlink(path)), **common)
@@ -95,15 +109,26 @@ class _Run:
             self.p.errors.append(f"{path}: {exc.strerror or exc}")
         return None
 
-    def file(self, path: Path) -> tuple[list[str], int]:
+    def file(self, path: str, size_seen: int) -> tuple[list[str], int]:
+        """Store a regular file's chunks; return (chunk ids, bytes read). ``size_seen`` is its lstat size."""
         content = []
         size = 0
-        # A stream, not mmap: a file truncated while being read must not SIGBUS the process.
-        with open(path, "rb", buffering=0) as fh:
-            for chunk in self.chunker._cdc.cut_stream(fh):
-                blob_id, _ = self.writer.add(BlobType.DATA, chunk.data)
-                content.append(blob_id.hex())
-                size += chunk.length
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            # Small files (most of a source tree) are read whole, which skips a file object per file;
+            # larger ones, or one that grew past the limit since lstat, are streamed. A stream, not mmap:
+            # a file truncated while being read must not SIGBUS the process.
+            data = _read_up_to(fd, WHOLE_FILE_LIMIT + 1) if size_seen <= WHOLE_FILE_LIMIT else None
+            if data is not None and len(data) <= WHOLE_FILE_LIMIT:
+                chunks: Iterable[memoryview] = self.chunker.chunks_of(data)
+            else:
+                os.lseek(fd, 0, os.SEEK_SET)
+                chunks = self.chunker.chunks_of_stream(os.fdopen(fd, "rb", buffering=0, closefd=False))
+            for chunk in chunks:
+                content.append(self.writer.add(BlobType.DATA, chunk).hex())
+                size += len(chunk)
+        finally:
+            os.close(fd)
         return content, size
 
     def unchanged(self, old: Node, st: os.stat_result, usable: dict[bytes, str] | None) -> bool:
@@ -130,18 +155,20 @@ class _Run:
         except ChunkStoreError:
             return {}  # a parent we cannot read only costs speed
 
-    def directory(self, path: Path, parent_tree: str | None = None) -> str:
+    def directory(self, path: str, parent_tree: str | None = None) -> str:
         with os.scandir(path) as it:
             names = sorted(e.name for e in it)
         old = self.parent_nodes(parent_tree)
         # One index query for the chunks of every file the parent snapshot saw here, instead of one per
         # chunk: on a mostly unchanged tree of small files this lookup was a third of the backup's time.
         usable = self.writer.usable([bytes.fromhex(b) for n in old.values() if n.type == "file" for b in n.content])
-        nodes = [n for name in names if (n := self.node(path / name, name, old.get(name), usable)) is not None]
+        nodes = [
+            n for name in names if (n := self.node(os.path.join(path, name), name, old.get(name), usable)) is not None
+        ]
         return self.tree(nodes)
 
     def tree(self, nodes: list[Node]) -> str:
-        blob_id, _ = self.writer.add(BlobType.TREE, encode_tree(nodes))
+        blob_id = self.writer.add(BlobType.TREE, encode_tree(nodes))
         return blob_id.hex()
 
 
@@ -202,7 +229,7 @@ def _backup(
         names.add(name)
         if not os.path.lexists(p):
             raise BackupError(f"{p} does not exist")
-        node = run.node(p, name, parent_roots.get(name))
+        node = run.node(os.fspath(p), name, parent_roots.get(name))
         if node is not None:
             roots.append(node)
     root = run.tree(roots)

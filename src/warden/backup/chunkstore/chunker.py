@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from pyfastcdc import FastCDC
 
@@ -66,6 +67,11 @@ class Chunker:
         if size == 0:
             return
         for chunk in self._cdc.cut_file(os.fspath(path)):
+            yield chunk.data
+
+    def chunks_of_stream(self, stream: BinaryIO) -> Iterator[memoryview]:
+        """Yield the chunks of a binary stream read to its end (each valid until the next is yielded)."""
+        for chunk in self._cdc.cut_stream(stream):
             yield chunk.data
 
     def chunks_of(self, data: bytes | memoryview) -> Iterator[memoryview]:
