@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
+import zlib
 
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from warden.kernel.errors import WardenError
 from warden.monitor.ingestion.batches import (
     BadRecord,
     TransformError,
     _connection,
     _convert_common,
     _process,
+    billed_sizes,
     process_batch,
     records_to_arrow,
 )
+from warden.monitor.ingestion.logs_ingestion import MAX_INFLATED_BYTES, _inflate
 from warden.monitor.kql.types import KustoType
 from warden.monitor.kql.types import KustoType as K
 
@@ -117,3 +123,98 @@ def test_common_batches_skip_sql_and_odd_ones_do_not() -> None:
     assert _convert_common(records_to_arrow(common, _COMMON), _COMMON) is not None
     for odd in ({"T": "28 Nov 26 10:00 GMT"}, {"I": "12"}, {"I": 2.5}, {"S": 5}, {"B": "true"}):
         assert _convert_common(records_to_arrow([{**common[0], **odd}], _COMMON), _COMMON) is None
+
+
+# --------------------------------------------------------------- the fast paths equal the reference ones
+
+
+def _billed_sizes_reference(table: pa.Table) -> list[float]:
+    """The per-column float sums billed_sizes computed before it summed integers (its definition)."""
+    total = [2.0] * table.num_rows
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        for i, value in enumerate(column.to_pylist()):
+            if pa.types.is_string(column.type):
+                total[i] += float(len((value or "").encode()) + len(name) + 6)
+            else:
+                width = 10 if pa.types.is_integer(column.type) else 18 if pa.types.is_floating(column.type) else 30
+                width = width if not pa.types.is_boolean(column.type) else 8
+                total[i] += float(len(name) + 4 + width)
+    return total
+
+
+_COLUMN_KINDS = {
+    "string": (st.one_of(st.none(), st.text(max_size=40)), pa.string()),
+    "long": (st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)), pa.int64()),
+    "int": (st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1)), pa.int32()),
+    "real": (st.one_of(st.none(), st.floats(allow_nan=False)), pa.float64()),
+    "bool": (st.one_of(st.none(), st.booleans()), pa.bool_()),
+    "datetime": (st.one_of(st.none(), st.datetimes()), pa.timestamp("us")),
+}
+
+
+@st.composite
+def _tables(draw: st.DrawFn) -> pa.Table:
+    rows = draw(st.integers(0, 20))
+    kinds = draw(st.lists(st.sampled_from(sorted(_COLUMN_KINDS)), max_size=6))
+    columns = {}
+    for index, kind in enumerate(kinds):
+        values, arrow_type = _COLUMN_KINDS[kind]
+        name = draw(st.text("abcXYZ_é", min_size=1, max_size=8)) + str(index)
+        columns[name] = pa.array(draw(st.lists(values, min_size=rows, max_size=rows)), type=arrow_type)
+    if not columns:
+        return pa.table({"__rows": pa.nulls(rows, type=pa.int8())})
+    return pa.table(columns)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_tables())
+def test_billed_sizes_equal_the_per_column_float_sums(table: pa.Table) -> None:
+    sizes = billed_sizes(table)
+    assert sizes.type == pa.float64()
+    assert sizes.to_pylist() == _billed_sizes_reference(table)
+
+
+def _inflate_reference(raw: bytes) -> bytes | tuple[int, str]:
+    """zlib's answer (the bytes, or the error's status and code), as the API gave it before ISA-L."""
+    try:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out = inflater.decompress(raw, MAX_INFLATED_BYTES)
+        if inflater.unconsumed_tail:
+            return (413, "ContentLengthLimitExceeded")
+        return out
+    except (zlib.error, gzip.BadGzipFile):
+        return (400, "InvalidContentEncoding")
+
+
+def _inflate_answer(raw: bytes) -> bytes | tuple[int, str]:
+    try:
+        return _inflate(raw)
+    except WardenError as error:
+        return (error.status, error.code)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=3000),
+    st.sampled_from(["whole", "truncated", "flipped", "trailing", "raw"]),
+    st.integers(0, 10_000),
+)
+def test_inflate_answers_as_zlib_does(payload: bytes, damage: str, where: int) -> None:
+    body = bytearray(gzip.compress(payload))
+    if damage == "truncated":
+        del body[where % len(body) :]
+    elif damage == "flipped":
+        body[where % len(body)] ^= 1 + where % 255
+    elif damage == "trailing":
+        body += b"junk"
+    elif damage == "raw":
+        body = bytearray(payload)
+    assert _inflate_answer(bytes(body)) == _inflate_reference(bytes(body))
+
+
+def test_inflate_refuses_a_decompression_bomb_as_zlib_does() -> None:
+    bomb = gzip.compress(b"\0" * (MAX_INFLATED_BYTES + 1))
+    assert _inflate_answer(bomb) == _inflate_reference(bomb) == (413, "ContentLengthLimitExceeded")
+    exact = gzip.compress(b"[" + b" " * (MAX_INFLATED_BYTES - 2) + b"]")
+    assert _inflate_answer(exact) == _inflate_reference(exact)
+    assert len(_inflate(exact)) == MAX_INFLATED_BYTES

@@ -266,17 +266,21 @@ def _check_conversions(
 _FIXED_WIDTHS = ((pa.types.is_integer, 10), (pa.types.is_floating, 18), (pa.types.is_timestamp, 30))
 
 
-def billed_sizes(table: pa.Table) -> pa.Array:
+def billed_sizes(table: pa.Table) -> pa.ChunkedArray | pa.Array:
     """Each record's size as JSON text, Azure's measure of billed bytes, estimated column by column
     from Arrow (exact for strings, typical widths for numbers and times) rather than by printing
-    every record, which cost more than the rest of the batch."""
-    total = pa.array([2.0] * table.num_rows, type=pa.float64())
+    every record, which cost more than the rest of the batch. Returns float64 per row."""
+    # Every term is a whole number far below 2**53, so summing the fixed widths first and the string
+    # lengths as integers gives exactly the per-column float sums, without a Python list per column.
+    fixed = 2.0
+    lengths: Any = None
     for name, column in zip(table.column_names, table.columns, strict=True):
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            lengths = pc.cast(pc.fill_null(pc.binary_length(column), 0), pa.float64())
-            size = pc.add(lengths, float(len(name) + 6))
+            fixed += len(name) + 6
+            length = pc.cast(pc.fill_null(pc.binary_length(column), 0), pa.int64())
+            lengths = length if lengths is None else pc.add(lengths, length)
         else:
-            width = next((w for test, w in _FIXED_WIDTHS if test(column.type)), 8)
-            size = pa.array([float(len(name) + 4 + width)] * table.num_rows, type=pa.float64())
-        total = pc.add(total, size)
-    return total
+            fixed += len(name) + 4 + next((w for test, w in _FIXED_WIDTHS if test(column.type)), 8)
+    if lengths is None:
+        return pa.repeat(pa.scalar(fixed, type=pa.float64()), table.num_rows)
+    return pc.add(pc.cast(lengths, pa.float64()), fixed)

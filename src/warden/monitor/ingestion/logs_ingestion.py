@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
+from isal import isal_zlib
 from sqlalchemy import select
 
 from warden.kernel.context import RequestContext, authorization_failed
@@ -165,15 +166,7 @@ def _read_body(ctx: RequestContext) -> list[dict[str, Any]]:
         raise WardenError("The request body is larger than 1 MB.", code="ContentLengthLimitExceeded", status=413)
     encoding = ctx.headers.get("content-encoding", "").strip().lower()
     if encoding == "gzip":
-        try:
-            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            raw = inflater.decompress(raw, MAX_INFLATED_BYTES)
-            if inflater.unconsumed_tail:
-                raise WardenError(
-                    "The decompressed request body is too large.", code="ContentLengthLimitExceeded", status=413
-                )
-        except (zlib.error, gzip.BadGzipFile):
-            raise BadRequest("The body is not valid gzip data.", code="InvalidContentEncoding") from None
+        raw = _inflate(raw)
     elif encoding not in ("", "identity"):
         raise BadRequest(f"Unsupported Content-Encoding '{encoding}'.", code="InvalidContentEncoding")
     try:
@@ -186,6 +179,30 @@ def _read_body(ctx: RequestContext) -> list[dict[str, Any]]:
         if not isinstance(record, dict):
             raise BadRequest(f"Record {index} is not a JSON object.", code="InvalidJson", target=f"[{index}]")
     return data
+
+
+def _inflate(raw: bytes) -> bytes:
+    """The gzip body inflated (at most ``MAX_INFLATED_BYTES``); raises 413 past that, 400 if not gzip.
+
+    ISA-L inflates in under half zlib's time. It checks the gzip CRC and length as zlib does, so a
+    complete member inflates to the same bytes; anything else (an error, a truncated or oversized
+    stream) goes through zlib, whose answers stay the reference.
+    """
+    fast = isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS)
+    try:
+        inflated = fast.decompress(raw, MAX_INFLATED_BYTES)
+        if fast.eof:
+            return inflated
+    except isal_zlib.error:
+        pass
+    try:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        inflated = inflater.decompress(raw, MAX_INFLATED_BYTES)
+    except (zlib.error, gzip.BadGzipFile):
+        raise BadRequest("The body is not valid gzip data.", code="InvalidContentEncoding") from None
+    if inflater.unconsumed_tail:
+        raise WardenError("The decompressed request body is too large.", code="ContentLengthLimitExceeded", status=413)
+    return inflated
 
 
 def with_standard_columns(
@@ -202,16 +219,16 @@ def with_standard_columns(
         stamp = pa.scalar(received.astimezone(dt.UTC).replace(tzinfo=None), type=pa.timestamp("us"))
         current = kept.get("TimeGenerated")
         if current is None:
-            kept["TimeGenerated"] = pa.array([stamp.as_py()] * n, type=pa.timestamp("us"))
+            kept["TimeGenerated"] = pa.repeat(stamp, n)
         elif current.null_count:
             import pyarrow.compute as pc
 
             kept["TimeGenerated"] = pc.fill_null(current.cast(pa.timestamp("us")), stamp)
     for name, value in (("TenantId", customer_id), ("Type", table), ("_IsBillable", "True")):
         if name in target and name not in kept:
-            kept[name] = pa.array([value] * n, type=pa.string())
+            kept[name] = pa.repeat(pa.scalar(value, type=pa.string()), n)
     if "_BilledSize" in target and "_BilledSize" not in kept:
-        kept["_BilledSize"] = pa.array([0.0] * n, type=pa.float64())
+        kept["_BilledSize"] = pa.repeat(pa.scalar(0.0, type=pa.float64()), n)
     return pa.table(kept)
 
 
