@@ -116,10 +116,11 @@ class _Run:
         fd = os.open(path, os.O_RDONLY)
         try:
             # Small files (most of a source tree) are read whole, which skips a file object per file;
-            # larger ones, or one that grew past the limit since lstat, are streamed. A stream, not mmap:
-            # a file truncated while being read must not SIGBUS the process.
-            data = _read_up_to(fd, WHOLE_FILE_LIMIT + 1) if size_seen <= WHOLE_FILE_LIMIT else None
-            if data is not None and len(data) <= WHOLE_FILE_LIMIT:
+            # larger ones, or one that grew since lstat, are streamed. The read asks for one byte more
+            # than lstat saw, not for the limit: a 1 MiB buffer per small file bloated the heap by 40 MiB.
+            # A stream, not mmap: a file truncated while being read must not SIGBUS the process.
+            data = _read_up_to(fd, size_seen + 1) if size_seen <= WHOLE_FILE_LIMIT else None
+            if data is not None and len(data) <= size_seen:
                 chunks: Iterable[memoryview] = self.chunker.chunks_of(data)
             else:
                 os.lseek(fd, 0, os.SEEK_SET)

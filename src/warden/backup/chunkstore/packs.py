@@ -117,7 +117,7 @@ class PackWriter:
         """Return whether the pack reached its target size."""
         return len(self.buf) >= self.target_size
 
-    def add_sealed(self, blob_id: bytes, btype: BlobType, sealed: bytes, raw_length: int) -> BlobEntry:
+    def add_sealed(self, blob_id: bytes, btype: BlobType, sealed: bytes | memoryview, raw_length: int) -> BlobEntry:
         """Append an already sealed blob; return its entry."""
         entry = BlobEntry(blob_id, btype, len(self.buf), len(sealed), raw_length)
         self.buf += sealed
@@ -128,13 +128,15 @@ class PackWriter:
         """Compress, seal and append a blob; return its entry."""
         return self.add_sealed(blob_id, btype, seal_blob(self.cipher, blob_id, btype, data), len(data))
 
-    def finish(self) -> tuple[str, bytes, list[BlobEntry]]:
-        """Append the sealed header and footer; return (pack id, pack bytes, entries) and reset."""
+    def finish(self) -> tuple[str, bytearray, list[BlobEntry]]:
+        """Append the sealed header and footer; return (pack id, pack bytes, entries) and reset.
+
+        The buffer itself is handed over, not a copy: a 16 MiB copy per pack raised a backup's peak memory.
+        """
         header = self.cipher.seal(b"".join(e.pack_entry() for e in self.entries), b"warden pack header")
         self.buf += header
         self.buf += FOOTER.pack(len(header), MAGIC)
-        data = bytes(self.buf)
-        entries = self.entries
+        data, entries = self.buf, self.entries
         self.buf = bytearray()
         self.entries = []
         return blake3.blake3(data).hexdigest(), data, entries
