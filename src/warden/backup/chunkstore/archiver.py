@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import BackupError, ChunkStoreError
+from .heap import bound_heap_retention
 from .packs import BlobType
 from .snapshots import Node, Snapshot, decode_tree, encode_tree, now_iso
 from .writer import BlobWriter
@@ -191,6 +192,7 @@ def run_backup(
     exist, two paths share a base name, or data it depends on was pruned during the backup.
     """
     started = now_iso()
+    bound_heap_retention()
     repo.refresh()
     seen_marks = set(repo.marks_seen)
     writer = BlobWriter(repo.backend, repo.cipher, repo.index, repo.pack_size)
