@@ -149,22 +149,27 @@ class _Restore:
             fd = os.open(path, flags, 0o600)
         try:
             pos = 0
+            hole_at_end = False
             for hex_id in node.content:
                 blob_id = bytes.fromhex(hex_id)
                 data = self.repo.load_blob(blob_id, where.get(blob_id))
-                if data[:1] == b"\0" and data[-1:] == b"\0" and data == bytes(len(data)):  # zeros: leave a hole
-                    pos += len(data)
-                    continue
-                os.pwrite(fd, data, pos)
+                hole_at_end = data[:1] == b"\0" and data[-1:] == b"\0" and data == bytes(len(data))
+                if not hole_at_end:  # all-zero chunks are left as holes
+                    os.pwrite(fd, data, pos)
                 pos += len(data)
-            os.ftruncate(fd, pos)
+            if hole_at_end:
+                os.ftruncate(fd, pos)  # the file is fresh: only a trailing hole leaves it short
+            # Through the descriptor, not the path: three path lookups per file were ~10% of a restore.
+            self.file_metadata(node, fd)
         except (BlobNotFound, IntegrityError) as exc:
             os.close(fd)
             path.unlink(missing_ok=True)  # never leave a silently wrong file behind
             self.errors.append(f"{rel}: {exc}")
             return
+        except BaseException:
+            os.close(fd)
+            raise
         os.close(fd)
-        self.metadata(node, path)
         with self.lock:
             self.p.files += 1
             self.p.bytes_written += pos
@@ -180,6 +185,14 @@ class _Restore:
         if self.as_root:
             os.lchown(path, node.uid, node.gid)
         os.utime(path, ns=(node.mtime_ns, node.mtime_ns), follow_symlinks=False)
+
+    def file_metadata(self, node: Node, fd: int) -> None:
+        """Owner (as root), mode and times of a restored file, set through its open descriptor after
+        its last write (a write would move the mtime again)."""
+        if self.as_root:
+            os.fchown(fd, node.uid, node.gid)
+        os.fchmod(fd, node.mode)  # after chown, which clears set-id bits
+        os.utime(fd, ns=(node.mtime_ns, node.mtime_ns))
 
     def metadata(self, node: Node, path: Path) -> None:
         if self.as_root:
