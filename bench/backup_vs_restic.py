@@ -179,16 +179,19 @@ def tool_command(tool: str, step: str, repo: Path, cache: Path, path: Path | Non
 
 def one_run(run: int, pristine: Path, work: Path, tools: list[str]) -> dict[str, dict[str, object]]:
     """Do every step of one run for each tool (interleaved, same tree); return {tool: {step: figures, ...}}."""
+    # Nothing is deleted while a run measures: ext4 avoids reusing inodes freed in the last minutes, and
+    # a step creating files right after 78,579 were deleted ran up to 2.5x slower (`recently_deleted` in
+    # perf), whichever tool it was. Every run works in its own directory; main() removes them at the end.
+    work = work / f"run-{run}"
+    shutil.rmtree(work, ignore_errors=True)  # only left by an earlier invocation with the same --work
+    work.mkdir(parents=True)
     corpus = work / "corpus"
-    shutil.rmtree(corpus, ignore_errors=True)
     subprocess.run(["cp", "-a", str(pristine), str(corpus)], check=True)
     out: dict[str, dict[str, object]] = {t: {} for t in tools}
-    for tool in tools:
-        for d in ("repo", "restore", "cache"):
-            shutil.rmtree(work / f"{tool}-{d}", ignore_errors=True)
 
     def step(tool: str, name: str, path: Path | None = None) -> None:
         repo, cache = work / f"{tool}-repo", work / f"{tool}-cache"
+        os.sync()  # the previous steps' dirty pages are written back before this one is timed
         env = dict(os.environ, RESTIC_PASSWORD=PASSWORD, RESTIC_CACHE_DIR=str(cache), RESTIC_REPOSITORY=str(repo))
         figures = measure(tool_command(tool, name.split("-")[0], repo, cache, path), env)
         if name != "init":
@@ -210,9 +213,6 @@ def one_run(run: int, pristine: Path, work: Path, tools: list[str]) -> dict[str,
     for tool in order:
         step(tool, "backup-2", corpus)
         out[tool]["repo_bytes_2"] = dir_size(work / f"{tool}-repo")
-    # Both restores run before either tree is verified and deleted: ext4 avoids reusing inodes freed in
-    # the last minutes, and deleting the first tool's 78,579 restored files just before the second tool
-    # restored made the second one's file creation up to 2.5x slower (`recently_deleted` in perf).
     for tool in order:
         step(tool, "restore", work / f"{tool}-restore")
     for tool in order:
@@ -221,8 +221,6 @@ def one_run(run: int, pristine: Path, work: Path, tools: list[str]) -> dict[str,
         inner = restored / str(corpus).lstrip("/") if tool == "restic" else restored / corpus.name
         out[tool]["restore_verified"] = digest(inner) == expected
         print(f"run {run} {tool:7s} restore verified: {out[tool]['restore_verified']}", flush=True)
-    for tool in order:
-        shutil.rmtree(work / f"{tool}-restore", ignore_errors=True)  # keep the disk footprint of a run bounded
     out["_change"] = change  # type: ignore[assignment]
     return out
 
