@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import cache
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 
 from warden.authz.engine import (
     AuthorizationEngine,
@@ -52,11 +52,7 @@ def role_from_row(row) -> RoleDefinition:  # type: ignore[no-untyped-def]
 def load_engine(conn: Connection, tenant_id: str, principal_ids: Iterable[str]) -> AuthorizationEngine:
     """An engine holding everything that can decide for these principals in this tenant."""
     ids = [p.lower() for p in principal_ids]
-    rows = conn.execute(
-        select(role_assignments).where(
-            role_assignments.c.tenant_id == tenant_id, role_assignments.c.principal_id.in_(ids)
-        )
-    ).all()
+    rows = conn.execute(_ASSIGNMENTS, {"tenant": tenant_id, "ids": ids}).all()
     from warden.authz.pim.grants import inactive_grant_keys  # imported late: pim imports the kernel context
 
     # A PIM-made assignment grants nothing outside its schedule, even before the expiry sweep deletes it.
@@ -75,11 +71,17 @@ def load_engine(conn: Connection, tenant_id: str, principal_ids: Iterable[str]) 
                 )
             )
         ]
-    denies = [
-        deny_from_body(r.id, r.scope_key, r.body)
-        for r in conn.execute(select(deny_assignments).where(deny_assignments.c.tenant_id == tenant_id))
-    ]
+    denies = [deny_from_body(r.id, r.scope_key, r.body) for r in conn.execute(_DENIES, {"tenant": tenant_id})]
     return AuthorizationEngine(roles, assignments, denies)
+
+
+# Built once (load_engine runs on every authorized request): a reused statement keeps its memoized
+# cache key, where a fresh one is rebuilt and keyed each time.
+_ASSIGNMENTS = select(role_assignments).where(
+    role_assignments.c.tenant_id == bindparam("tenant"),
+    role_assignments.c.principal_id.in_(bindparam("ids", expanding=True)),
+)
+_DENIES = select(deny_assignments).where(deny_assignments.c.tenant_id == bindparam("tenant"))
 
 
 def deny_from_body(deny_id: str, scope_key: str, body: dict) -> DenyAssignment:

@@ -6,7 +6,7 @@ and each group appears once.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from warden.identity.schema import group_members, group_owners, groups, users
 from warden.kernel.schema import service_principals
@@ -25,6 +25,22 @@ def direct_group_ids(conn: Connection, tenant_id: str, object_id: str) -> tuple[
     return tuple(sorted(rows))
 
 
+def _transitive_groups_statement() -> Select:
+    found = (
+        select(group_members.c.group_id.label("group_id"))
+        .where(group_members.c.tenant_id == bindparam("tenant"), group_members.c.member_id == bindparam("member"))
+        .cte("found", recursive=True)
+    )
+    parents = select(group_members.c.group_id).join(found, group_members.c.member_id == found.c.group_id)
+    found = found.union(parents.where(group_members.c.tenant_id == bindparam("tenant")))
+    return select(found.c.group_id)
+
+
+# Built once: SQLAlchemy memoizes a statement's cache key on the object, so reusing it spares the
+# construction and key generation a fresh CTE cost on every authenticated request (~half its time).
+_TRANSITIVE_GROUPS = _transitive_groups_statement()
+
+
 def transitive_group_ids(conn: Connection, tenant_id: str, object_id: str) -> tuple[str, ...]:
     """IDs of every group ``object_id`` belongs to, directly or through nested groups (sorted, no repeats).
 
@@ -32,14 +48,7 @@ def transitive_group_ids(conn: Connection, tenant_id: str, object_id: str) -> tu
     drops rows already found, so a cycle of groups ends the recursion instead of looping. A group
     is not reported as a member of itself even if a cycle leads back to it.
     """
-    found = (
-        select(group_members.c.group_id.label("group_id"))
-        .where(group_members.c.tenant_id == tenant_id, group_members.c.member_id == object_id)
-        .cte("found", recursive=True)
-    )
-    parents = select(group_members.c.group_id).join(found, group_members.c.member_id == found.c.group_id)
-    found = found.union(parents.where(group_members.c.tenant_id == tenant_id))
-    ids = set(conn.execute(select(found.c.group_id)).scalars())
+    ids = set(conn.execute(_TRANSITIVE_GROUPS, {"tenant": tenant_id, "member": object_id}).scalars())
     ids.discard(object_id)
     return tuple(sorted(ids))
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, delete, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, or_, select, update
 
 from warden.authz.pim import audit
 from warden.authz.pim.common import NAMESPACE, role_definition_id
@@ -75,20 +75,22 @@ def inactive_grant_keys(conn: Connection, tenant_id: str, principal_ids: Iterabl
     """Keys of these principals' PIM role assignments that must not grant anything at ``now``:
     not started yet, past their end, or whose schedule is no longer provisioned."""
     ids = [p.lower() for p in principal_ids]
-    rows = conn.execute(
-        select(pim_schedules.c.role_assignment_key).where(
-            pim_schedules.c.tenant_id == tenant_id,
-            pim_schedules.c.kind == ASSIGNMENT,
-            pim_schedules.c.principal_id.in_(ids),
-            pim_schedules.c.role_assignment_key.is_not(None),
-            or_(
-                pim_schedules.c.status != "Provisioned",
-                pim_schedules.c.start_at > now,
-                and_(pim_schedules.c.end_at.is_not(None), pim_schedules.c.end_at <= now),
-            ),
-        )
-    )
+    rows = conn.execute(_INACTIVE_GRANTS, {"tenant": tenant_id, "ids": ids, "now": now})
     return {r.role_assignment_key for r in rows}
+
+
+# Built once (it runs on every authorized request): a reused statement keeps its memoized cache key.
+_INACTIVE_GRANTS = select(pim_schedules.c.role_assignment_key).where(
+    pim_schedules.c.tenant_id == bindparam("tenant"),
+    pim_schedules.c.kind == ASSIGNMENT,
+    pim_schedules.c.principal_id.in_(bindparam("ids", expanding=True)),
+    pim_schedules.c.role_assignment_key.is_not(None),
+    or_(
+        pim_schedules.c.status != "Provisioned",
+        pim_schedules.c.start_at > bindparam("now"),
+        and_(pim_schedules.c.end_at.is_not(None), pim_schedules.c.end_at <= bindparam("now")),
+    ),
+)
 
 
 def pim_assignment_keys(conn: Connection, tenant_id: str) -> set[str]:
