@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from warden.kernel.clock import aware, isoformat, utcnow
 from warden.kernel.context import RequestContext
@@ -119,9 +119,11 @@ def resource_json(row: Any) -> dict[str, Any]:
 
 
 def get_row(conn: Connection, tenant_id: str, resource_id: str) -> Any:
-    return conn.execute(
-        select(resources).where(resources.c.tenant_id == tenant_id, resources.c.key == key(resource_id))
-    ).first()
+    return conn.execute(_ROW, {"tenant": tenant_id, "key": key(resource_id)}).first()
+
+
+# Built once (most requests read a resource): a reused statement keeps its memoized cache key.
+_ROW = select(resources).where(resources.c.tenant_id == bindparam("tenant"), resources.c.key == bindparam("key"))
 
 
 def save_resource(
