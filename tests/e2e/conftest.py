@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from support.server import WardenServer, start_server, stop_server
+from support.signin import Directory
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -49,3 +50,18 @@ def resource_group(warden_server: WardenServer, arm: httpx.Client):  # type: ign
     while deleted.status_code == 202 and time.monotonic() < deadline:
         time.sleep(0.2)
         deleted = arm.get(deleted.headers["Location"])
+
+
+@pytest.fixture(scope="module")
+def directory(warden_server: WardenServer):  # type: ignore[no-untyped-def]
+    """Direct access to the server's directory (users, MFA methods, settings) for sign-in tests."""
+    d = Directory(warden_server.data_dir, warden_server.tenant)
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def browser(warden_server: WardenServer):  # type: ignore[no-untyped-def]
+    """A cookie-keeping HTTPS client without credentials, as a browser meets the sign-in pages."""
+    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ssl_context(), timeout=120) as client:
+        yield client

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from support.signin import Directory, sign_in, submit
+from support.signin import sign_in, submit
 from warden.cli.main import app
 from warden.identity.mfa.totp import totp
 
@@ -68,13 +68,6 @@ def _login(server, user, config: Path) -> None:  # type: ignore[no-untyped-def]
     _out, err = process.communicate(timeout=120)
     worker.join()
     assert not errors and process.returncode == 0, (errors, err)
-
-
-@pytest.fixture(scope="module")
-def directory(warden_server):  # type: ignore[no-untyped-def]
-    d = Directory(warden_server.data_dir, warden_server.tenant)
-    yield d
-    d.close()
 
 
 def test_user_manages_methods_then_resets_the_password_with_a_recovery_code(warden_server, directory, tmp_path) -> None:  # type: ignore[no-untyped-def]

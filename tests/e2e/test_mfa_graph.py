@@ -13,7 +13,7 @@ import httpx
 import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 
-from support.signin import Directory, query_of, submit
+from support.signin import query_of, submit
 from support.webauthn_authenticator import SoftwareAuthenticator
 
 pytestmark = pytest.mark.e2e
@@ -21,19 +21,6 @@ SPA = "https://spa.contoso.test/cb"
 SETTINGS = "/v1.0/policies/warden/directorySettings"
 USER_ADMINISTRATOR = "fe930be7-5e62-47db-91af-98c3a49a38b1"
 GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
-
-
-@pytest.fixture(scope="module")
-def directory(warden_server):  # type: ignore[no-untyped-def]
-    d = Directory(warden_server.data_dir, warden_server.tenant)
-    yield d
-    d.close()
-
-
-@pytest.fixture
-def browser(warden_server):  # type: ignore[no-untyped-def]
-    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ssl_context(), timeout=30) as client:
-        yield client
 
 
 def _authorize_page(server, browser, client_id: str) -> tuple[OAuth2Client, str, httpx.Response]:  # type: ignore[no-untyped-def]

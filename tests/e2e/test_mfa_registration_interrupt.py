@@ -42,19 +42,6 @@ _SECRET = re.compile(r'<code id="secret">([A-Z2-7]+)</code>')
 _URI = re.compile(r'<code id="otpauth"[^>]*>([^<]+)</code>')
 
 
-@pytest.fixture(scope="module")
-def directory(warden_server):  # type: ignore[no-untyped-def]
-    d = Directory(warden_server.data_dir, warden_server.tenant)
-    yield d
-    d.close()
-
-
-@pytest.fixture
-def browser(warden_server):  # type: ignore[no-untyped-def]
-    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ssl_context(), timeout=60) as client:
-        yield client
-
-
 def _tenant(directory: Directory, requirement: str) -> str:
     tenant_id = str(uuid.uuid4())
 

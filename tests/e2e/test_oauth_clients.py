@@ -11,7 +11,6 @@ import uuid
 
 import httpx
 import msal
-import pytest
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,18 +20,11 @@ from joserfc import jwt
 from sqlalchemy import select, update
 
 from support.server import ARM_SCOPE, READER
-from support.signin import Directory, sign_in, submit
+from support.signin import sign_in, submit
 from warden.identity.credentials import add_certificate
 from warden.identity.oauth.clients import CLI_CLIENT_ID
 from warden.identity.principals import get_principal
 from warden.identity.schema import device_codes, signin_events
-
-
-@pytest.fixture(scope="module")
-def directory(warden_server):  # type: ignore[no-untyped-def]
-    d = Directory(warden_server.data_dir, warden_server.tenant)
-    yield d
-    d.close()
 
 
 def _session(server) -> requests.Session:  # type: ignore[no-untyped-def]

@@ -10,29 +10,15 @@ from urllib.parse import urlencode
 from uuid import uuid4
 
 import httpx
-import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 
-from support.signin import Directory, form_of, query_of, sign_in, submit
+from support.signin import form_of, query_of, sign_in, submit
 from warden.identity.schema import signin_events
 
 REDIRECT = "https://app.contoso.test/callback"
-
-
-@pytest.fixture(scope="module")
-def directory(warden_server):  # type: ignore[no-untyped-def]
-    d = Directory(warden_server.data_dir, warden_server.tenant)
-    yield d
-    d.close()
-
-
-@pytest.fixture
-def browser(warden_server):  # type: ignore[no-untyped-def]
-    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ssl_context(), timeout=120) as client:
-        yield client
 
 
 def _oauth_client(server, client_id: str, redirect: str, **kwargs) -> OAuth2Client:  # type: ignore[no-untyped-def]

@@ -6,7 +6,6 @@ import uuid
 from urllib.parse import urlencode
 
 import httpx
-import pytest
 from sqlalchemy import insert, select
 
 from support.signin import Directory, query_of, sign_in, submit
@@ -16,19 +15,6 @@ from warden.kernel.clock import utcnow
 from warden.kernel.schema import tenants
 
 REDIRECT = "https://partner.fabrikam.test/signin"
-
-
-@pytest.fixture(scope="module")
-def directory(warden_server):  # type: ignore[no-untyped-def]
-    d = Directory(warden_server.data_dir, warden_server.tenant)
-    yield d
-    d.close()
-
-
-@pytest.fixture
-def browser(warden_server):  # type: ignore[no-untyped-def]
-    with httpx.Client(base_url=warden_server.endpoint, verify=warden_server.ssl_context(), timeout=120) as client:
-        yield client
 
 
 def _tenant(directory: Directory) -> str:
