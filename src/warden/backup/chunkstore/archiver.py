@@ -3,7 +3,7 @@
 Commit protocol (why a concurrent prune never deletes data this backup needs):
 
 1. At start the backup syncs the index and reads the prune marks. Blobs that exist only in
-   marked packs are treated as absent (``IndexCache.lookup(include_marked=False)``), so the backup
+   marked packs are treated as absent (``IndexCache.usable_packs`` leaves them out), so the backup
    uploads them again instead of depending on packs that are scheduled for deletion.
 2. It records which packs it reused blobs from and which packs it wrote itself.
 3. After all its packs and index files are durable, it lists the marks again. A mark it did not

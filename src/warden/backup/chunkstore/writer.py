@@ -81,7 +81,7 @@ class BlobWriter:
             usable = self.usable(blob_ids)
         packs = set()
         for blob_id in blob_ids:
-            if blob_id in self.pending or blob_id in self._sealing_ids:
+            if self._added(blob_id):
                 continue
             pack = usable.get(blob_id)
             if pack is None:
@@ -97,7 +97,7 @@ class BlobWriter:
         (one query instead of one per chunk, which was a fifth of a first backup's time).
         """
         blob_id = blob_id or self.cipher.blob_id(data)
-        if blob_id in self.pending or blob_id in self._sealing_ids:
+        if self._added(blob_id):
             return blob_id
         self._sealing_ids.add(blob_id)
         self._batch.append((blob_id, btype, bytes(data)))  # a copy: the chunker reuses its buffer
@@ -105,6 +105,10 @@ class BlobWriter:
         if self._batch_bytes >= self._batch_limit:
             self._submit_batch()
         return blob_id
+
+    def _added(self, blob_id: bytes) -> bool:
+        """Whether this session already has the blob: batched, being sealed, or in a pack not yet indexed."""
+        return blob_id in self._sealing_ids or blob_id in self.pending
 
     def _submit_batch(self) -> None:
         if self._batch:
